@@ -1,0 +1,56 @@
+# Tatawwu: every target creates or reuses .venv and installs what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: help setup system-deps up down status demo test test-fast lint format bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+system-deps: ## Install Java, Maven, PostgreSQL, kcat when missing (apt, as root)
+	@bash infra/local/install-system-deps.sh
+
+setup: system-deps $(STAMP) ## Create the virtualenv and install everything
+
+up: setup ## Start Kafka and PostgreSQL, create topics, apply migrations
+	@$(BIN)/tatawwu infra up
+
+down: ## Stop the local stack
+	@$(BIN)/tatawwu infra down
+
+status: ## Show the local stack
+	@$(BIN)/tatawwu infra status
+
+demo: up ## Run the platform on the local defaults and prove an event round trip
+	@$(BIN)/tatawwu infra smoke
+	@echo "Stack is up. Stop it with: make down"
+
+lint: setup ## ruff lint and format check
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+test: setup ## The whole suite against the real Kafka and PostgreSQL (starts and stops them)
+	@$(BIN)/ruff check .
+	@$(BIN)/pytest
+
+test-fast: setup ## Unit tests only (no services)
+	@$(BIN)/pytest tests/unit
+
+bench: setup ## Benchmarks, printing tables
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+format: setup
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+clean: down ## Stop the stack and delete its data (jars stay cached)
+	@$(BIN)/tatawwu infra down --purge

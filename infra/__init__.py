@@ -1,0 +1,1 @@
+"""Plumbing shared by producers and consumers: settings, logging, connections, local stack."""

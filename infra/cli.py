@@ -1,0 +1,166 @@
+"""The `tatawwu` command: one CLI for operators (infra, schemas, and more as components land)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.local.process import ServiceError
+from infra.logging import configure_logging
+from infra.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Tatawwu: the event backbone of the national volunteering platform.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+infra_app = typer.Typer(help="Start, stop and inspect the local stack (Kafka, PostgreSQL).")
+app.add_typer(infra_app, name="infra")
+console = Console(stderr=True)
+
+Brokers = Annotated[
+    int | None,
+    typer.Option("--brokers", min=1, max=3, help="Kafka nodes: 1, or 3 for fault tests."),
+]
+Port = Annotated[int | None, typer.Option("--port", help="First Kafka broker port (default 9092).")]
+Only = Annotated[
+    list[str] | None,
+    typer.Option("--only", help="Limit to these services: kafka, postgres (repeatable)."),
+]
+
+
+def _services(only: list[str] | None) -> tuple[str, ...]:
+    from infra.local.stack import SERVICES
+
+    chosen = tuple(only or SERVICES)
+    unknown = sorted(set(chosen) - set(SERVICES))
+    if unknown:
+        msg = f"unknown service {', '.join(unknown)}; choose from {', '.join(SERVICES)}"
+        raise typer.BadParameter(msg, param_hint="--only")
+    return chosen
+
+
+def _settings(brokers: int | None = None, port: int | None = None) -> Settings:
+    settings = get_settings()
+    changes: dict[str, int] = {}
+    if brokers:
+        changes["kafka_brokers"] = brokers
+    if port:
+        changes["kafka_port"] = port
+    return settings.model_copy(update=changes) if changes else settings
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=1)
+
+
+@infra_app.command("up")
+def infra_up(
+    brokers: Brokers = None,
+    port: Port = None,
+    only: Only = None,
+    topics: Annotated[bool, typer.Option(help="Create the declared topics.")] = True,
+    migrate: Annotated[bool, typer.Option(help="Apply every component's migrations.")] = True,
+) -> None:
+    """Start PostgreSQL and Kafka (fetching jars on first use), create topics, migrate."""
+    from infra.local.stack import up
+
+    settings = _settings(brokers, port)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        with console.status("starting the local stack (first run fetches Kafka's jars)..."):
+            report = up(settings, topics=topics, migrate=migrate, services=_services(only))
+    except (ServiceError, RuntimeError, OSError) as exc:
+        raise _fail(exc) from exc
+    for note in report.notes:
+        console.print(note)
+    for what, seconds in report.timings.items():
+        console.print(f"{what:<18} ready in {seconds:5.1f}s")
+    console.print(f"Kafka      {settings.bootstrap_servers}")
+    console.print(f"PostgreSQL {settings.dsn}")
+
+
+@infra_app.command("down")
+def infra_down(
+    brokers: Brokers = None,
+    port: Port = None,
+    only: Only = None,
+    purge: Annotated[bool, typer.Option(help="Also delete Kafka and PostgreSQL data.")] = False,
+) -> None:
+    """Stop the local services this project started (never external ones)."""
+    from infra.local.stack import down
+
+    stopped = down(_settings(brokers, port), purge=purge, services=_services(only))
+    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@infra_app.command("status")
+def infra_status(brokers: Brokers = None, port: Port = None) -> None:
+    """Show whether each local service is running and listening."""
+    from infra.local.stack import kafka_cluster, postgres_cluster
+
+    settings = _settings(brokers, port)
+    table = Table("service", "port", "pid", "listening")
+    if settings.kafka_is_external:
+        table.add_row("kafka", settings.kafka_bootstrap, "external", "-")
+    else:
+        for row in kafka_cluster(settings).status():
+            table.add_row(f"kafka node {row['node']}", str(row["port"]), str(row["pid"] or "-"),
+                          "yes" if row["listening"] else "no")  # fmt: skip
+    if settings.database_is_external:
+        table.add_row("postgres", "external", "-", "-")
+    else:
+        pg = postgres_cluster(settings).status()
+        table.add_row("postgres", str(pg["port"]), str(pg["pid"] or "-"),
+                      "yes" if pg["listening"] else "no")  # fmt: skip
+    Console().print(table)
+
+
+@infra_app.command("smoke")
+def infra_smoke() -> None:
+    """Prove an event round trip: publish to Kafka, consume, store in PostgreSQL, read back."""
+    from infra.smoke import round_trip
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        result = asyncio.run(round_trip(settings))
+    except Exception as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"round trip ok: event {result.event_id} -> partition {result.partition} offset "
+        f"{result.offset} -> PostgreSQL in {result.milliseconds:.0f} ms "
+        f"(correlation {result.correlation_id})"
+    )
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Apply every component's migrations to the configured database (idempotent)."""
+    from infra.local.stack import prepare
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(prepare(settings, topics=False, migrate=True))
+
+
+def _register_optional() -> None:
+    """Attach the command groups of the components present in this checkout."""
+    try:
+        from infra.cli_schemas import register
+    except ImportError:  # pragma: no cover - schemas CLI not installed yet
+        return
+    register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

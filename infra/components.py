@@ -1,0 +1,10 @@
+"""The composition root's list of components that own tables, in dependency order."""
+
+from __future__ import annotations
+
+from infra.migrations import INFRA, Migrations
+
+
+def all_migrations() -> list[Migrations]:
+    """Every component's migrations; each new component adds its own here."""
+    return [INFRA]

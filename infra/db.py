@@ -1,0 +1,43 @@
+"""The one place that builds asyncpg pools and connections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+from infra.settings import Settings
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb <-> Python via orjson: read models store small JSON documents (consent, breakdowns).
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda v: orjson.dumps(v).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+
+
+async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
+    """A pool sized from settings; every component gets its connections here."""
+    options: dict[str, Any] = {
+        "dsn": settings.dsn,
+        "min_size": settings.db_pool_min,
+        "max_size": settings.db_pool_max,
+        "init": _init_connection,
+        "command_timeout": 60,
+        "server_settings": {"application_name": settings.kafka_client_id},
+    }
+    options.update(overrides)
+    pool = await asyncpg.create_pool(**options)
+    assert pool is not None  # create_pool only returns None when awaited lazily
+    return pool
+
+
+async def connect(settings: Settings, **overrides: Any) -> asyncpg.Connection:
+    """A single connection (CLI commands, migrations) with the same codecs as the pool."""
+    conn = await asyncpg.connect(settings.dsn, **overrides)
+    await _init_connection(conn)
+    return conn

@@ -1,0 +1,209 @@
+"""The one place that builds Kafka clients: the FastStream broker, raw aiokafka clients, topics.
+
+Durability defaults are chosen here, once: producers are idempotent with acks=all
+(aiokafka defaults to acks=1 without idempotence), consumers never auto-commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+from faststream.security import (
+    BaseSecurity,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
+
+from infra.settings import Settings
+from schemas.topics import CATALOG, TopicSpec
+
+log = structlog.get_logger(__name__)
+
+CORRELATION_HEADER = "correlation_id"
+TOPIC_ALREADY_EXISTS = 36
+
+
+class TopicsRefused(RuntimeError):
+    """The cluster refused to create one or more declared topics."""
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext:
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+def faststream_security(settings: Settings) -> BaseSecurity | None:
+    """SASL/TLS options for FastStream, from settings; None on the local plaintext stack."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = _ssl_context(settings) if protocol.endswith("SSL") else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    classes = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return classes[settings.kafka_sasl_mechanism](
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=protocol == "SASL_SSL",
+    )
+
+
+def aiokafka_security(settings: Settings) -> dict[str, Any]:
+    """The same SASL/TLS options as keyword arguments for raw aiokafka clients."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.endswith("SSL"):
+        options["ssl_context"] = _ssl_context(settings)
+    if protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
+def build_broker(settings: Settings, **overrides: Any) -> KafkaBroker:
+    """The FastStream broker every app uses: idempotent producer, acks=all, no topic auto-create."""
+    options: dict[str, Any] = {
+        "client_id": settings.kafka_client_id,
+        "enable_idempotence": True,
+        "acks": "all",
+        "allow_auto_create_topics": False,
+        "security": faststream_security(settings),
+        "request_timeout_ms": 15_000,
+        "graceful_timeout": 15.0,
+    }
+    options.update(overrides)
+    return KafkaBroker(settings.bootstrap_servers, **options)
+
+
+def build_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
+    """A raw idempotent producer (acks=all) for high-throughput publishers."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.kafka_client_id,
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 5,
+        "request_timeout_ms": 15_000,
+        **aiokafka_security(settings),
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def build_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+    """A raw consumer with auto-commit off: offsets are committed deliberately or kept in PostgreSQL."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.kafka_client_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+        **aiokafka_security(settings),
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)
+
+
+def build_admin(settings: Settings) -> AIOKafkaAdminClient:
+    """An admin client for topic management and lag inspection."""
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.kafka_client_id}-admin",
+        request_timeout_ms=15_000,
+        **aiokafka_security(settings),
+    )
+
+
+async def ensure_topics(
+    settings: Settings, catalog: Iterable[TopicSpec] = CATALOG, replication: int | None = None
+) -> list[str]:
+    """Create the declared topics that do not exist yet; return the names created.
+
+    Idempotent: an existing topic is left as it is. Raises TopicsRefused naming every
+    topic the cluster refused and why (for example not enough brokers for the factor).
+    """
+    admin = build_admin(settings)
+    await admin.start()
+    try:
+        brokers = len((await admin.describe_cluster())["brokers"])
+        rf = replication or min(3, brokers)
+        isr = 2 if rf >= 3 else 1
+        existing = set(await admin.list_topics())
+        wanted = [spec for spec in catalog if spec.name not in existing]
+        if not wanted:
+            return []
+        new = [
+            NewTopic(spec.name, spec.partitions, rf, topic_configs=spec.topic_config(isr))
+            for spec in wanted
+        ]
+        response = await admin.create_topics(new, timeout_ms=30_000)
+    finally:
+        await admin.close()
+    refused, created = [], []
+    for entry in response.topic_errors:
+        name, code = entry[0], entry[1]
+        message = entry[2] if len(entry) > 2 else ""
+        if code == 0:
+            created.append(name)
+        elif code != TOPIC_ALREADY_EXISTS:  # a concurrent creator got there first: fine
+            refused.append(f"{name}: error {code} {message or ''}".strip())
+    if refused:
+        msg = "the Kafka cluster refused to create topics: " + "; ".join(refused)
+        raise TopicsRefused(msg)
+    await wait_for_leaders(settings, created)
+    log.info("topics_created", topics=created, replication=rf)
+    return created
+
+
+async def wait_for_leaders(settings: Settings, topics: list[str], wait_s: float = 30.0) -> None:
+    """Wait until every partition of the topics has a leader (creation propagates async)."""
+    if not topics:
+        return
+    admin = build_admin(settings)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            described = await admin.describe_topics(topics)
+            ready = all(
+                t["error_code"] == 0 and t["partitions"]
+                and all(p["leader"] >= 0 for p in t["partitions"])
+                for t in described
+            )  # fmt: skip
+            if ready:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                msg = f"topics {topics} have no leader after {wait_s:.0f}s"
+                raise TopicsRefused(msg)
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+async def _cluster_answers(bootstrap: str, brokers: int) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await asyncio.wait_for(admin.start(), 5)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), 5)
+        return len(cluster["brokers"]) >= brokers and cluster.get("controller_id", -1) != -1
+    except Exception:
+        return False
+    finally:
+        await admin.close()
+
+
+def cluster_answers(bootstrap: str, brokers: int = 1) -> bool:
+    """True when the cluster at bootstrap serves metadata naming at least `brokers` brokers."""
+    return asyncio.run(_cluster_answers(bootstrap, brokers))

@@ -1,0 +1,252 @@
+"""Apache Kafka 4.x in KRaft mode, run from the jars Maven resolves from Maven Central.
+
+Layout under the cache directory (outside git):
+  kafka/lib/                      the broker's jars (`kafka-pom.xml` resolves them)
+  kafka/<cluster>/node-<id>/      server.properties, data/, kafka.log, pid
+A cluster is named after its first port and size (`p9092x1`, `p29092x3`), so a
+three-broker fault-test cluster can run beside the single development broker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.local.process import ServiceError, port_open, read_pid, spawn, stop_pid, wait_until
+
+POM = Path(__file__).with_name("kafka-pom.xml")
+CONTROLLER_PORT_OFFSET = 10000  # controller listener of broker on port p is p + 10000
+LOG4J2 = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = info
+logger.state.name = state.change.logger
+logger.state.level = warn
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+"""
+
+
+@dataclass(frozen=True)
+class KafkaCluster:
+    """A local KRaft cluster of `brokers` combined broker+controller nodes on loopback."""
+
+    cache_dir: Path
+    port: int = 9092
+    brokers: int = 1
+    heap: str = "512m"
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.cache_dir / "kafka" / "lib"
+
+    @property
+    def home(self) -> Path:
+        return self.cache_dir / "kafka" / f"p{self.port}x{self.brokers}"
+
+    @property
+    def node_ids(self) -> range:
+        return range(1, self.brokers + 1)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.broker_port(n)}" for n in self.node_ids)
+
+    def broker_port(self, node_id: int) -> int:
+        return self.port + node_id - 1
+
+    def node_dir(self, node_id: int) -> Path:
+        return self.home / f"node-{node_id}"
+
+    def pid(self, node_id: int) -> int | None:
+        return read_pid(self.node_dir(node_id) / "pid")
+
+    # ---------------------------------------------------------------- install
+    def ensure_jars(self) -> bool:
+        """Resolve the broker jars with Maven unless the cache already matches the pom."""
+        stamp = self.lib_dir / ".pom.sha256"
+        want = hashlib.sha256(POM.read_bytes()).hexdigest()
+        if stamp.exists() and stamp.read_text().strip() == want:
+            return False
+        if shutil.which("mvn") is None:
+            msg = "Maven (mvn) is required to fetch Kafka's jars: apt-get install maven"
+            raise ServiceError(msg)
+        if shutil.which("java") is None:
+            msg = "Java 17+ is required to run Kafka: apt-get install openjdk-17-jre-headless"
+            raise ServiceError(msg)
+        shutil.rmtree(self.lib_dir, ignore_errors=True)
+        self.lib_dir.mkdir(parents=True)
+        cmd = [
+            "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+            "-DincludeScope=runtime", f"-DoutputDirectory={self.lib_dir.resolve()}",
+        ]  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            msg = f"mvn could not resolve Kafka's jars:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            raise ServiceError(msg)
+        stamp.write_text(want + "\n")
+        return True
+
+    # ----------------------------------------------------------------- config
+    def _properties(self, node_id: int) -> str:
+        port = self.broker_port(node_id)
+        cport = port + CONTROLLER_PORT_OFFSET
+        rf = min(3, self.brokers)
+        isr = 2 if self.brokers >= 3 else 1
+        voters = ",".join(
+            f"{n}@127.0.0.1:{self.broker_port(n) + CONTROLLER_PORT_OFFSET}" for n in self.node_ids
+        )
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": node_id,
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": self.node_dir(node_id) / "data",
+            "num.partitions": 3,
+            "default.replication.factor": rf,
+            "min.insync.replicas": isr,
+            "offsets.topic.replication.factor": rf,
+            "offsets.topic.num.partitions": 10,
+            "transaction.state.log.replication.factor": rf,
+            "transaction.state.log.min.isr": isr,
+            "transaction.state.log.num.partitions": 10,
+            "share.coordinator.state.topic.replication.factor": rf,
+            "share.coordinator.state.topic.min.isr": isr,
+            "group.initial.rebalance.delay.ms": 0,
+            "auto.create.topics.enable": "false",
+            "unclean.leader.election.enable": "false",
+            "log.retention.check.interval.ms": 60000,
+        }
+        return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+    def _format(self, cluster_id: str, node_id: int) -> None:
+        node = self.node_dir(node_id)
+        (node / "data").mkdir(parents=True, exist_ok=True)
+        (node / "server.properties").write_text(self._properties(node_id))
+        (node / "log4j2.properties").write_text(LOG4J2)
+        if (node / "data" / "meta.properties").exists():
+            return
+        cmd = [
+            "java", "-cp", f"{self.lib_dir}/*", "kafka.tools.StorageTool", "format",
+            "-t", cluster_id, "-c", str(node / "server.properties"), "--ignore-formatted",
+        ]  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            msg = f"Kafka storage format failed for node {node_id}:\n{result.stdout}{result.stderr}"
+            raise ServiceError(msg)
+
+    # -------------------------------------------------------------- lifecycle
+    def start_node(self, node_id: int) -> int:
+        """Start one node (already formatted); return its pid. No-op if it is running."""
+        if (pid := self.pid(node_id)) is not None:
+            return pid
+        node = self.node_dir(node_id)
+        cmd = [
+            "java", f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={node / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={node}", "-cp", f"{self.lib_dir}/*",
+            "kafka.Kafka", str(node / "server.properties"),
+        ]  # fmt: skip
+        return spawn(cmd, node / "kafka.log", node / "pid")
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Fetch jars if needed, format storage on first use, start every node, wait for metadata."""
+        self.ensure_jars()
+        id_file = self.home / "cluster.id"
+        self.home.mkdir(parents=True, exist_ok=True)
+        if not id_file.exists():
+            id_file.write_text(_random_cluster_id() + "\n")
+        cluster_id = id_file.read_text().strip()
+        for node_id in self.node_ids:
+            port = self.broker_port(node_id)
+            if self.pid(node_id) is None and port_open(port):
+                msg = f"port {port} is taken by another process; set TATAWWU_KAFKA_PORT"
+                raise ServiceError(msg)
+            self._format(cluster_id, node_id)
+        for node_id in self.node_ids:
+            self.start_node(node_id)
+        for node_id in self.node_ids:
+            self.wait_node(node_id, timeout)
+
+    def wait_node(self, node_id: int, timeout: float = 90.0) -> None:
+        """Wait until the node accepts connections and the cluster serves its metadata."""
+        from infra.kafka import cluster_answers  # local import: aiokafka only when needed
+
+        port = self.broker_port(node_id)
+        wait_until(
+            lambda: port_open(port) and cluster_answers(f"127.0.0.1:{port}", self.brokers),
+            timeout,
+            f"Kafka node {node_id} (port {port}, log {self.node_dir(node_id) / 'kafka.log'})",
+            lambda: self.pid(node_id) is not None,
+        )
+
+    def stop_node(self, node_id: int, *, kill: bool = False, timeout: float = 30.0) -> bool:
+        """Stop one node (SIGTERM: controlled shutdown; kill=True: SIGKILL, like a crash)."""
+        import signal
+
+        pid = self.pid(node_id)
+        if pid is None:
+            return False
+        stop_pid(pid, timeout=timeout, sig=signal.SIGKILL if kill else signal.SIGTERM)
+        (self.node_dir(node_id) / "pid").unlink(missing_ok=True)
+        return True
+
+    def stop(self) -> bool:
+        """Stop every node: signal all first so the quorum shuts down together."""
+        import os
+        import signal
+
+        pids = {n: p for n in self.node_ids if (p := self.pid(n)) is not None}
+        for pid in pids.values():
+            os.kill(pid, signal.SIGTERM)
+        for node_id, pid in pids.items():
+            stop_pid(pid, timeout=30.0, sig=signal.SIGTERM)
+            (self.node_dir(node_id) / "pid").unlink(missing_ok=True)
+        return bool(pids)
+
+    def destroy(self) -> None:
+        """Stop the cluster and delete its data (the jars stay cached)."""
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def status(self) -> list[dict[str, object]]:
+        """One row per node: id, port, pid and whether it accepts connections."""
+        return [
+            {
+                "node": n,
+                "port": self.broker_port(n),
+                "pid": self.pid(n),
+                "listening": port_open(self.broker_port(n)),
+            }
+            for n in self.node_ids
+        ]
+
+
+def _random_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as StorageTool does)."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def timed_start(cluster: KafkaCluster) -> float:
+    """Start the cluster and return the seconds it took (for the README figures)."""
+    began = time.monotonic()
+    cluster.start()
+    return time.monotonic() - began

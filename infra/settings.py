@@ -1,0 +1,93 @@
+"""One settings object, built once at start-up from `TATAWWU_*` variables and passed down.
+
+Defaults point at the local stack that `tatawwu infra up` starts; setting
+`TATAWWU_KAFKA_BOOTSTRAP` or `TATAWWU_DATABASE_URL` points every component at an
+existing cluster instead, and then the local runner starts nothing for it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LOCAL_KAFKA_PORT = 9092
+LOCAL_POSTGRES_PORT = 55432
+LOCAL_DATABASE_URL = f"postgresql://tatawwu@127.0.0.1:{LOCAL_POSTGRES_PORT}/tatawwu"
+
+
+class Settings(BaseSettings):
+    """Everything that knows hosts, ports and credentials lives here."""
+
+    model_config = SettingsConfigDict(env_prefix="TATAWWU_", extra="ignore")
+
+    # Kafka. Empty bootstrap means "the local stack", which the runner may start.
+    kafka_bootstrap: str = ""
+    kafka_port: int = LOCAL_KAFKA_PORT
+    kafka_brokers: int = Field(default=1, ge=1, le=3)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = None
+    kafka_client_id: str = "tatawwu"
+
+    # PostgreSQL. Empty URL means "the local cluster", which the runner may start.
+    database_url: str = ""
+    postgres_port: int = LOCAL_POSTGRES_PORT
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    smtp_url: str = "smtp://127.0.0.1:2525"
+    sms_url: str = "http://127.0.0.1:8025/v1/messages"
+
+    # Where the local stack keeps jars, data and logs (never in git).
+    cache_dir: Path = PROJECT_ROOT / ".cache"
+
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @property
+    def kafka_is_external(self) -> bool:
+        """True when the operator pointed us at a cluster we must not start or stop."""
+        return bool(self.kafka_bootstrap)
+
+    @property
+    def database_is_external(self) -> bool:
+        """True when the operator pointed us at a server we must not start or stop."""
+        return bool(self.database_url)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The bootstrap list every Kafka client uses."""
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        ports = range(self.kafka_port, self.kafka_port + self.kafka_brokers)
+        return ",".join(f"127.0.0.1:{port}" for port in ports)
+
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL URL every pool uses."""
+        if self.database_url:
+            return self.database_url
+        return f"postgresql://tatawwu@127.0.0.1:{self.postgres_port}/tatawwu"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """Environment for a child process so it talks to the same stack as we do."""
+    env = dict(os.environ)
+    env["TATAWWU_KAFKA_BOOTSTRAP"] = settings.bootstrap_servers
+    env["TATAWWU_DATABASE_URL"] = settings.dsn
+    return env

@@ -1,0 +1,1 @@
+"""The event contract: envelope, event catalog, topics, versioning. No I/O."""

@@ -1,0 +1,62 @@
+"""The topic catalog: every Kafka topic Tatawwu owns, its key and its storage policy.
+
+Pure data (no I/O): `infra.kafka` creates these topics idempotently at start-up and
+the event registry maps each event type onto one of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic: name, what its key is, and how Kafka stores it."""
+
+    name: str
+    key: str
+    partitions: int
+    retention_ms: int = -1  # -1: keep forever; the log is the source of truth
+    cleanup_policy: str = "delete"
+    config: dict[str, str] = field(default_factory=dict)
+
+    def topic_config(self, min_insync_replicas: int) -> dict[str, str]:
+        """The per-topic configuration handed to the admin API."""
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": self.cleanup_policy,
+            "min.insync.replicas": str(min_insync_replicas),
+            **self.config,
+        }
+
+
+# Event topics keep everything: projections are rebuilt from the start of the log.
+# None is compacted: each record is a fact, not the latest state of its key, so
+# compaction would silently delete history that rebuilds and the KPI depend on.
+# Volume drives partition counts: volunteers, sign-ups and attendance dominate.
+ORGANIZATIONS = TopicSpec("tatawwu.organizations", key="org_id", partitions=3)
+CAMPAIGNS = TopicSpec("tatawwu.campaigns", key="campaign_id", partitions=3)
+VOLUNTEERS = TopicSpec("tatawwu.volunteers", key="volunteer_id", partitions=6)
+SIGNUPS = TopicSpec("tatawwu.signups", key="volunteer_id", partitions=6)
+ATTENDANCE = TopicSpec("tatawwu.attendance", key="volunteer_id", partitions=6)
+# Delivery outcomes matter for a few months of audit, not forever.
+NOTIFICATIONS = TopicSpec(
+    "tatawwu.notifications", key="volunteer_id", partitions=3, retention_ms=180 * DAY_MS
+)
+# Dead letters wait for an operator: keep them a year, they are few.
+DEADLETTER = TopicSpec(
+    "tatawwu.deadletter", key="original key", partitions=1, retention_ms=365 * DAY_MS
+)
+
+CATALOG: tuple[TopicSpec, ...] = (
+    ORGANIZATIONS,
+    CAMPAIGNS,
+    VOLUNTEERS,
+    SIGNUPS,
+    ATTENDANCE,
+    NOTIFICATIONS,
+    DEADLETTER,
+)
+BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOG}

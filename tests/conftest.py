@@ -1,0 +1,39 @@
+"""Shared fixtures: the real local stack (started here if `make test` did not), unique names."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from infra.settings import Settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Quiet, JSON-free logs in tests; fixed hypothesis seeds in CI."""
+    os.environ.setdefault("TATAWWU_LOG_FORMAT", "console")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings for the stack under test (local defaults or the TATAWWU_* environment)."""
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[Settings]:
+    """The real Kafka and PostgreSQL, with topics and migrations; stopped after if started here."""
+    from infra.local.stack import down, up
+
+    report = up(settings)  # idempotent: starts only what is missing, then topics and migrations
+    yield settings
+    if report.started:  # leave running what `make test` (or the developer) started
+        down(settings, services=tuple(report.started))
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for topics, groups and tables owned by one test."""
+    return uuid.uuid4().hex[:10]
