@@ -149,13 +149,26 @@ def migrate() -> None:
     asyncio.run(prepare(settings, topics=False, migrate=True))
 
 
+# Each component contributes its commands through a `register(app)` function.
+COMMAND_MODULES = (
+    "infra.cli_schemas",
+    "infra.cli_producers",
+    "infra.cli_projections",
+)
+
+
 def _register_optional() -> None:
     """Attach the command groups of the components present in this checkout."""
-    try:
-        from infra.cli_schemas import register
-    except ImportError:  # pragma: no cover - schemas CLI not installed yet
-        return
-    register(app)
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside the module: surface it
+                raise
+            continue
+        module.register(app)
 
 
 _register_optional()
