@@ -1,0 +1,45 @@
+"""Run one projector instance as a process until SIGTERM/SIGINT (finishing the batch in flight)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from consumers.registry import projector_named
+from consumers.runtime import ProjectorRuntime, run_projector
+from infra.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+async def serve(
+    name: str,
+    settings: Settings,
+    *,
+    instance_id: str | None = None,
+    schema: str | None = None,
+    group_id: str | None = None,
+    topic_prefix: str = "",
+    metrics_port: int | None = None,
+) -> None:
+    """Run the named projector; stop cleanly on SIGTERM or SIGINT."""
+    runtime = ProjectorRuntime(
+        projector_named(name),
+        settings,
+        instance_id=instance_id,
+        schema=schema,
+        group_id=group_id,
+        topic_prefix=topic_prefix,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, runtime.stopping.set)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
+    log.info("projector_starting", projector=name, instance=instance_id, schema=runtime.schema)
+    await run_projector(runtime)
+    log.info("projector_stopped", projector=name)

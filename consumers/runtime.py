@@ -1,0 +1,556 @@
+"""The exactly-once projector runtime, written once and shared by every read model.
+
+A projector declares its topics, its tables (migrations) and an `apply` coroutine;
+this module owns consuming, seeking, batching, deduplication, dead-lettering,
+metrics and shutdown. For each batch, in ONE PostgreSQL transaction:
+
+1. lock the stored offsets of the batch's partitions (`FOR UPDATE`) and drop every
+   record below them: a rebalance or a retry can redeliver what another member (or
+   an earlier attempt) already applied, and the lock orders the two writers;
+2. record dead letters (sent to `tatawwu.deadletter` before the commit, so none is
+   lost; the `_deadletters` key makes a retried batch count each record once);
+3. insert the event ids into `_events`; only ids not seen before are applied;
+4. `apply` the fresh events; 5. store the next offsets and counters; commit.
+
+Why aiokafka underneath rather than a FastStream subscriber: the runtime must seek
+every partition back to the offsets stored in PostgreSQL when a transaction fails
+(database restart) and when partitions are assigned. FastStream's MANUAL ack policy
+advances the position past a failed batch, and its subscriber exposes the consumer
+only indirectly; the raw `getmany` loop states the guarantee in one readable place.
+Kafka's committed offsets are written too, but only so `kafka-consumer-groups` and
+`tatawwu projections status` can show lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+
+from consumers import metrics
+from infra.db import create_pool
+from infra.kafka import build_consumer, build_producer
+from infra.logging import correlation_from_headers
+from infra.migrations import Migrations, apply
+from infra.settings import Settings
+from schemas.decode import decode_event
+from schemas.envelope import Event
+from schemas.errors import DecodeError
+from schemas.registry import spec_of
+from schemas.topics import DEADLETTER
+
+log = structlog.get_logger(__name__)
+
+BOOKKEEPING = Migrations("runtime", Path(__file__).with_name("sql"))
+Apply = Callable[[asyncpg.Connection, Sequence[Event[Any]]], Awaitable[None]]
+# Failures of the plumbing, not of a record: retry the batch from the stored offsets.
+TRANSIENT = (
+    OSError,
+    asyncio.TimeoutError,
+    KafkaError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+)
+
+
+class OffsetGap(Exception):
+    """A fetched batch starts past the stored offset: refetch from the stored offsets."""
+
+    def __init__(self, positions: dict[TopicPartition, int]) -> None:
+        self.positions = positions
+        super().__init__(", ".join(f"{tp.topic}/{tp.partition}@{o}" for tp, o in positions.items()))
+
+
+@dataclass(frozen=True)
+class Projector:
+    """What a read model declares; the runtime does the rest."""
+
+    name: str
+    topics: tuple[str, ...]
+    migrations: Migrations
+    apply: Apply
+    event_types: frozenset[str]  # handled types; others on its topics only advance offsets
+
+    @property
+    def schema(self) -> str:
+        return self.name
+
+
+@dataclass
+class Dead:
+    """A record the projector cannot process, and why."""
+
+    record: ConsumerRecord[bytes, bytes]
+    reason: str
+    detail: str
+    event_id: str | None = None
+    event_type: str | None = None
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did (for the summary log line and the tests)."""
+
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    skipped: int = 0
+    dead: int = 0
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+async def prepare_schema(conn: asyncpg.Connection, projector: Projector, schema: str) -> None:
+    """Create the projector's schema with bookkeeping and read-model tables (idempotent)."""
+    await conn.execute("select pg_advisory_lock(hashtext($1))", f"schema:{schema}")
+    try:
+        await conn.execute(f'create schema if not exists "{schema}"')
+        await conn.execute(f'set search_path to "{schema}"')
+        await apply(conn, BOOKKEEPING, projector.migrations)
+    finally:
+        await conn.execute("reset search_path")
+        await conn.execute("select pg_advisory_unlock(hashtext($1))", f"schema:{schema}")
+
+
+def decode_batch(
+    records: Sequence[ConsumerRecord[bytes, bytes]], topic_prefix: str = ""
+) -> tuple[list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]], list[Dead]]:
+    """Split records into decoded events and dead letters (bad bytes, wrong topic)."""
+    good: list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]] = []
+    dead: list[Dead] = []
+    for record in records:
+        result = decode_event(record.value or b"")
+        if isinstance(result, DecodeError):
+            dead.append(
+                Dead(
+                    record, str(result.reason), result.summary(), result.event_id, result.event_type
+                )
+            )
+        elif spec_of(result).topic.name != record.topic.removeprefix(topic_prefix):
+            detail = f"{result.type} belongs on {spec_of(result).topic.name}, not {record.topic}"
+            dead.append(Dead(record, "wrong_topic", detail, result.id, result.type))
+        else:
+            good.append((record, result))
+    return good, dead
+
+
+class ProjectorRuntime:
+    """Runs one projector instance: one consumer in the projector's group."""
+
+    def __init__(
+        self,
+        projector: Projector,
+        settings: Settings,
+        *,
+        schema: str | None = None,
+        group_id: str | None = None,
+        instance_id: str | None = None,
+        max_records: int = 5000,
+        stop_at: dict[TopicPartition, int] | None = None,
+        topic_prefix: str = "",
+    ) -> None:
+        self.projector = projector
+        self.settings = settings
+        self.schema = schema or projector.schema
+        self.group_id = group_id or f"tatawwu.projector.{projector.name}"
+        self.instance_id = instance_id
+        self.max_records = max_records
+        self.stop_at = stop_at  # rebuilds stop once every partition reached these offsets
+        # Tests run isolated copies of the catalog topics: "<prefix>tatawwu.signups".
+        self.topic_prefix = topic_prefix
+        self.stopping = asyncio.Event()
+        self._lock = asyncio.Lock()  # held while a batch is applied; revocation waits for it
+        self._pool: asyncpg.Pool | None = None
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._gap_seen: dict[TopicPartition, int] = {}
+        self._log = log.bind(projector=projector.name, schema=self.schema)
+
+    # ----------------------------------------------------------------- set-up
+    async def start(self) -> None:
+        """Prepare the schema, connect to PostgreSQL and Kafka, join the group."""
+        self._pool = await create_pool(
+            self.settings,
+            min_size=1,
+            max_size=2,
+            server_settings={"search_path": f'"{self.schema}"', "application_name": self.group_id},
+        )
+        async with self._pool.acquire() as conn:
+            await prepare_schema(conn, self.projector, self.schema)
+        self._producer = build_producer(self.settings)
+        await self._producer.start()
+        options: dict[str, Any] = {
+            "group_id": self.group_id,
+            "max_poll_records": self.max_records,
+            "fetch_max_bytes": 16 * 1024 * 1024,
+            "max_partition_fetch_bytes": 4 * 1024 * 1024,
+            "session_timeout_ms": 10_000,
+            "heartbeat_interval_ms": 1_000,
+        }
+        if self.instance_id:
+            # Static membership: a restarted instance takes its partitions straight back.
+            options["group_instance_id"] = self.instance_id
+        self._consumer = build_consumer(self.settings, **options)
+        topics = [self.topic_prefix + t for t in self.projector.topics]
+        self._consumer.subscribe(topics, listener=_Listener(self))
+        await self._consumer.start()
+
+    async def close(self) -> None:
+        """Leave the group and close connections (after the batch in flight)."""
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def stored_offsets(
+        self, partitions: Sequence[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """The next offsets PostgreSQL holds for these partitions (absent: never applied)."""
+        assert self._pool is not None
+        rows = await self._pool.fetch(
+            "select topic, kafka_partition, next_offset from _offsets"
+            " where (topic, kafka_partition) in (select * from unnest($1::text[], $2::int[]))",
+            [tp.topic for tp in partitions],
+            [tp.partition for tp in partitions],
+        )
+        return {TopicPartition(r["topic"], r["kafka_partition"]): r["next_offset"] for r in rows}
+
+    async def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
+        """Position the consumer at the stored offsets; the beginning where none is stored."""
+        stored = await self.stored_offsets(partitions)
+        for tp in partitions:
+            if tp in stored:
+                self._consumer.seek(tp, stored[tp])
+            else:
+                await self._consumer.seek_to_beginning(tp)
+        self._log.info(
+            "partitions_positioned",
+            positions={f"{tp.topic}/{tp.partition}": stored.get(tp, 0) for tp in partitions},
+        )
+
+    # ------------------------------------------------------------------ loop
+    async def run(self) -> None:
+        """Consume and apply until `stopping` is set (or `stop_at` is reached)."""
+        backoff = 0.2
+        last_commit = time.monotonic()
+        while not self.stopping.is_set():
+            try:
+                batch = await self._consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            except KafkaError as exc:
+                self._log.warning("fetch_failed", error=str(exc))
+                await asyncio.sleep(backoff)
+                continue
+            if not batch:
+                if self._reached_stop():
+                    break
+                continue
+            async with self._lock:
+                records = [r for tp in sorted(batch) for r in batch[tp]]
+                try:
+                    outcome = await self.process(records)
+                    backoff = 0.2
+                except OffsetGap as gap:
+                    self._log.warning("offset_gap_refetch", positions=str(gap))
+                    for tp, offset in gap.positions.items():
+                        if tp in self._consumer.assignment():
+                            self._consumer.seek(tp, offset)
+                    continue
+                except TRANSIENT as exc:
+                    self._log.warning(
+                        "batch_retry",
+                        error=type(exc).__name__,
+                        detail=str(exc)[:200],
+                        backoff_s=backoff,
+                    )
+                    metrics.RETRIES.labels(self.projector.name).inc()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    await self._rewind(batch)
+                    continue
+            if outcome.offsets and time.monotonic() - last_commit > 2:
+                last_commit = time.monotonic()
+                await self._commit_for_lag_visibility()
+        await self._commit_for_lag_visibility()
+
+    def _reached_stop(self) -> bool:
+        if self.stop_at is None:
+            return False
+        return all(self._consumer.position(tp) >= end for tp, end in self.stop_at.items())
+
+    async def _rewind(
+        self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """After a failed transaction nothing was stored: fetch the batch again."""
+        for tp, records in batch.items():
+            if tp in self._consumer.assignment():
+                self._consumer.seek(tp, records[0].offset)
+
+    async def _commit_for_lag_visibility(self) -> None:
+        try:
+            assigned = list(self._consumer.assignment())
+            stored = await self.stored_offsets(assigned)
+            if stored:
+                await self._consumer.commit(stored)
+        except Exception as exc:
+            self._log.debug("lag_commit_skipped", error=str(exc)[:200])
+
+    # ----------------------------------------------------------------- batch
+    async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> BatchOutcome:
+        """Apply one batch exactly once (see the module docstring)."""
+        began = time.perf_counter()
+        good, dead = decode_batch(records, self.topic_prefix)
+        assert self._pool is not None
+        async with self._pool.acquire() as conn, conn.transaction():
+            outcome = await self._apply_batch(conn, records, good, dead)
+        self._observe(records, outcome, began, good)
+        return outcome
+
+    async def _apply_batch(
+        self,
+        conn: asyncpg.Connection,
+        records: Sequence[ConsumerRecord[bytes, bytes]],
+        good: list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]],
+        dead: list[Dead],
+    ) -> BatchOutcome:
+        outcome = BatchOutcome()
+        partitions = sorted({TopicPartition(r.topic, r.partition) for r in records})
+        stored = await self._lock_offsets(conn, partitions)
+        first = {}
+        for record in records:
+            first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+        gaps = {}
+        for tp, offset in first.items():
+            if offset > stored[tp] and self._gap_seen.get(tp) != offset:
+                # Records between the stored offset and this batch were never applied here
+                # (the position came from somewhere else): refetch rather than skip them.
+                # If the refetch starts at the same offset, the log really has a hole there.
+                self._gap_seen[tp] = offset
+                gaps[tp] = stored[tp]
+        if gaps:
+            raise OffsetGap(gaps)
+
+        def fresh(record: ConsumerRecord[bytes, bytes]) -> bool:
+            return record.offset >= stored[TopicPartition(record.topic, record.partition)]
+
+        outcome.skipped = sum(not fresh(r) for r in records)
+        dead = [d for d in dead if fresh(d.record)]
+        good = [(r, e) for r, e in good if fresh(r)]
+        if dead:
+            outcome.dead = await self._dead_letter(conn, dead)
+        events = await self._first_sightings(conn, [e for _, e in good])
+        outcome.duplicates = len(good) - len(events)
+        handled = [e for e in events if e.type in self.projector.event_types]
+        outcome.ignored = len(events) - len(handled)
+        if handled:
+            try:
+                async with conn.transaction():  # savepoint: a poison event must not sink the batch
+                    await self.projector.apply(conn, handled)
+            except TRANSIENT:
+                raise
+            except Exception:
+                handled = await self._apply_one_by_one(conn, handled, good, outcome)
+        outcome.applied = len(handled)
+        for record in records:
+            if fresh(record):
+                tp = TopicPartition(record.topic, record.partition)
+                outcome.offsets[tp] = max(outcome.offsets.get(tp, 0), record.offset + 1)
+        await self._store_progress(conn, outcome, handled)
+        return outcome
+
+    async def _lock_offsets(
+        self, conn: asyncpg.Connection, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        topics, parts = [tp.topic for tp in partitions], [tp.partition for tp in partitions]
+        await conn.execute(
+            "insert into _offsets (topic, kafka_partition) select * from unnest($1::text[], $2::int[])"
+            " on conflict do nothing",
+            topics,
+            parts,
+        )
+        rows = await conn.fetch(
+            "select topic, kafka_partition, next_offset from _offsets where (topic, kafka_partition)"
+            " in (select * from unnest($1::text[], $2::int[])) order by 1, 2 for update",
+            topics,
+            parts,
+        )
+        return {TopicPartition(r["topic"], r["kafka_partition"]): r["next_offset"] for r in rows}
+
+    async def _first_sightings(
+        self, conn: asyncpg.Connection, events: list[Event[Any]]
+    ) -> list[Event[Any]]:
+        """The events whose id was never applied before (nor earlier in this batch)."""
+        unique: dict[str, Event[Any]] = {}
+        for event in events:
+            unique.setdefault(event.id, event)
+        if not unique:
+            return []
+        rows = await conn.fetch(
+            "insert into _events (event_id) select unnest($1::text[]) on conflict do nothing returning event_id",
+            list(unique),
+        )
+        new = {r["event_id"] for r in rows}
+        return [e for i, e in unique.items() if i in new]
+
+    async def _apply_one_by_one(
+        self,
+        conn: asyncpg.Connection,
+        handled: list[Event[Any]],
+        good: list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]],
+        outcome: BatchOutcome,
+    ) -> list[Event[Any]]:
+        by_id = {e.id: r for r, e in good}
+        applied, poison = [], []
+        for event in handled:
+            try:
+                async with conn.transaction():
+                    await self.projector.apply(conn, [event])
+                applied.append(event)
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+                poison.append(Dead(by_id[event.id], "apply_failed", detail, event.id, event.type))
+        if poison:
+            outcome.dead += await self._dead_letter(conn, poison)
+        return applied
+
+    async def _dead_letter(self, conn: asyncpg.Connection, dead: list[Dead]) -> int:
+        """Record dead letters in the transaction and on the topic; return how many are new."""
+        rows = await conn.fetch(
+            "insert into _deadletters (topic, kafka_partition, kafka_offset, reason, detail, event_id, event_type)"
+            " select * from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])"
+            " on conflict do nothing returning kafka_offset",
+            [d.record.topic for d in dead],
+            [d.record.partition for d in dead],
+            [d.record.offset for d in dead],
+            [d.reason for d in dead],
+            [d.detail for d in dead],
+            [d.event_id for d in dead],
+            [d.event_type for d in dead],
+        )
+        # Sent before the commit: a crash now re-sends on retry (the list dedupes by origin),
+        # never loses one.
+        futures = []
+        for d in dead:
+            headers = [
+                ("projector", self.projector.name.encode()),
+                ("error", d.reason.encode()),
+                ("error_detail", d.detail[:1000].encode()),
+                ("original_topic", d.record.topic.encode()),
+                ("original_partition", str(d.record.partition).encode()),
+                ("original_offset", str(d.record.offset).encode()),
+            ]
+            if cid := correlation_from_headers(d.record.headers):
+                headers.append(("correlation_id", cid.encode()))
+            futures.append(
+                await self._producer.send(
+                    self.topic_prefix + DEADLETTER.name,
+                    d.record.value,
+                    key=d.record.key,
+                    headers=headers,
+                )
+            )
+        await asyncio.gather(*futures)
+        for d in dead:
+            self._log.warning(
+                "dead_lettered",
+                topic=d.record.topic,
+                partition=d.record.partition,
+                offset=d.record.offset,
+                reason=d.reason,
+                event_type=d.event_type,
+            )
+        return len(rows)
+
+    async def _store_progress(
+        self, conn: asyncpg.Connection, outcome: BatchOutcome, handled: list[Event[Any]]
+    ) -> None:
+        if outcome.offsets:
+            tps = list(outcome.offsets)
+            await conn.execute(
+                "update _offsets o set next_offset = v.next, updated_at = now()"
+                " from unnest($1::text[], $2::int[], $3::bigint[]) as v(topic, part, next)"
+                " where o.topic = v.topic and o.kafka_partition = v.part",
+                [tp.topic for tp in tps],
+                [tp.partition for tp in tps],
+                [outcome.offsets[tp] for tp in tps],
+            )
+        last_time = max((e.time for e in handled), default=None)
+        await conn.execute(
+            "update _stats set events_applied = events_applied + $1, duplicates = duplicates + $2,"
+            " ignored = ignored + $3, dead_lettered = dead_lettered + $4, batches = batches + 1,"
+            " last_event_time = greatest(last_event_time, $5), last_applied_at = now()",
+            outcome.applied,
+            outcome.duplicates,
+            outcome.ignored,
+            outcome.dead,
+            last_time,
+        )
+
+    def _observe(
+        self,
+        records: Sequence[ConsumerRecord[bytes, bytes]],
+        outcome: BatchOutcome,
+        began: float,
+        good: list[Any],
+    ) -> None:
+        elapsed = time.perf_counter() - began
+        name = self.projector.name
+        metrics.EVENTS.labels(name, "applied").inc(outcome.applied)
+        metrics.EVENTS.labels(name, "duplicate").inc(outcome.duplicates)
+        metrics.EVENTS.labels(name, "dead_lettered").inc(outcome.dead)
+        metrics.BATCH_SIZE.labels(name).observe(len(records))
+        metrics.APPLY_SECONDS.labels(name).observe(elapsed)
+        for tp in outcome.offsets:
+            high = self._consumer.highwater(tp) if self._consumer is not None else None
+            if high is not None:
+                metrics.LAG.labels(name, tp.topic, str(tp.partition)).set(
+                    max(0, high - outcome.offsets[tp])
+                )
+        self._log.info(
+            "batch_applied",
+            events=len(records),
+            applied=outcome.applied,
+            duplicates=outcome.duplicates,
+            skipped=outcome.skipped,
+            dead=outcome.dead,
+            duration_ms=round(elapsed * 1000, 1),
+        )
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Seek to PostgreSQL's offsets on assignment; let the batch in flight finish on revocation."""
+
+    def __init__(self, runtime: ProjectorRuntime) -> None:
+        self.runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.runtime._lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        if assigned:
+            await self.runtime.seek_to_stored(list(assigned))
+
+
+async def run_projector(runtime: ProjectorRuntime) -> None:
+    """Start, run until stopped, and close cleanly (the batch in flight is finished)."""
+    await runtime.start()
+    try:
+        await runtime.run()
+    finally:
+        await runtime.close()

@@ -1,0 +1,91 @@
+"""`tatawwu projections ...` and `tatawwu dlq ...`: run and inspect the read models."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.logging import configure_logging
+from infra.settings import get_settings
+
+projections_app = typer.Typer(help="Run and inspect the projectors (read models).")
+dlq_app = typer.Typer(help="Inspect the dead-letter topic.")
+
+
+@projections_app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="Projector to run, e.g. campaigns.")],
+    instance_id: Annotated[
+        str | None, typer.Option(help="Stable id for static group membership (fast restarts).")
+    ] = None,
+    schema: Annotated[
+        str | None, typer.Option(help="PostgreSQL schema (default: the name).")
+    ] = None,
+    group_id: Annotated[
+        str | None, typer.Option(help="Consumer group (default per projector).")
+    ] = None,
+    topic_prefix: Annotated[
+        str, typer.Option(help="Read '<prefix>tatawwu.*' topics (tests).")
+    ] = "",
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics here.")] = None,
+) -> None:
+    """Run one projector instance until SIGTERM/SIGINT; the batch in flight is finished."""
+    from consumers.run import serve
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(
+        serve(
+            name,
+            settings,
+            instance_id=instance_id,
+            schema=schema,
+            group_id=group_id,
+            topic_prefix=topic_prefix,
+            metrics_port=metrics_port,
+        )
+    )
+
+
+@projections_app.command("status")
+def status() -> None:
+    """Per projector: events applied, duplicates, dead letters, last event time, lag."""
+    from consumers.status import collect
+
+    rows = asyncio.run(collect(get_settings()))
+    table = Table("projector", "applied", "duplicates", "dead-lettered", "last event", "lag")
+    for row in rows:
+        table.add_row(
+            row.name,
+            str(row.applied),
+            str(row.duplicates),
+            str(row.dead_lettered),
+            str(row.last_event_time or "-"),
+            "-" if row.lag is None else str(row.lag),
+        )
+    Console().print(table)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+) -> None:
+    """List dead letters (one per projector and original record), newest last."""
+    from consumers.status import dead_letters
+
+    table = Table("projector", "origin", "reason", "event type", "detail")
+    for d in asyncio.run(dead_letters(get_settings(), limit)):
+        table.add_row(
+            d["projector"], d["origin"], d["reason"], d["event_type"] or "-", d["detail"][:80]
+        )
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the projections and dlq command groups."""
+    app.add_typer(projections_app, name="projections")
+    app.add_typer(dlq_app, name="dlq")

@@ -1,0 +1,78 @@
+"""Helpers to run a projector against isolated copies of the catalog topics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import asyncpg
+from aiokafka import TopicPartition
+
+from consumers.campaigns.rules import Participation
+from infra.kafka import build_consumer, ensure_topics
+from infra.settings import Settings
+from schemas.topics import CATALOG
+
+
+async def create_prefixed_topics(settings: Settings, prefix: str) -> None:
+    """The catalog's topics under `prefix` (same partition counts), for one test."""
+    await ensure_topics(settings, [replace(spec, name=prefix + spec.name) for spec in CATALOG])
+
+
+async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
+    """The current end offset of every partition of these topics."""
+    consumer = build_consumer(settings)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        if len(tps) == 0:
+            await consumer._client.force_metadata_update()
+            tps = [
+                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+            ]
+        return await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+
+
+async def wait_caught_up(
+    conn: asyncpg.Connection, schema: str, ends: dict[TopicPartition, int], wait_s: float
+) -> None:
+    """Wait until the projector's stored offsets reach the given end offsets."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        rows = (
+            await conn.fetch(f'select topic, kafka_partition, next_offset from "{schema}"._offsets')
+            if await conn.fetchval("select to_regclass($1)", f'"{schema}"._offsets')
+            else []
+        )
+        stored = {TopicPartition(r["topic"], r["kafka_partition"]): r["next_offset"] for r in rows}
+        behind = {tp: end for tp, end in ends.items() if end > 0 and stored.get(tp, 0) < end}
+        if not behind:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            msg = f"projector still behind after {wait_s}s: {behind} stored {stored}"
+            raise AssertionError(msg)
+        await asyncio.sleep(0.2)
+
+
+async def read_participations(
+    conn: asyncpg.Connection, schema: str
+) -> dict[tuple[str, str], Participation]:
+    """The participations table as the pure model's rows."""
+    rows = await conn.fetch(f'select * from "{schema}".participations')
+    return {
+        (r["volunteer_id"], r["opportunity_id"]): Participation(
+            r["volunteer_id"],
+            r["opportunity_id"],
+            r["campaign_id"],
+            r["signup_status"],
+            (r["signup_time"], r["signup_event"]) if r["signup_time"] else None,
+            r["checked_in_at"],
+            r["checked_out_at"],
+            float(r["hours"]) if r["hours"] is not None else None,
+            (r["hours_time"], r["hours_event"]) if r["hours_time"] else None,
+            r["no_show"],
+        )
+        for r in rows
+    }
