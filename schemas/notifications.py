@@ -1,0 +1,54 @@
+"""Events on `tatawwu.notifications`, keyed by `volunteer_id`, emitted by the platform.
+
+The notifier emits one of these per (cause event, template, channel) it handled, with
+`source` `platform/notifications`. No message text or contact details travel here: the
+volunteer id and the template name are enough for audit.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from schemas.common import Attempts, Channel, EventId, Id, Payload, Reason, TemplateName
+
+
+class SuppressionReason(StrEnum):
+    """Why a notification was deliberately not sent."""
+
+    NO_CONSENT = "no_consent"
+    NO_CONTACT = "no_contact"
+    DUPLICATE = "duplicate"
+    UNKNOWN_VOLUNTEER = "unknown_volunteer"
+
+
+class NotificationSent(Payload):
+    """The provider accepted a message for delivery."""
+
+    notification_id: Id
+    volunteer_id: Id
+    template: TemplateName
+    channel: Channel
+    cause_event_id: EventId
+
+
+class NotificationFailed(Payload):
+    """Delivery failed for good after `attempts` tries; `error` is the provider's reason."""
+
+    notification_id: Id
+    volunteer_id: Id
+    template: TemplateName
+    channel: Channel
+    cause_event_id: EventId
+    error: Reason
+    attempts: Attempts
+
+
+class NotificationSuppressed(Payload):
+    """A message was not sent on purpose (consent, no contact, duplicate)."""
+
+    notification_id: Id
+    volunteer_id: Id
+    template: TemplateName
+    channel: Channel
+    cause_event_id: EventId
+    reason: SuppressionReason

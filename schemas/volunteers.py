@@ -1,0 +1,104 @@
+"""Events on `tatawwu.volunteers`, keyed by `volunteer_id`.
+
+`volunteer.registered` and `volunteer.profile_updated` are at version 2: a name is
+`given_name` plus an optional `family_name` (absent for people with a single name).
+Version 1 carried one `full_name`; its models stay here so that old records still decode,
+and `schemas.upcasters` lifts them to version 2.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import model_validator
+
+from schemas.common import (
+    BirthYear,
+    Consent,
+    Email,
+    Gender,
+    Id,
+    Language,
+    Municipality,
+    NationalityGroup,
+    Payload,
+    PersonName,
+    Phone,
+    cross_field_error,
+)
+
+
+class VolunteerRegistered(Payload):
+    """A person registered as a volunteer (version 2)."""
+
+    volunteer_id: Id
+    given_name: PersonName
+    family_name: PersonName | None = None
+    phone: Phone
+    email: Email
+    language: Language
+    birth_year: BirthYear
+    gender: Gender
+    nationality_group: NationalityGroup
+    municipality: Municipality
+    consent: Consent
+
+
+class VolunteerProfileUpdated(Payload):
+    """Some profile details changed; absent fields are unchanged (version 2).
+
+    The name changes as a whole: when `given_name` is present, a missing `family_name`
+    means the volunteer now has none. `family_name` alone is therefore rejected.
+    """
+
+    volunteer_id: Id
+    given_name: PersonName | None = None
+    family_name: PersonName | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    language: Language | None = None
+    municipality: Municipality | None = None
+
+    @model_validator(mode="after")
+    def _family_name_needs_given_name(self) -> Self:
+        # Presence, not value: matches the JSON Schema `dependentRequired` rule.
+        if "family_name" in self.model_fields_set and "given_name" not in self.model_fields_set:
+            raise cross_field_error("given_name", "family_name may only change with given_name")
+        return self
+
+    model_config = Payload.model_config | {
+        "json_schema_extra": {"dependentRequired": {"family_name": ["given_name"]}}
+    }
+
+
+class VolunteerConsentChanged(Payload):
+    """The volunteer's contact consent, complete as it now stands."""
+
+    volunteer_id: Id
+    consent: Consent
+
+
+class VolunteerRegisteredV1(Payload):
+    """Version 1 of `volunteer.registered`: one `full_name`. Decoded, then upcast."""
+
+    volunteer_id: Id
+    full_name: PersonName
+    phone: Phone
+    email: Email
+    language: Language
+    birth_year: BirthYear
+    gender: Gender
+    nationality_group: NationalityGroup
+    municipality: Municipality
+    consent: Consent
+
+
+class VolunteerProfileUpdatedV1(Payload):
+    """Version 1 of `volunteer.profile_updated`: one optional `full_name`."""
+
+    volunteer_id: Id
+    full_name: PersonName | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    language: Language | None = None
+    municipality: Municipality | None = None
