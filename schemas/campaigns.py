@@ -17,12 +17,12 @@ from schemas.common import (
     CampaignKind,
     Capacity,
     Count,
+    FreeText,
     Id,
     Instant,
     MinAge,
     Municipality,
     Payload,
-    Reason,
     Title,
     cross_field_error,
 )
@@ -114,4 +114,4 @@ class OpportunityCancelled(Payload):
 
     opportunity_id: Id
     campaign_id: Id
-    reason: Reason
+    reason: FreeText

@@ -149,7 +149,7 @@ EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
 TemplateName = Annotated[str, StringConstraints(pattern=TEMPLATE_PATTERN)]
 PersonName = Annotated[str, StringConstraints(max_length=NAME_MAX, pattern=TEXT_PATTERN)]
 Title = Annotated[str, StringConstraints(max_length=TITLE_MAX, pattern=TEXT_PATTERN)]
-Reason = Annotated[str, StringConstraints(max_length=REASON_MAX, pattern=TEXT_PATTERN)]
+FreeText = Annotated[str, StringConstraints(max_length=REASON_MAX, pattern=TEXT_PATTERN)]
 Phone = Annotated[str, StringConstraints(pattern=PHONE_PATTERN)]
 Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX, pattern=EMAIL_PATTERN)]
 
@@ -168,7 +168,10 @@ DATETIME_PATTERN = (
 
 Instant = Annotated[
     AwareDatetime,
-    Field(json_schema_extra={"pattern": DATETIME_PATTERN}),
+    Field(
+        description="RFC 3339 date-time with Z or a numeric offset; normalised to UTC.",
+        json_schema_extra={"pattern": DATETIME_PATTERN},
+    ),
     AfterValidator(_to_utc),
 ]
 """A timezone-aware instant (naive times are rejected), normalised to UTC."""

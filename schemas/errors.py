@@ -129,7 +129,7 @@ _PATTERN_NAMES = {
     common.SOURCE_PATTERN: "'partner/<org_id>' or 'platform/<component>'",
     common.TEMPLATE_PATTERN: "a template name: lowercase letters, digits and '_'",
     common.PHONE_PATTERN: "an E.164 phone number: '+' then 8-15 digits, no spaces",
-    common.EMAIL_PATTERN: "an email address like name@example.qa",
+    common.EMAIL_PATTERN: "an email address: a local part, '@', and a domain with a dot",
     common.TEXT_PATTERN: "non-blank text without control characters",
 }
 

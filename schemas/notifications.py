@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from schemas.common import Attempts, Channel, EventId, Id, Payload, Reason, TemplateName
+from schemas.common import Attempts, Channel, EventId, FreeText, Id, Payload, TemplateName
 
 
 class SuppressionReason(StrEnum):
@@ -39,7 +39,7 @@ class NotificationFailed(Payload):
     template: TemplateName
     channel: Channel
     cause_event_id: EventId
-    error: Reason
+    error: FreeText
     attempts: Attempts
 
 

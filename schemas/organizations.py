@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.common import Id, Payload, Reason, Sector, Title
+from schemas.common import FreeText, Id, Payload, Sector, Title
 
 
 class OrganizationRegistered(Payload):
@@ -18,4 +18,4 @@ class OrganizationSuspended(Payload):
     """A partner organisation may no longer emit events or run campaigns."""
 
     org_id: Id
-    reason: Reason
+    reason: FreeText

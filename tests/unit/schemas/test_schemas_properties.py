@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from schema_strategies import broken_events, dumps, events
+from schema_mutations import broken_events
+from schema_strategies import dumps, events
 
 from schemas import EVENT_TYPES, DecodeError, Reason, decode_event, encode_event
 

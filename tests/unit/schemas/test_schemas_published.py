@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from jsonschema import Draft202012Validator
-from schema_strategies import MUTATIONS, any_events, broken_events, dumps, events
+from schema_mutations import MUTATIONS, broken_events
+from schema_strategies import any_events, dumps, events
 
 from schemas import CURRENT, EVENT_TYPES, SPECS, DecodeError, decode_event, parse_dataschema
 from schemas.examples import example
