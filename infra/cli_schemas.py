@@ -79,7 +79,12 @@ def export(
     ],
 ) -> None:
     """Write one JSON Schema (draft 2020-12) per event type and version, plus the envelope."""
+    from infra.asyncapi import asyncapi_document, render
+
     paths = export_json_schemas(directory)
+    asyncapi = directory / "asyncapi.json"
+    asyncapi.write_bytes(render(asyncapi_document()))
+    paths.append(asyncapi)
     for path in paths:
         typer.echo(str(path))
     typer.echo(f"{len(paths)} documents written to {directory}")
