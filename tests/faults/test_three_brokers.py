@@ -18,7 +18,7 @@ from infra.settings import Settings
 from schemas.topics import TopicSpec
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-PORT = 29092  # beside the development broker on 9092
+PORT = 29192  # beside the development broker on 9092 (controllers on PORT + 10000)
 
 
 def tatawwu(*args: str) -> subprocess.CompletedProcess[str]:

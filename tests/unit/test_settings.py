@@ -9,7 +9,10 @@ from infra.settings import Settings
 
 def test_local_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     """With no TATAWWU_* variables, clients use the ports the local runner starts."""
-    for var in ("TATAWWU_KAFKA_BOOTSTRAP", "TATAWWU_DATABASE_URL", "TATAWWU_KAFKA_BROKERS"):
+    for var in (
+        "TATAWWU_KAFKA_BOOTSTRAP", "TATAWWU_DATABASE_URL", "TATAWWU_KAFKA_BROKERS",
+        "TATAWWU_KAFKA_PORT", "TATAWWU_POSTGRES_PORT",
+    ):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
     settings = Settings()
     assert settings.bootstrap_servers == "127.0.0.1:9092"
@@ -20,7 +23,7 @@ def test_local_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch
 
 def test_three_broker_mode_lists_three_bootstrap_addresses() -> None:
     """--brokers 3 means ports 9092-9094."""
-    settings = Settings(kafka_brokers=3, kafka_bootstrap="")
+    settings = Settings(kafka_brokers=3, kafka_bootstrap="", kafka_port=9092)
     assert settings.bootstrap_servers == "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094"
 
 
