@@ -1,0 +1,130 @@
+"""The projector through a PostgreSQL restart and through a rebalance, mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from consumers import metrics
+from consumers.campaigns import PROJECTOR
+from consumers.runtime import ProjectorRuntime
+from infra.db import connect
+from infra.kafka import build_producer
+from infra.local.postgres import PostgresCluster
+from infra.settings import Settings
+from tests.support.projectors import (
+    create_prefixed_topics,
+    end_offsets,
+    read_participations,
+    wait_caught_up,
+)
+from tests.support.streams import Stream, build_stream, publish
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
+
+
+@pytest.fixture
+def own_postgres(stack: Settings) -> Iterator[tuple[Settings, PostgresCluster]]:
+    """A PostgreSQL cluster of this test's own (side port), so restarting it disturbs no one."""
+    cluster = PostgresCluster(stack.cache_dir.resolve() / "pg-restart-test", port=55632)
+    cluster.start()
+    try:
+        yield stack.model_copy(update={"database_url": cluster.url}), cluster
+    finally:
+        cluster.stop()
+
+
+async def feed(settings: Settings, stream: Stream, prefix: str, pause: float) -> None:
+    producer = build_producer(settings)
+    await producer.start()
+    try:
+        for start in range(0, len(stream.records), 2_000):
+            await publish(producer, stream, prefix, start, start + 2_000)
+            await asyncio.sleep(pause)
+    finally:
+        await producer.stop()
+
+
+async def assert_exact(settings: Settings, schema: str, stream: Stream, prefix: str) -> None:
+    conn = await connect(settings)
+    try:
+        ends = await end_offsets(settings, [prefix + t for t in PROJECTOR.topics])
+        await wait_caught_up(conn, schema, ends, wait_s=120)
+        stats = await conn.fetchrow(f'select * from "{schema}"._stats')
+        assert stats["events_applied"] == stream.unique_valid
+        assert stats["dead_lettered"] == stream.invalid
+        assert await read_participations(conn, schema) == stream.participations
+    finally:
+        await conn.close()
+
+
+async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
+    own_postgres: tuple[Settings, PostgresCluster], unique: str
+) -> None:
+    """PostgreSQL stopped (immediate, like a crash) and started again while events flow."""
+    settings, cluster = own_postgres
+    prefix, schema = f"pgr.{unique}.", f"pgr_campaigns_{unique}"
+    await create_prefixed_topics(settings, prefix)
+    stream = build_stream(30_000, seed=3, volunteers=5_000, opportunities=80)
+    retries_before = metrics.RETRIES.labels("campaigns")._value.get()
+    runtime = ProjectorRuntime(
+        PROJECTOR,
+        settings,
+        schema=schema,
+        group_id=f"pgr-{unique}",
+        topic_prefix=prefix,
+        max_records=1000,
+    )
+    await runtime.start()
+    running = asyncio.create_task(runtime.run())
+    feeding = asyncio.create_task(feed(settings, stream, prefix, pause=0.2))
+    try:
+        await asyncio.sleep(1.0)
+        for _ in range(2):
+            await asyncio.to_thread(cluster.stop, "immediate")
+            await asyncio.sleep(1.5)
+            await asyncio.to_thread(cluster.start)
+            await asyncio.sleep(1.0)
+        await feeding
+        await assert_exact(settings, schema, stream, prefix)
+        # The outage was felt: batches failed and were retried from the stored offsets.
+        assert metrics.RETRIES.labels("campaigns")._value.get() > retries_before
+    finally:
+        runtime.stopping.set()
+        await running
+        await runtime.close()
+
+
+async def test_a_second_instance_joining_mid_stream_loses_and_doubles_nothing(
+    stack: Settings, unique: str
+) -> None:
+    """A rebalance while batches are in flight: both members apply, nothing twice."""
+    prefix, schema, group = f"reb.{unique}.", f"reb_campaigns_{unique}", f"reb-{unique}"
+    await create_prefixed_topics(stack, prefix)
+    stream = build_stream(40_000, seed=4, volunteers=8_000, opportunities=80)
+    first = ProjectorRuntime(
+        PROJECTOR, stack, schema=schema, group_id=group, topic_prefix=prefix, max_records=500
+    )
+    second = ProjectorRuntime(
+        PROJECTOR, stack, schema=schema, group_id=group, topic_prefix=prefix, max_records=500
+    )
+    await first.start()
+    tasks = [asyncio.create_task(first.run())]
+    feeding = asyncio.create_task(feed(stack, stream, prefix, pause=0.1))
+    try:
+        await asyncio.sleep(1.5)
+        await second.start()
+        tasks.append(asyncio.create_task(second.run()))
+        await feeding
+        await asyncio.sleep(2)
+        assert first._consumer.assignment(), "the first member lost every partition"
+        assert second._consumer.assignment(), "no rebalance gave the second member partitions"
+        await assert_exact(stack, schema, stream, prefix)
+    finally:
+        for runtime in (first, second):
+            runtime.stopping.set()
+        await asyncio.gather(*tasks)
+        for runtime in (first, second):
+            await runtime.close()
