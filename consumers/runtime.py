@@ -468,6 +468,7 @@ class ProjectorRuntime:
         for d in dead:
             self._log.warning(
                 "dead_lettered",
+                correlation_id=correlation_from_headers(d.record.headers),
                 topic=d.record.topic,
                 partition=d.record.partition,
                 offset=d.record.offset,

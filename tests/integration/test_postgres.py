@@ -120,3 +120,18 @@ async def test_smoke_round_trip_goes_through_kafka_into_postgres(stack: Settings
     assert row is not None
     assert row["kafka_offset"] == result.offset
     assert row["topic"] == "tatawwu.smoke"
+
+
+def test_configured_external_servers_are_used_and_nothing_is_started(stack: Settings) -> None:
+    """With TATAWWU_KAFKA_BOOTSTRAP and TATAWWU_DATABASE_URL set, `up` starts nothing."""
+    from infra.local.stack import up
+
+    external = stack.model_copy(
+        update={"kafka_bootstrap": stack.bootstrap_servers, "database_url": stack.dsn}
+    )
+    report = up(external)
+    assert report.started == []
+    assert "kafka" not in report.timings
+    assert "postgres" not in report.timings
+    assert any("TATAWWU_KAFKA_BOOTSTRAP" in note for note in report.notes)
+    assert any("TATAWWU_DATABASE_URL" in note for note in report.notes)
