@@ -154,6 +154,7 @@ COMMAND_MODULES = (
     "infra.cli_schemas",
     "infra.cli_producers",
     "infra.cli_projections",
+    "infra.cli_simulator",
 )
 
 

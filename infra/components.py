@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from infra.migrations import INFRA, Migrations
 
 
 def all_migrations() -> list[Migrations]:
     """Every component's migrations; each new component adds its own here."""
-    return [INFRA]
+    return [
+        INFRA,
+        Migrations("gateway", Path(__file__).parent.parent / "producers" / "gateway" / "sql"),
+    ]

@@ -78,6 +78,22 @@ class Settings(BaseSettings):
             return self.database_url
         return f"postgresql://tatawwu@127.0.0.1:{self.postgres_port}/tatawwu"
 
+    # --- gateway (producers/gateway) ---
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8081
+    gateway_url: str = ""  # how publishers reach the gateway; empty: http://host:port
+    gateway_max_batch_events: int = Field(default=1000, ge=1)
+    gateway_max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    # Per partner key, in requests (a batch of 500 counts once): steady rate and burst.
+    gateway_rate_per_s: float = Field(default=100.0, gt=0)
+    gateway_rate_burst: int = Field(default=200, ge=1)
+    gateway_request_timeout_s: float = Field(default=10.0, gt=0)
+    gateway_produce_timeout_s: float = Field(default=5.0, gt=0)
+    # A verified key is trusted this long without asking PostgreSQL: revocation takes
+    # effect within this delay on every gateway process.
+    gateway_key_cache_s: float = Field(default=2.0, ge=0)
+    # --- end gateway ---
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
