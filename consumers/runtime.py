@@ -80,7 +80,7 @@ class Projector:
 
     name: str
     topics: tuple[str, ...]
-    migrations: Migrations
+    migrations: tuple[Migrations, ...]  # applied in order into the projector's schema
     apply: Apply
     event_types: frozenset[str]  # handled types; others on its topics only advance offsets
 
@@ -118,7 +118,7 @@ async def prepare_schema(conn: asyncpg.Connection, projector: Projector, schema:
     try:
         await conn.execute(f'create schema if not exists "{schema}"')
         await conn.execute(f'set search_path to "{schema}"')
-        await apply(conn, BOOKKEEPING, projector.migrations)
+        await apply(conn, BOOKKEEPING, *projector.migrations)
     finally:
         await conn.execute("reset search_path")
         await conn.execute("select pg_advisory_unlock(hashtext($1))", f"schema:{schema}")

@@ -8,7 +8,7 @@ from dataclasses import replace
 import asyncpg
 from aiokafka import TopicPartition
 
-from consumers.campaigns.rules import Participation
+from consumers.participations import Participation, row_to_participation
 from infra.kafka import build_consumer, ensure_topics
 from infra.settings import Settings
 from schemas.topics import CATALOG
@@ -61,18 +61,4 @@ async def read_participations(
 ) -> dict[tuple[str, str], Participation]:
     """The participations table as the pure model's rows."""
     rows = await conn.fetch(f'select * from "{schema}".participations')
-    return {
-        (r["volunteer_id"], r["opportunity_id"]): Participation(
-            r["volunteer_id"],
-            r["opportunity_id"],
-            r["campaign_id"],
-            r["signup_status"],
-            (r["signup_time"], r["signup_event"]) if r["signup_time"] else None,
-            r["checked_in_at"],
-            r["checked_out_at"],
-            float(r["hours"]) if r["hours"] is not None else None,
-            (r["hours_time"], r["hours_event"]) if r["hours_time"] else None,
-            r["no_show"],
-        )
-        for r in rows
-    }
+    return {(r["volunteer_id"], r["opportunity_id"]): row_to_participation(r) for r in rows}

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from consumers.campaigns.rules import Participation, fold_participations
+from consumers.participations import Participation, fold_participations
 from schemas.decode import decode_event
 
 START = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)

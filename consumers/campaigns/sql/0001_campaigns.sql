@@ -1,16 +1,6 @@
 -- The campaigns read model (schema-local: the runtime sets search_path to the
 -- projector's schema, so a rebuild creates the same tables in a fresh schema).
-
--- Campaign and opportunity events, kept to refold rows in (time, id) order.
-create table history (
-    event_id     text primary key,
-    aggregate    text not null check (aggregate in ('campaign', 'opportunity')),
-    aggregate_id text not null,
-    event_time   timestamptz not null,
-    event_type   text not null,
-    data         jsonb not null
-);
-create index history_aggregate on history (aggregate, aggregate_id);
+-- `history` and `participations` come from the shared components applied before.
 
 create table campaigns (
     campaign_id       text primary key,
@@ -40,25 +30,6 @@ create table opportunities (
     status         text not null
 );
 create index opportunities_campaign on opportunities (campaign_id);
-
--- One row per (volunteer, opportunity); merged with the rules in rules.py.
-create table participations (
-    volunteer_id   text not null,
-    opportunity_id text not null,
-    campaign_id    text not null,
-    signup_status  text,
-    signup_time    timestamptz,
-    signup_event   text,
-    checked_in_at  timestamptz,
-    checked_out_at timestamptz,
-    hours          numeric(6, 2),
-    hours_time     timestamptz,
-    hours_event    text,
-    no_show        boolean not null default false,
-    primary key (volunteer_id, opportunity_id)
-);
-create index participations_opportunity on participations (opportunity_id);
-create index participations_campaign on participations (campaign_id);
 
 create view opportunity_stats as
 select

@@ -1,0 +1,94 @@
+"""Entity rows refolded from their own history, so arrival order never matters.
+
+Partial updates (`campaign.updated`, `volunteer.profile_updated`) applied in arrival
+order would let an older update overwrite a newer one. Entity events are few, so each
+read model stores them in its `history` table and, for every entity a batch touches,
+refolds the row from all its events sorted by (time, id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from infra.migrations import Migrations
+from schemas.envelope import Event
+
+MIGRATIONS = Migrations("history", Path(__file__).with_name("sql_history"))
+History = list[tuple[dt.datetime, str, str, dict[str, Any]]]  # (time, id, type, data)
+
+
+def ordered(history: History) -> History:
+    """History in the order the fold reads it: (time, id)."""
+    return sorted(history, key=lambda h: (h[0], h[1]))
+
+
+async def record_and_load(
+    conn: asyncpg.Connection,
+    events: Sequence[Event[Any]],
+    aggregate_of: Callable[[Event[Any]], tuple[str, str]],
+) -> dict[tuple[str, str], History]:
+    """Store the events; return the whole history of every (aggregate, id) they touch."""
+    if not events:
+        return {}
+    records = []
+    for event in events:
+        aggregate, aggregate_id = aggregate_of(event)
+        data = event.data.model_dump(mode="json", exclude_unset=True)
+        records.append((event.id, aggregate, aggregate_id, event.time, event.type, data))
+    await conn.executemany(
+        "insert into history values ($1, $2, $3, $4, $5, $6) on conflict do nothing", records
+    )
+    touched = sorted({(r[1], r[2]) for r in records})
+    rows = await conn.fetch(
+        "select aggregate, aggregate_id, event_time, event_id, event_type, data from history"
+        " where (aggregate, aggregate_id) in (select * from unnest($1::text[], $2::text[]))",
+        [a for a, _ in touched],
+        [i for _, i in touched],
+    )
+    histories: dict[tuple[str, str], History] = {key: [] for key in touched}
+    for r in rows:
+        histories[(r["aggregate"], r["aggregate_id"])].append(
+            (r["event_time"], r["event_id"], r["event_type"], r["data"])
+        )
+    return histories
+
+
+async def upsert_rows(
+    conn: asyncpg.Connection,
+    table: str,
+    key: str,
+    columns: dict[str, str],
+    rows: list[dict[str, Any]],
+) -> None:
+    """Upsert folded rows in one statement; `columns` maps column -> SQL type."""
+    if not rows:
+        return
+    names = [key, *columns]
+    types = ["text", *columns.values()]
+    arrays = ", ".join(f"${i + 1}::text[]" for i in range(len(names)))
+    selects = ", ".join(f"v.{n}::{t}" for n, t in zip(names, types, strict=True))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    await conn.execute(
+        f"insert into {table} ({', '.join(names)})"
+        f" select {selects} from unnest({arrays}) as v({', '.join(names)})"
+        f" on conflict ({key}) do update set {updates}",
+        *[[_text(row.get(n)) for row in rows] for n in names],
+    )
+
+
+def _text(value: Any) -> str | None:
+    """Rows carry JSON values; PostgreSQL casts their text form to the column type."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        import orjson
+
+        return orjson.dumps(value).decode()
+    return str(value)

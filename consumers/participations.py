@@ -1,0 +1,187 @@
+"""Who took part in what: one row per (volunteer, opportunity), shared by every read model.
+
+Rules (the same result whatever order events arrive in, across or within topics):
+- Sign-up status is the latest of the pair's signed_up / signup_withdrawn events by
+  (time, id): a withdrawal that arrives before its sign-up still wins if it is later.
+- Check-in keeps the earliest `at`, check-out the latest `at`. A walk-in (check-in
+  without sign-up) is a participant like any other.
+- Verified hours: the latest `volunteer.hours_verified` for the pair by (time, id)
+  replaces earlier ones. Only verified hours count toward targets and KPIs.
+- A check-in without verified hours credits *unverified* attended time: check-out
+  (or, without one, the opportunity's scheduled end) minus check-in, shown apart.
+- A no-show counts only while the pair has no check-in.
+- *Attended*: checked in, or has verified hours. The pair's *activity time* is its
+  earliest check-in, else the time of its first hours verification.
+Every merge here is commutative, associative and idempotent (last-writer-wins by
+(time, id), min, max, or), so batches fold in any order and the SQL upsert in
+`upsert_participations` applies exactly these rules. Each read model keeps its own
+copy of the table, in its own schema (migrations in `sql_participations/`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from infra.migrations import Migrations
+from schemas.envelope import Event
+
+PARTICIPATION_TYPES = frozenset({
+    "volunteer.signed_up", "volunteer.signup_withdrawn", "volunteer.checked_in",
+    "volunteer.checked_out", "volunteer.hours_verified", "volunteer.no_show",
+})  # fmt: skip
+MIGRATIONS = Migrations("participations", Path(__file__).with_name("sql_participations"))
+Stamp = tuple[dt.datetime, str]  # (event time, event id): the order "latest wins" uses
+
+
+@dataclass(frozen=True, slots=True)
+class Participation:
+    """What is known about one volunteer on one opportunity."""
+
+    volunteer_id: str
+    opportunity_id: str
+    campaign_id: str
+    signup_status: str | None = None  # "signed_up" | "withdrawn"
+    signup_stamp: Stamp | None = None
+    checked_in_at: dt.datetime | None = None
+    checked_out_at: dt.datetime | None = None
+    hours: float | None = None
+    hours_stamp: Stamp | None = None
+    first_verified_at: dt.datetime | None = None
+    no_show: bool = False
+
+    @property
+    def attended(self) -> bool:
+        return self.checked_in_at is not None or self.hours is not None
+
+    @property
+    def activity_time(self) -> dt.datetime | None:
+        return self.checked_in_at or self.first_verified_at
+
+
+def _later(a: Stamp | None, b: Stamp | None) -> bool:
+    """True when stamp b is later than a (None is earliest)."""
+    return b is not None and (a is None or b > a)
+
+
+def _least(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _greatest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def merge(a: Participation, b: Participation) -> Participation:
+    """Combine two partial views of the same pair (order-free)."""
+    signup = b if _later(a.signup_stamp, b.signup_stamp) else a
+    hours = b if _later(a.hours_stamp, b.hours_stamp) else a
+    return replace(
+        a,
+        signup_status=signup.signup_status,
+        signup_stamp=signup.signup_stamp,
+        checked_in_at=_least(a.checked_in_at, b.checked_in_at),
+        checked_out_at=_greatest(a.checked_out_at, b.checked_out_at),
+        hours=hours.hours,
+        hours_stamp=hours.hours_stamp,
+        first_verified_at=_least(a.first_verified_at, b.first_verified_at),
+        no_show=a.no_show or b.no_show,
+    )
+
+
+def participation_of(event: Event[Any]) -> Participation:
+    """The partial view of a pair that one participation event gives."""
+    data = event.data
+    base = Participation(data.volunteer_id, data.opportunity_id, data.campaign_id)
+    stamp = (event.time, event.id)
+    match event.type:
+        case "volunteer.signed_up":
+            return replace(base, signup_status="signed_up", signup_stamp=stamp)
+        case "volunteer.signup_withdrawn":
+            return replace(base, signup_status="withdrawn", signup_stamp=stamp)
+        case "volunteer.checked_in":
+            return replace(base, checked_in_at=data.at)
+        case "volunteer.checked_out":
+            return replace(base, checked_out_at=data.at)
+        case "volunteer.hours_verified":
+            return replace(
+                base, hours=float(data.hours), hours_stamp=stamp, first_verified_at=event.time
+            )
+        case "volunteer.no_show":
+            return replace(base, no_show=True)
+    msg = f"{event.type} is not a participation event"
+    raise ValueError(msg)
+
+
+def fold_participations(events: Iterable[Event[Any]]) -> dict[tuple[str, str], Participation]:
+    """One merged row per (volunteer, opportunity) for a batch: one upsert each."""
+    pairs: dict[tuple[str, str], Participation] = {}
+    for event in events:
+        part = participation_of(event)
+        key = (part.volunteer_id, part.opportunity_id)
+        pairs[key] = merge(pairs[key], part) if key in pairs else part
+    return pairs
+
+
+_LWW = """
+    {col} = case when (excluded.{t}, excluded.{e}) > (coalesce(p.{t}, '-infinity'), coalesce(p.{e}, ''))
+        then excluded.{col} else p.{col} end"""
+UPSERT = f"""
+insert into participations as p (volunteer_id, opportunity_id, campaign_id, signup_status,
+    signup_time, signup_event, checked_in_at, checked_out_at, hours, hours_time, hours_event,
+    first_verified_at, no_show)
+select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+    $6::text[], $7::timestamptz[], $8::timestamptz[], $9::numeric[], $10::timestamptz[],
+    $11::text[], $12::timestamptz[], $13::bool[])
+on conflict (volunteer_id, opportunity_id) do update set
+    {",".join(_LWW.format(col=c, t="signup_time", e="signup_event") for c in ("signup_status", "signup_event", "signup_time"))},
+    {",".join(_LWW.format(col=c, t="hours_time", e="hours_event") for c in ("hours", "hours_event", "hours_time"))},
+    checked_in_at = least(p.checked_in_at, excluded.checked_in_at),
+    checked_out_at = greatest(p.checked_out_at, excluded.checked_out_at),
+    first_verified_at = least(p.first_verified_at, excluded.first_verified_at),
+    no_show = p.no_show or excluded.no_show
+"""
+
+
+async def upsert_participations(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
+    """Fold the batch per pair in Python, then one set-based upsert with the same rules.
+
+    Every SET expression sees the old row (PostgreSQL semantics), so the three columns
+    of a last-writer-wins group all compare against the same old stamp.
+    """
+    rows = list(fold_participations(e for e in events if e.type in PARTICIPATION_TYPES).values())
+    if not rows:
+        return
+    await conn.execute(
+        UPSERT,
+        [r.volunteer_id for r in rows],
+        [r.opportunity_id for r in rows],
+        [r.campaign_id for r in rows],
+        [r.signup_status for r in rows],
+        [r.signup_stamp[0] if r.signup_stamp else None for r in rows],
+        [r.signup_stamp[1] if r.signup_stamp else None for r in rows],
+        [r.checked_in_at for r in rows],
+        [r.checked_out_at for r in rows],
+        [r.hours for r in rows],
+        [r.hours_stamp[0] if r.hours_stamp else None for r in rows],
+        [r.hours_stamp[1] if r.hours_stamp else None for r in rows],
+        [r.first_verified_at for r in rows],
+        [r.no_show for r in rows],
+    )
+
+
+def row_to_participation(r: Any) -> Participation:
+    """A participations row (asyncpg Record or dict) as the pure model."""
+    return Participation(
+        r["volunteer_id"], r["opportunity_id"], r["campaign_id"], r["signup_status"],
+        (r["signup_time"], r["signup_event"]) if r["signup_time"] else None,
+        r["checked_in_at"], r["checked_out_at"],
+        float(r["hours"]) if r["hours"] is not None else None,
+        (r["hours_time"], r["hours_event"]) if r["hours_time"] else None,
+        r["first_verified_at"], r["no_show"],
+    )  # fmt: skip
