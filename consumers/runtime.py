@@ -83,6 +83,7 @@ class Projector:
     migrations: tuple[Migrations, ...]  # applied in order into the projector's schema
     apply: Apply
     event_types: frozenset[str]  # handled types; others on its topics only advance offsets
+    prepare: Callable[[asyncpg.Connection], Awaitable[None]] | None = None  # after migrations
 
     @property
     def schema(self) -> str:
@@ -119,6 +120,8 @@ async def prepare_schema(conn: asyncpg.Connection, projector: Projector, schema:
         await conn.execute(f'create schema if not exists "{schema}"')
         await conn.execute(f'set search_path to "{schema}"')
         await apply(conn, BOOKKEEPING, *projector.migrations)
+        if projector.prepare is not None:
+            await projector.prepare(conn)
     finally:
         await conn.execute("reset search_path")
         await conn.execute("select pg_advisory_unlock(hashtext($1))", f"schema:{schema}")
