@@ -179,6 +179,7 @@ class ProjectorRuntime:
         self._consumer: Any = None
         self._producer: Any = None
         self._gap_seen: dict[TopicPartition, int] = {}
+        self.applied: dict[TopicPartition, int] = {}  # next offset stored, per partition
         self._log = log.bind(projector=projector.name, schema=self.schema)
 
     # ----------------------------------------------------------------- set-up
@@ -189,6 +190,9 @@ class ProjectorRuntime:
             min_size=1,
             max_size=2,
             server_settings={"search_path": f'"{self.schema}"', "application_name": self.group_id},
+            # No prepared-statement cache: names resolve on every statement, so after a
+            # rebuild swaps schemas this process writes to the new tables at once.
+            statement_cache_size=0,
         )
         async with self._pool.acquire() as conn:
             await prepare_schema(conn, self.projector, self.schema)
@@ -236,6 +240,7 @@ class ProjectorRuntime:
         """Position the consumer at the stored offsets; the beginning where none is stored."""
         stored = await self.stored_offsets(partitions)
         for tp in partitions:
+            self.applied[tp] = stored.get(tp, 0)
             if tp in stored:
                 self._consumer.seek(tp, stored[tp])
             else:
@@ -261,6 +266,7 @@ class ProjectorRuntime:
                 if self._reached_stop():
                     break
                 continue
+            outcome = BatchOutcome()
             async with self._lock:
                 records = [r for tp in sorted(batch) for r in batch[tp]]
                 try:
@@ -284,6 +290,9 @@ class ProjectorRuntime:
                     backoff = min(backoff * 2, 5.0)
                     await self._rewind(batch)
                     continue
+            self.applied.update(outcome.offsets)
+            if self._reached_stop():
+                break
             if outcome.offsets and time.monotonic() - last_commit > 2:
                 last_commit = time.monotonic()
                 await self._commit_for_lag_visibility()
@@ -292,7 +301,7 @@ class ProjectorRuntime:
     def _reached_stop(self) -> bool:
         if self.stop_at is None:
             return False
-        return all(self._consumer.position(tp) >= end for tp, end in self.stop_at.items())
+        return all(end == 0 or self.applied.get(tp, 0) >= end for tp, end in self.stop_at.items())
 
     async def _rewind(
         self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -428,6 +437,11 @@ class ProjectorRuntime:
                 detail = f"{type(exc).__name__}: {str(exc)[:300]}"
                 poison.append(Dead(by_id[event.id], "apply_failed", detail, event.id, event.type))
         if poison:
+            # Forget their ids: once the cause is fixed, a replay must apply them.
+            await conn.execute(
+                "delete from _events where event_id = any($1::text[])",
+                [d.event_id for d in poison],
+            )
             outcome.dead += await self._dead_letter(conn, poison)
         return applied
 

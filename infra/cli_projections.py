@@ -51,6 +51,37 @@ def run(
     )
 
 
+@projections_app.command("rebuild")
+def rebuild_cmd(
+    name: Annotated[str, typer.Argument(help="Projector to rebuild, e.g. campaigns.")],
+    keep_old: Annotated[
+        bool, typer.Option(help="Keep the replaced schema as <name>__old.")
+    ] = False,
+) -> None:
+    """Replay the log into fresh tables while the old ones keep serving, then swap atomically."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from consumers.rebuild import rebuild
+    from consumers.registry import projector_named
+
+    settings = get_settings()
+    configure_logging("WARNING", settings.log_format)
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn(f"rebuilding {name}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} records"),
+        TimeRemainingColumn(), console=console, disable=not console.is_terminal,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(name, total=None)
+        report = asyncio.run(
+            rebuild(settings, projector_named(name), keep_old=keep_old,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+        )  # fmt: skip
+    console.print(
+        f"{report.schema}: rebuilt from {report.records:,} records "
+        f"({report.events_applied:,} events applied) in {report.seconds:.1f}s, swapped in"
+    )
+
+
 @projections_app.command("status")
 def status() -> None:
     """Per projector: events applied, duplicates, dead letters, last event time, lag."""
@@ -83,6 +114,21 @@ def dlq_list(
             d["projector"], d["origin"], d["reason"], d["event_type"] or "-", d["detail"][:80]
         )
     Console().print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    projector: Annotated[str | None, typer.Option(help="Only letters from this projector.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this error, e.g. apply_failed.")] = None,
+) -> None:
+    """Re-publish dead letters to their original topics (after a fix); each origin once ever."""
+    from consumers.dlq import replay
+
+    report = asyncio.run(replay(get_settings(), projector=projector, reason=reason))
+    Console(stderr=True).print(
+        f"{report.dead_letters} dead letters, {report.origins} distinct origins matched: "
+        f"{len(report.replayed)} replayed, {report.already_replayed} replayed before"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,93 @@
+"""Dead letters replayed after a fix are applied once; a second replay sends nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import pytest
+
+from consumers.campaigns import PROJECTOR
+from consumers.dlq import replay
+from consumers.runtime import ProjectorRuntime
+from infra.db import connect
+from infra.kafka import build_producer
+from infra.settings import Settings
+from schemas.envelope import Event
+from tests.support.projectors import create_prefixed_topics, end_offsets, wait_caught_up
+from tests.support.streams import build_stream, publish
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+async def test_a_poison_event_replayed_after_the_fix_is_applied_exactly_once(
+    stack: Settings, unique: str
+) -> None:
+    """A bug makes apply fail for check-outs; fixed and replayed, they count once."""
+    prefix, schema = f"dlq.{unique}.", f"dlq_campaigns_{unique}"
+    await create_prefixed_topics(stack, prefix)
+    stream = build_stream(2_000, seed=21, duplicate_share=0, invalid_share=0)
+    broken = True
+
+    async def buggy_apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
+        if broken and any(e.type == "volunteer.checked_out" for e in events):
+            msg = "simulated bug in check-out handling"
+            raise RuntimeError(msg)
+        await PROJECTOR.apply(conn, events)
+
+    projector = dataclasses.replace(PROJECTOR, apply=buggy_apply)
+    producer = build_producer(stack)
+    await producer.start()
+    await publish(producer, stream, prefix)
+    await producer.stop()
+    conn = await connect(stack)
+
+    async def run_until_caught_up() -> None:
+        runtime = ProjectorRuntime(
+            projector, stack, schema=schema, group_id=f"g-{unique}", topic_prefix=prefix
+        )
+        await runtime.start()
+        task = asyncio.create_task(runtime.run())
+        await wait_caught_up(
+            conn,
+            schema,
+            await end_offsets(stack, [prefix + t for t in PROJECTOR.topics]),
+            wait_s=60,
+        )
+        runtime.stopping.set()
+        await task
+        await runtime.close()
+
+    try:
+        await run_until_caught_up()
+        poisoned = await conn.fetchval(
+            f"""select count(*) from "{schema}"._deadletters where reason = 'apply_failed'"""
+        )
+        checkouts = sum(1 for _, _, v in stream.records if b'"volunteer.checked_out"' in v)
+        assert poisoned == checkouts > 0
+        applied_before = await conn.fetchval(f'select events_applied from "{schema}"._stats')
+        assert applied_before == stream.unique_valid - checkouts
+
+        broken = False  # the fix ships
+        report = await replay(stack, reason="apply_failed", topic_prefix=prefix)
+        assert len(report.replayed) == checkouts
+        await run_until_caught_up()
+        assert (
+            await conn.fetchval(f'select events_applied from "{schema}"._stats')
+            == stream.unique_valid
+        )
+        assert (
+            await conn.fetchval(
+                f'select count(*) from "{schema}".participations where checked_out_at is not null'
+            )
+            > 0
+        )
+
+        again = await replay(stack, reason="apply_failed", topic_prefix=prefix)
+        assert again.replayed == []
+        assert again.already_replayed == checkouts
+    finally:
+        await conn.close()
