@@ -1,0 +1,243 @@
+"""Gateway throughput and latency against the running local stack, beside the raw producer.
+
+(a) raw aiokafka: the ceiling (idempotent producer, sends pipelined, all acks awaited),
+    with the project's default producer options and again with the gateway's;
+(b) the gateway with batches of 500 from a few concurrent HTTP clients;
+(c) single-event requests at a fixed 200 requests/s: latency p50/p99.
+The gateway runs in this process (uvicorn on an ephemeral port, on this event loop); the
+HTTP load comes from a child process so that client work does not share the gateway's
+interpreter. Targets: (b) >= 50% of (a), (c) p99 < 20 ms.
+
+    .venv/bin/python benchmarks/bench_gateway.py [--events 30000] [--profile] 2>/dev/null
+
+(stderr carries the gateway's JSON log lines, one per request, as in production.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import multiprocessing
+import pstats
+import statistics
+import time
+import uuid
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from infra.kafka import build_producer
+from infra.logging import configure_logging
+from infra.settings import Settings, get_settings
+from producers.gateway import create_app
+from producers.gateway.app import producer_options
+from producers.gateway.partners import add_partner_key, revoke_partner_key
+from producers.gateway.server import bind_ephemeral, uvicorn_config
+from schemas.examples import example
+from schemas.registry import spec_for
+
+BATCH = 500
+CLIENTS = 4
+RATE = 200
+LATENCY_SECONDS = 10
+SIGNUP_TOPIC = spec_for("volunteer.signed_up").topic.name
+
+
+def signup(run: str, org: str, n: int, phase: str) -> dict[str, Any]:
+    """A small valid sign-up in the bench organisation's campaign."""
+    event = example("volunteer.signed_up")
+    volunteer = f"vol-{run}-{n % 5000}"
+    event.update(id=f"evt-{run}-{phase}-{n}", source=f"partner/{org}", subject=volunteer)
+    event["data"].update(volunteer_id=volunteer, campaign_id=f"cmp-{run}")
+    return event
+
+
+def launch(run: str, org: str) -> dict[str, Any]:
+    event = example("campaign.launched")
+    event.update(id=f"evt-{run}-launch", source=f"partner/{org}", subject=f"cmp-{run}")
+    event["data"].update(campaign_id=f"cmp-{run}", org_id=org)
+    return event
+
+
+# ------------------------------------------------------------------ (a) the ceiling
+
+
+async def raw_producer(settings: Settings, run: str, org: str, count: int, **options: Any) -> float:
+    """Events/s of the idempotent producer alone, records pre-encoded, all acks awaited."""
+    values = [
+        (e["subject"].encode(), orjson.dumps(e))
+        for e in (signup(run, org, n, "a") for n in range(count))
+    ]
+    producer = build_producer(settings, **options)
+    await producer.start()
+    try:
+        await (await producer.send(SIGNUP_TOPIC, values[0][1], key=values[0][0]))  # warm metadata
+        began = time.perf_counter()
+        futures = [await producer.send(SIGNUP_TOPIC, value, key=key) for key, value in values]
+        await asyncio.gather(*futures)
+        return count / (time.perf_counter() - began)
+    finally:
+        await producer.stop()
+
+
+# -------------------------------------------------------------- the load generator
+
+
+async def _batches(url: str, key: str, run: str, org: str, count: int) -> dict[str, Any]:
+    bodies = [
+        orjson.dumps([signup(run, org, n, "b") for n in range(start, min(start + BATCH, count))])
+        for start in range(0, count, BATCH)
+    ]
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/cloudevents-batch+json",
+    }
+    statuses: list[int] = []
+    queue = list(reversed(bodies))
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+        await client.post("/v1/events", content=bodies[0])  # warm-up (same ids: deduped downstream)
+
+        async def worker() -> None:
+            while queue:
+                statuses.append((await client.post("/v1/events", content=queue.pop())).status_code)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+        elapsed = time.perf_counter() - began
+    accepted = sum(BATCH for s in statuses if s == 202)
+    return {"eps": min(accepted, count) / elapsed, "errors": sum(s != 202 for s in statuses)}
+
+
+async def _latency(url: str, key: str, run: str, org: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/cloudevents+json"}
+    bodies = [orjson.dumps(signup(run, org, n, "c")) for n in range(RATE * LATENCY_SECONDS)]
+    latencies: list[float] = []
+    statuses: list[int] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, timeout=10, limits=limits
+    ) as client:
+        for body in bodies[:50]:  # warm-up: connections, caches
+            await client.post("/v1/events", content=body)
+
+        async def one(body: bytes) -> None:
+            began = time.perf_counter()
+            response = await client.post("/v1/events", content=body)
+            latencies.append((time.perf_counter() - began) * 1000)
+            statuses.append(response.status_code)
+
+        loop = asyncio.get_running_loop()
+        start, tasks = loop.time(), []
+        for n, body in enumerate(bodies):  # open loop: a fixed schedule, not "send when done"
+            await asyncio.sleep(max(0.0, start + n / RATE - loop.time()))
+            tasks.append(asyncio.create_task(one(body)))
+        await asyncio.gather(*tasks)
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"p50": cuts[49], "p99": cuts[98], "errors": sum(s != 202 for s in statuses)}
+
+
+def loadgen(kind: str, url: str, key: str, run: str, org: str, count: int, out: Any) -> None:
+    """Child-process entry: run one load and send its result back."""
+    work = (
+        _batches(url, key, run, org, count) if kind == "batches" else _latency(url, key, run, org)
+    )
+    out.put(asyncio.run(work))
+
+
+async def in_child(kind: str, *args: Any) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    child = context.Process(target=loadgen, args=(kind, *args, out))
+    child.start()
+    result = await asyncio.to_thread(out.get, True, 120)
+    await asyncio.to_thread(child.join)
+    return result
+
+
+# ----------------------------------------------------------------------------- main
+
+
+async def bench(count: int, profile: bool) -> None:
+    settings = get_settings().model_copy(
+        update={"gateway_rate_per_s": 1e9, "gateway_rate_burst": 10**9}
+    )
+    run = uuid.uuid4().hex[:8]
+    org = f"org-bench-{run}"
+    ceiling = await raw_producer(settings, run, org, count)
+    tuned = await raw_producer(settings, run, org, count, **producer_options(settings))
+
+    app = create_app(settings)
+    sock = bind_ephemeral()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to await
+        await asyncio.sleep(0.02)
+    try:
+        issued = await add_partner_key(app.state.pool, org)
+        key = issued.key
+        async with httpx.AsyncClient(base_url=url) as client:  # the bench org owns its campaign
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            response = await client.post(
+                "/v1/events", content=orjson.dumps(launch(run, org)), headers=headers
+            )
+            response.raise_for_status()
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
+        batches = await in_child("batches", url, key, run, org, count)
+        if profiler:
+            profiler.disable()
+        latency = await in_child("latency", url, key, run, org, count)
+        await revoke_partner_key(app.state.pool, issued.key_id)  # the key dies with the run
+    finally:
+        server.should_exit = True
+        await serving
+
+    table = Table(
+        title=f"gateway benchmark ({count} events; batches of {BATCH}; {CLIENTS} clients)"
+    )
+    for column in ("measure", "result", "target", "met"):
+        table.add_column(column)
+    ratio = batches["eps"] / ceiling
+    table.add_row("(a) raw aiokafka producer, send()", f"{ceiling:,.0f} events/s", "ceiling", "")
+    table.add_row("    same, gateway's producer options", f"{tuned:,.0f} events/s", "", "")
+    table.add_row("(b) gateway, batches of 500", f"{batches['eps']:,.0f} events/s", "", "")
+    table.add_row("    ratio (b)/(a)", f"{ratio:.0%}", ">= 50%", "yes" if ratio >= 0.5 else "NO")
+    table.add_row("    ratio (b)/(a, gateway's options)", f"{batches['eps'] / tuned:.0%}", "", "")
+    table.add_row(f"(c) 1 event/request at {RATE}/s p50", f"{latency['p50']:.1f} ms", "", "")
+    table.add_row(f"(c) 1 event/request at {RATE}/s p99", f"{latency['p99']:.1f} ms", "< 20 ms",
+                  "yes" if latency["p99"] < 20 else "NO")  # fmt: skip
+    table.add_row(
+        "non-202 answers (b), (c)", f"{batches['errors']}, {latency['errors']}", "0, 0", ""
+    )
+    Console().print(table)
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=30_000, help="events for (a) and (b)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the gateway during (b)")
+    args = parser.parse_args()
+    settings = get_settings()
+    # As `tatawwu gateway` runs: JSON log lines (one per request), uvloop when installed.
+    configure_logging(settings.log_level, "json")
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(bench(args.events, args.profile))
+
+
+if __name__ == "__main__":
+    main()

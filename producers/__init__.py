@@ -1,0 +1,1 @@
+"""Everything that writes events: the partner HTTP gateway, the publisher, the simulator."""

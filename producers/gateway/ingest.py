@@ -1,0 +1,146 @@
+"""Request bodies to events: media type, size limits, JSON shape and per-item validation.
+
+The hot path parses and validates a whole batch in one pydantic-core pass (a list of the
+discriminated union of current envelopes, the same union `schemas.decode` uses). Only a
+batch that fails it is taken apart item by item with `decode_event`, to upcast older
+versions or to say exactly which items are wrong and why.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter, ValidationError
+from pydantic_core import from_json, to_json
+from starlette.requests import Request
+
+from producers.gateway.problems import Problem
+from schemas import registry
+from schemas.decode import decode_event
+from schemas.envelope import Event
+from schemas.errors import DecodeError, Reason
+
+MEDIA_TYPES = frozenset(
+    {"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"}
+)
+
+_ENVELOPES = functools.reduce(operator.or_, (spec.envelope for spec in registry.CURRENT.values()))
+_BATCH: TypeAdapter[list[Event[Any]]] = TypeAdapter(
+    list[Annotated[_ENVELOPES, Field(discriminator="type")]]  # type: ignore[valid-type]
+)
+
+
+def check_media_type(content_type: str | None) -> None:
+    """415 unless the body is declared as JSON or CloudEvents JSON."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media not in MEDIA_TYPES:
+        shown = media[:60] or "none"
+        detail = f"Content-Type {shown!r} is not accepted; send one of {sorted(MEDIA_TYPES)}"
+        raise Problem(415, "unsupported_media_type", "Unsupported media type", detail)
+
+
+def _too_large(detail: str) -> Problem:
+    return Problem(413, "too_large", "Request too large", detail)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            detail = "Content-Length must be a non-negative integer"
+            raise Problem(400, "bad_request", "Bad request", detail)
+        if int(declared) > limit:
+            raise _too_large(f"the body is {declared} bytes; the limit is {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:  # a missing or lying Content-Length is caught here
+            raise _too_large(f"the body exceeds the limit of {limit} bytes")
+    return bytes(body)
+
+
+def _malformed(detail: str) -> Problem:
+    return Problem(400, "malformed", "Malformed request body", detail)
+
+
+def _item_errors(index: int, error: DecodeError) -> list[dict[str, Any]]:
+    if not error.errors:
+        return [{"index": index, "path": "", "rule": str(error.reason), "message": error.detail}]
+    return [{"index": index, **field.as_dict()} for field in error.errors]
+
+
+def _invalid(errors: list[dict[str, Any]], count: int) -> Problem:
+    items = len({error["index"] for error in errors})
+    detail = (
+        f"{items} of {count} events are invalid; nothing was accepted. "
+        "Fix them and resend the whole request."
+    )
+    return Problem(422, "invalid_events", "Invalid events", detail, errors=errors)
+
+
+def _decode_one(body: bytes) -> list[Event[Any]]:
+    result = decode_event(body)
+    if not isinstance(result, DecodeError):
+        return [result]
+    if result.reason is Reason.INVALID_JSON:
+        raise _malformed(result.detail)
+    if result.reason is Reason.TOO_LARGE:
+        raise _too_large(result.detail)
+    raise _invalid(_item_errors(0, result), 1)
+
+
+def _check_count(count: int, limit: int) -> None:
+    if count == 0:
+        raise _malformed("the batch is empty; send at least one event")
+    if count > limit:
+        raise _too_large(f"the batch has {count} events; the limit is {limit}")
+
+
+def _decode_items(body: bytes, limit: int) -> list[Event[Any]]:
+    """The slow path: parse once more, then decode and diagnose item by item."""
+    try:
+        items = from_json(body)
+    except ValueError as exc:
+        raise _malformed(f"invalid JSON: {exc}") from None
+    _check_count(len(items), limit)
+    events: list[Event[Any]] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append({"index": index, "path": "", "rule": str(Reason.NOT_AN_OBJECT),
+                           "message": "each batch item must be a JSON object"})  # fmt: skip
+            continue
+        result = decode_event(to_json(item))
+        if isinstance(result, DecodeError):
+            errors.extend(_item_errors(index, result))
+        else:
+            events.append(result)
+    if errors:
+        raise _invalid(errors, len(items))
+    return events
+
+
+def parse_events(body: bytes, max_events: int) -> list[Event[Any]]:
+    """One CloudEvent or a JSON array of them, all valid, or a Problem (400/413/422)."""
+    start = body.lstrip()[:1]
+    if start == b"{":
+        return _decode_one(body)
+    if start == b"[":
+        try:
+            events = _BATCH.validate_json(body)
+        except ValidationError as exc:
+            if exc.errors(include_url=False)[0]["type"] == "json_invalid":
+                raise _malformed(exc.errors(include_url=False)[0]["msg"]) from None
+            return _decode_items(body, max_events)
+        _check_count(len(events), max_events)
+        return events
+    if not start:
+        raise _malformed("the body is empty; send a CloudEvent or a JSON array of them")
+    try:
+        from_json(body)
+    except ValueError as exc:
+        raise _malformed(f"invalid JSON: {exc}") from None
+    raise _malformed("the body must be a JSON object (one event) or an array (a batch)")

@@ -1,0 +1,36 @@
+"""Prometheus metrics of one gateway app, on its own registry (tests build several apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class GatewayMetrics:
+    """Requests by status, accepted events by type, rejections by reason, produce latency."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "gateway_requests", "HTTP requests answered, by status", ["status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.accepted = Counter(
+            "gateway_events_accepted", "Events acknowledged by Kafka, by type", ["type"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.rejections = Counter(
+            "gateway_rejections", "Requests refused, by reason", ["reason"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.produce_seconds = Histogram(
+            "gateway_produce_seconds", "Time from first send to the last Kafka acknowledgement",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )  # fmt: skip
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,174 @@
+"""The gateway's endpoints: `POST /v1/events`, `/health`, `/metrics`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import asyncpg
+import orjson
+import structlog
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+from structlog.contextvars import bind_contextvars
+
+from producers.gateway import authz
+from producers.gateway.emit import KafkaUnavailable, RecordTooLarge, produce
+from producers.gateway.ingest import check_media_type, parse_events, read_body
+from producers.gateway.keys import Principal
+from producers.gateway.partners import claim_and_read_owners
+from producers.gateway.problems import Problem
+from schemas.envelope import Event
+
+log = structlog.get_logger("producers.gateway")
+router = APIRouter()
+
+DB_TIMEOUT_S = 3.0
+HEALTH_TIMEOUT_S = 2.0
+MAX_KNOWN_OWNERS = 100_000
+# PostgreSQL trouble surfaces as any of these; all mean "retry later", never a 500.
+DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _unavailable(what: str, detail: str, retry_after: float = 5.0) -> Problem:
+    return Problem(503, f"{what}_unavailable", "Service unavailable", detail,
+                   retry_after=retry_after)  # fmt: skip
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", "Unauthorized", detail)
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller behind the bearer key, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise _unauthorized("send your partner key as 'Authorization: Bearer tw_...'")
+    try:
+        principal = await asyncio.wait_for(
+            request.app.state.verifier.verify(key.strip()), DB_TIMEOUT_S
+        )
+    except DB_ERRORS:
+        raise _unavailable("database", "partner keys cannot be checked right now") from None
+    if principal is None:
+        raise _unauthorized("the partner key is unknown or revoked")
+    bind_contextvars(key_id=principal.key_id, org=principal.org_id)
+    return principal
+
+
+class _Rollback(Exception):
+    """Leaves the claim transaction without committing (the request is refused)."""
+
+
+async def _refusals_with_claims(
+    request: Request, principal: Principal, events: list[Event[Any]]
+) -> list[authz.Refusal]:
+    known: dict[str, str] = request.app.state.owners
+    claims = authz.campaign_claims(principal, events)
+    wanted = set() if principal.is_admin else authz.campaigns_named(events)
+    # Ownership never changes once claimed, so owners seen before need no query.
+    ask_claims = {c: org for c, org in claims.items() if c not in known}
+    ask = {c for c in wanted if c not in known}
+    if not ask_claims and not ask:
+        return authz.refusals(principal, events, known)
+    refused: list[authz.Refusal] = []
+    async with request.app.state.pool.acquire(timeout=DB_TIMEOUT_S) as conn:
+        try:
+            async with conn.transaction():  # a refused request leaves no claim behind
+                owners = await claim_and_read_owners(conn, ask_claims, ask)
+                refused = authz.refusals(principal, events, {**known, **owners})
+                if refused:
+                    raise _Rollback
+        except _Rollback:
+            return refused
+    if len(known) > MAX_KNOWN_OWNERS:  # crude bound; owners are re-read on demand
+        known.clear()
+    known.update(owners)  # committed: safe to remember
+    return refused
+
+
+async def authorise(request: Request, principal: Principal, events: list[Event[Any]]) -> None:
+    """403 unless the caller may emit every event; claims launched campaigns on the way."""
+    try:
+        refused = await _refusals_with_claims(request, principal, events)
+    except DB_ERRORS:
+        raise _unavailable("database", "campaign owners cannot be checked right now") from None
+    if refused:
+        detail = f"{len(refused)} of {len(events)} events may not be emitted with this key"
+        raise Problem(403, "forbidden", "Forbidden", detail, errors=[r.as_dict() for r in refused])
+
+
+@router.post("/v1/events", status_code=202)
+async def post_events(request: Request) -> Response:
+    """Accept one CloudEvent or a batch; 202 only once Kafka acknowledged every record."""
+    state = request.app.state
+    settings = state.settings
+    principal = await authenticate(request)
+    wait = state.limiter.take(principal.key_id)
+    if wait > 0:
+        detail = f"more than {settings.gateway_rate_per_s:g} requests/s for this key; slow down"
+        raise Problem(429, "rate_limited", "Too many requests", detail, retry_after=wait)
+    check_media_type(request.headers.get("content-type"))
+    try:
+        async with asyncio.timeout(settings.gateway_request_timeout_s):
+            body = await read_body(request, settings.gateway_max_body_bytes)
+    except TimeoutError:
+        detail = f"the body did not arrive within {settings.gateway_request_timeout_s:g}s"
+        raise Problem(408, "request_timeout", "Request timeout", detail) from None
+    events = parse_events(body, settings.gateway_max_batch_events)
+    request.scope.setdefault("tatawwu", {})["events"] = len(events)
+    try:
+        # Belt and braces: each step has its own bound, this one caps the request as a whole.
+        async with asyncio.timeout(settings.gateway_request_timeout_s):
+            await authorise(request, principal, events)
+            began = time.perf_counter()
+            await produce(state.producer, events, settings.gateway_produce_timeout_s)
+    except TimeoutError:
+        detail = f"the request took longer than {settings.gateway_request_timeout_s:g}s"
+        raise _unavailable("gateway", detail) from None
+    except RecordTooLarge as exc:
+        raise Problem(413, "too_large", "Request too large", str(exc)) from None
+    except KafkaUnavailable as exc:
+        raise _unavailable(
+            "kafka", f"{exc}; nothing is lost by retrying the same request"
+        ) from None
+    state.metrics.produce_seconds.observe(time.perf_counter() - began)
+    for event_type, count in Counter(event.type for event in events).items():
+        state.metrics.accepted.labels(event_type).inc(count)
+    body = orjson.dumps({"accepted": [event.id for event in events]})
+    return Response(body, 202, media_type="application/json")
+
+
+async def _check(probe: Any) -> dict[str, Any]:
+    began = time.perf_counter()
+    try:
+        await asyncio.wait_for(probe, HEALTH_TIMEOUT_S)
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "ms": round((time.perf_counter() - began) * 1000, 1)}
+
+
+@router.get("/health")
+async def health(request: Request) -> Response:
+    """Kafka and PostgreSQL reachable: 200, else 503 with each check's result."""
+    state = request.app.state
+    kafka, postgres = await asyncio.gather(
+        _check(state.producer.client.fetch_all_metadata()),
+        _check(state.pool.fetchval("select 1")),
+    )
+    ok = kafka["ok"] and postgres["ok"]
+    document = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {"kafka": kafka, "postgres": postgres},
+    }
+    return Response(orjson.dumps(document), 200 if ok else 503, media_type="application/json")
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition of this app's own registry."""
+    registry = request.app.state.metrics
+    return Response(registry.render(), media_type=registry.content_type)
