@@ -139,6 +139,40 @@ def infra_smoke() -> None:
     )
 
 
+platform_app = typer.Typer(help="Run the whole platform (gateway and every projector).")
+app.add_typer(platform_app, name="platform")
+
+
+@platform_app.command("run")
+def platform_run(
+    gateway: Annotated[bool, typer.Option(help="Also run the partner gateway.")] = True,
+    seconds: Annotated[
+        float | None, typer.Option(help="Stop after this long (default: Ctrl-C).")
+    ] = None,
+) -> None:
+    """Run the gateway and one process per projector; restart what crashes; Ctrl-C stops all."""
+    import time
+
+    from consumers.registry import PROJECTORS
+    from infra.supervisor import METRICS_BASE_PORT, platform_children, supervise
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    log_dir = settings.cache_dir / "logs"
+    children = platform_children(list(PROJECTORS), log_dir, gateway=gateway)
+    console.print(f"logs:      {log_dir}/*.log")
+    if gateway:
+        console.print(
+            "gateway:   http://127.0.0.1:8081/v1/events  (health: /health, metrics: /metrics)"
+        )
+    for n, name in enumerate(PROJECTORS):
+        console.print(
+            f"projector: {name:<14} metrics http://127.0.0.1:{METRICS_BASE_PORT + n}/metrics"
+        )
+    console.print("status:    tatawwu projections status   |   stop: Ctrl-C")
+    supervise(children, until=time.monotonic() + seconds if seconds else None)
+
+
 @app.command("migrate")
 def migrate() -> None:
     """Apply every component's migrations to the configured database (idempotent)."""

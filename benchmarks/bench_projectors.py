@@ -1,0 +1,380 @@
+"""Projector throughput, side by side in one run against the local Kafka and PostgreSQL.
+
+  (a) ceilings: raw aiokafka `getmany` of the same records with no processing, and
+      raw PostgreSQL `COPY` of as many participation rows;
+  (b) naive: a plain FastStream subscriber, one autocommitted upsert per event;
+  (c) Tatawwu: each projector (exactly-once runtime, batch transactions);
+  (d) freshness: event acknowledged by Kafka -> visible in the campaigns read model,
+      p50/p99 at a steady rate (default 2,000 events/s);
+  (e) memory: the campaigns projector's RSS as history grows (run as its own process);
+  (f) optional --rebuild-events N: `rebuild` of the campaigns model from N events.
+
+    .venv/bin/python benchmarks/bench_projectors.py [--events 200000] [--rebuild-events 1000000]
+
+Each run uses its own topic prefix and schemas and drops/deletes them afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+from aiokafka import TopicPartition  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from consumers.participations import upsert_participations  # noqa: E402
+from consumers.rebuild import rebuild  # noqa: E402
+from consumers.registry import PROJECTORS  # noqa: E402
+from consumers.runtime import ProjectorRuntime  # noqa: E402
+from infra.db import connect  # noqa: E402
+from infra.kafka import build_admin, build_broker, build_consumer, build_producer  # noqa: E402
+from infra.logging import configure_logging  # noqa: E402
+from infra.settings import Settings  # noqa: E402
+from schemas.decode import decode_event  # noqa: E402
+from schemas.errors import DecodeError  # noqa: E402
+from tests.support.projectors import create_prefixed_topics, end_offsets, wait_caught_up  # noqa: E402
+from tests.support.streams import build_stream, publish  # noqa: E402
+
+console = Console()
+TOPICS = ("tatawwu.campaigns", "tatawwu.signups", "tatawwu.attendance")
+
+
+async def ceiling_getmany(settings: Settings, prefix: str, total: int) -> float:
+    consumer = build_consumer(settings, fetch_max_bytes=16 << 20, max_partition_fetch_bytes=4 << 20)
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(prefix + t, p) for t in TOPICS for p in range(6 if t != TOPICS[0] else 3)
+        ]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        began, seen = time.perf_counter(), 0
+        while seen < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            seen += sum(len(v) for v in batch.values())
+        return seen / (time.perf_counter() - began)
+    finally:
+        await consumer.stop()
+
+
+async def ceiling_copy(settings: Settings, rows: int) -> float:
+    conn = await connect(settings)
+    try:
+        await conn.execute("create temp table bench_copy (volunteer_id text, opportunity_id text,"
+                           " campaign_id text, checked_in_at timestamptz, hours numeric)")  # fmt: skip
+        import datetime as dt
+
+        now = dt.datetime.now(dt.UTC)
+        records = [(f"vol-{i}", f"opp-{i % 500}", f"cmp-{i % 50}", now, 2.5) for i in range(rows)]
+        began = time.perf_counter()
+        async with conn.transaction():
+            await conn.copy_records_to_table("bench_copy", records=records)
+        return rows / (time.perf_counter() - began)
+    finally:
+        await conn.close()
+
+
+async def naive(settings: Settings, prefix: str, limit: int, schema: str) -> float:
+    """A plain FastStream subscriber: decode, one upsert per event, autocommitted."""
+    from faststream.kafka import KafkaMessage
+
+    conn = await connect(settings)
+    await conn.execute(f'create schema "{schema}"; set search_path to "{schema}"')
+    sql = (ROOT / "consumers/sql_participations/0001_participations.sql").read_text()
+    await conn.execute(sql)
+    broker = build_broker(settings)
+    done = asyncio.Event()
+    count = 0
+
+    @broker.subscriber(
+        *[prefix + t for t in TOPICS], group_id=f"naive-{schema}", auto_offset_reset="earliest"
+    )
+    async def handle(msg: KafkaMessage) -> None:
+        nonlocal count
+        event = decode_event(msg.body)
+        if not isinstance(event, DecodeError) and event.type.startswith("volunteer."):
+            await upsert_participations(conn, [event])
+        count += 1
+        if count >= limit:
+            done.set()
+
+    began = time.perf_counter()
+    await broker.start()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=600)
+        return count / (time.perf_counter() - began)
+    finally:
+        await broker.stop()
+        await conn.execute(f'drop schema "{schema}" cascade')
+        await conn.close()
+
+
+async def projector_rate(
+    settings: Settings, name: str, prefix: str, schema: str, total: int
+) -> float:
+    projector = PROJECTORS[name]
+    runtime = ProjectorRuntime(
+        projector, settings, schema=schema, group_id=f"bench-{schema}", topic_prefix=prefix
+    )
+    conn = await connect(settings)
+    ends = await end_offsets(settings, [prefix + t for t in projector.topics])
+    records = sum(ends.values())
+    await runtime.start()
+    began = time.perf_counter()
+    task = asyncio.create_task(runtime.run())
+    try:
+        await wait_caught_up(conn, schema, ends, wait_s=900)
+        return records / (time.perf_counter() - began)
+    finally:
+        runtime.stopping.set()
+        await task
+        await runtime.close()
+        await conn.close()
+
+
+async def freshness(settings: Settings, rate: int, seconds: int) -> tuple[float, float, float]:
+    """p50/p99/max ms from Kafka ack to the event id being visible in the read model."""
+    prefix, schema = f"fresh.{uuid.uuid4().hex[:8]}.", f"bench_fresh_{uuid.uuid4().hex[:8]}"
+    await create_prefixed_topics(settings, prefix)
+    stream = build_stream(rate * seconds, seed=99, duplicate_share=0, invalid_share=0)
+    runtime = ProjectorRuntime(
+        PROJECTORS["campaigns"],
+        settings,
+        schema=schema,
+        group_id=f"g-{schema}",
+        topic_prefix=prefix,
+    )
+    await runtime.start()
+    task = asyncio.create_task(runtime.run())
+    producer = build_producer(settings, linger_ms=0)
+    await producer.start()
+    conn = await connect(settings)
+    acked: dict[str, float] = {}
+    seen: dict[str, float] = {}
+
+    async def send_one(topic: str, key: bytes, value: bytes, event_id: str) -> None:
+        await (await producer.send(prefix + topic, value, key=key))
+        acked[event_id] = time.perf_counter()
+
+    async def watch() -> None:
+        while len(seen) < len(stream.records) - stream.invalid:
+            pending = [i for i in acked if i not in seen]
+            if pending:
+                rows = await conn.fetch(
+                    f'select event_id from "{schema}"._events where event_id = any($1::text[])',
+                    pending,
+                )
+                now = time.perf_counter()
+                for r in rows:
+                    seen[r["event_id"]] = now
+            await asyncio.sleep(0.005)
+
+    try:
+        await asyncio.sleep(2)  # joined and positioned
+        watcher = asyncio.create_task(watch())
+        interval, began, sends = 1 / rate, time.perf_counter(), []
+        records = [r for r in stream.records if r[1] != b"bad"]
+        for n, (topic, key, value) in enumerate(records):
+            target = began + n * interval
+            if (delay := target - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            sends.append(
+                asyncio.create_task(send_one(topic, key, value, orjson.loads(value)["id"]))
+            )
+        await asyncio.gather(*sends)
+        await asyncio.wait_for(watcher, timeout=60)
+    finally:
+        runtime.stopping.set()
+        await task
+        await runtime.close()
+        await producer.stop()
+        await conn.execute(f'drop schema if exists "{schema}" cascade')
+        await conn.close()
+        await delete_topics(settings, prefix)
+    lat = sorted((seen[i] - acked[i]) * 1000 for i in seen if i in acked)
+    return statistics.median(lat), lat[int(len(lat) * 0.99) - 1], lat[-1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def memory_profile(
+    settings: Settings, prefix: str, schema: str, stream_records: list, chunks: int = 4
+) -> list[tuple[int, float]]:
+    """Feed the stream in chunks to a projector process; RSS after each chunk is applied."""
+    env = {**os.environ, "TATAWWU_LOG_LEVEL": "WARNING"}
+    cmd = [sys.executable, "-m", "infra", "projections", "run", "campaigns", "--topic-prefix", prefix,
+           "--schema", schema, "--group-id", f"mem-{schema}"]  # fmt: skip
+    # A separate process on purpose: its RSS is what we measure.
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    producer = build_producer(settings)
+    await producer.start()
+    conn = await connect(settings)
+    out = []
+    try:
+        size = len(stream_records) // chunks
+        from tests.support.streams import Stream
+
+        for c in range(chunks):
+            part = Stream(records=stream_records[c * size : (c + 1) * size])
+            await publish(producer, part, prefix)
+            ends = await end_offsets(settings, [prefix + t for t in TOPICS])
+            await wait_caught_up(conn, schema, ends, wait_s=600)
+            applied = await conn.fetchval(f'select events_applied from "{schema}"._stats')
+            out.append((applied, rss_mb(proc.pid)))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        await producer.stop()
+        await conn.close()
+    return out
+
+
+async def delete_topics(settings: Settings, prefix: str) -> None:
+    admin = build_admin(settings)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+async def drop_schemas(settings: Settings, *schemas: str) -> None:
+    conn = await connect(settings)
+    try:
+        for schema in schemas:
+            await conn.execute(f'drop schema if exists "{schema}" cascade')
+    finally:
+        await conn.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = Settings()
+    configure_logging("WARNING", "console")
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"bench.{tag}."
+    await create_prefixed_topics(settings, prefix)
+    console.print(f"generating and publishing {args.events:,} events ...")
+    stream = build_stream(
+        args.events, seed=1, volunteers=max(2000, args.events // 5), opportunities=400
+    )
+    producer = build_producer(settings, linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    await publish(producer, stream, prefix)
+    await producer.stop()
+    total = len(stream.records)
+    rows: list[tuple[str, str, str]] = []
+    schemas = [f"bench_{name}_{tag}" for name in PROJECTORS]
+    try:
+        ceiling = await ceiling_getmany(settings, prefix, total)
+        rows.append(("ceiling", "aiokafka getmany, no processing", f"{ceiling:,.0f}"))
+        rows.append(
+            (
+                "ceiling",
+                "PostgreSQL COPY (participation rows)",
+                f"{await ceiling_copy(settings, total):,.0f}",
+            )
+        )
+        naive_rate = await naive(
+            settings, prefix, min(total, args.naive_events), f"bench_naive_{tag}"
+        )
+        rows.append(
+            (
+                "naive",
+                f"FastStream subscriber, upsert per event ({min(total, args.naive_events):,})",
+                f"{naive_rate:,.0f}",
+            )
+        )
+        for name, schema in zip(PROJECTORS, schemas, strict=True):
+            rate = await projector_rate(settings, name, prefix, schema, total)
+            rows.append(
+                ("tatawwu", f"{name} projector", f"{rate:,.0f}  ({rate / naive_rate:.0f}x naive)")
+            )
+        p50, p99, worst = await freshness(settings, args.rate, args.fresh_seconds)
+        rows.append(
+            (
+                "freshness",
+                f"ack -> visible at {args.rate:,}/s: p50 / p99 / max ms",
+                f"{p50:.0f} / {p99:.0f} / {worst:.0f}",
+            )
+        )
+        mem = (
+            await memory_profile(settings, f"mem.{tag}.", f"bench_mem_{tag}", stream.records)
+            if args.memory
+            else []
+        )
+        for applied, mb in mem:
+            rows.append(("memory", f"campaigns RSS after {applied:,} events", f"{mb:.0f} MB"))
+        if args.rebuild_events:
+            rb_prefix = f"rb.{tag}."
+            await create_prefixed_topics(settings, rb_prefix)
+            big = build_stream(
+                args.rebuild_events,
+                seed=3,
+                volunteers=args.rebuild_events // 5,
+                opportunities=1000,
+                duplicate_share=0,
+                invalid_share=0,
+            )
+            producer = build_producer(settings, linger_ms=20, max_batch_size=512 * 1024)
+            await producer.start()
+            await publish(producer, big, rb_prefix)
+            await producer.stop()
+            report = await rebuild(
+                settings, PROJECTORS["campaigns"], schema=f"bench_rb_{tag}", topic_prefix=rb_prefix
+            )
+            rows.append(
+                (
+                    "rebuild",
+                    f"campaigns from {len(big.records):,} events",
+                    f"{report.seconds:.1f} s ({len(big.records) / report.seconds:,.0f}/s)",
+                )
+            )
+            await drop_schemas(settings, f"bench_rb_{tag}")
+            await delete_topics(settings, rb_prefix)
+    finally:
+        await drop_schemas(settings, *schemas, f"bench_mem_{tag}")
+        await delete_topics(settings, prefix)
+        await delete_topics(settings, f"mem.{tag}.")
+    table = Table(
+        "kind",
+        "what",
+        "events/s (or as named)",
+        title=f"Projectors, {total:,} records (campaign + participation mix, 2% duplicates)",
+    )
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--naive-events", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=2_000, help="freshness: events per second")
+    parser.add_argument("--fresh-seconds", type=int, default=15)
+    parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--rebuild-events", type=int, default=0, help="also time a rebuild from N events"
+    )
+    asyncio.run(main(parser.parse_args()))
