@@ -482,16 +482,19 @@ class ProjectorRuntime:
                 )
             )
         await asyncio.gather(*futures)
+        # One warning per batch (a flood of bad records must not flood the log); the
+        # records themselves are listed by `tatawwu dlq list`.
+        reasons: dict[str, int] = {}
         for d in dead:
-            self._log.warning(
-                "dead_lettered",
-                correlation_id=correlation_from_headers(d.record.headers),
-                topic=d.record.topic,
-                partition=d.record.partition,
-                offset=d.record.offset,
-                reason=d.reason,
-                event_type=d.event_type,
-            )
+            reasons[d.reason] = reasons.get(d.reason, 0) + 1
+        first = dead[0]
+        self._log.warning(
+            "dead_lettered",
+            count=len(dead),
+            reasons=reasons,
+            first=f"{first.record.topic}/{first.record.partition}@{first.record.offset}",
+            correlation_id=correlation_from_headers(first.record.headers),
+        )
         return len(rows)
 
     async def _store_progress(
