@@ -94,7 +94,7 @@ async def naive(settings: Settings, prefix: str, limit: int, schema: str) -> flo
     await conn.execute(f'create schema "{schema}"; set search_path to "{schema}"')
     sql = (ROOT / "consumers/sql_participations/0001_participations.sql").read_text()
     await conn.execute(sql)
-    broker = build_broker(settings)
+    broker = build_broker(settings, logger=None)  # no per-message log lines: a fair baseline
     done = asyncio.Event()
     count = 0
 
@@ -218,7 +218,7 @@ async def memory_profile(
     settings: Settings, prefix: str, schema: str, stream_records: list, chunks: int = 4
 ) -> list[tuple[int, float]]:
     """Feed the stream in chunks to a projector process; RSS after each chunk is applied."""
-    env = {**os.environ, "TATAWWU_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "TATAWWU_LOG_LEVEL": "ERROR"}
     cmd = [sys.executable, "-m", "infra", "projections", "run", "campaigns", "--topic-prefix", prefix,
            "--schema", schema, "--group-id", f"mem-{schema}"]  # fmt: skip
     # A separate process on purpose: its RSS is what we measure.
@@ -270,7 +270,7 @@ async def drop_schemas(settings: Settings, *schemas: str) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     settings = Settings()
-    configure_logging("WARNING", "console")
+    configure_logging("ERROR", "console")
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench.{tag}."
     await create_prefixed_topics(settings, prefix)
@@ -284,6 +284,13 @@ async def main(args: argparse.Namespace) -> None:
     await producer.stop()
     total = len(stream.records)
     rows: list[tuple[str, str, str]] = []
+
+    class Rows(list):  # print each figure as soon as it is measured
+        def append(self, row: tuple[str, str, str]) -> None:
+            console.print("  " + " | ".join(row))
+            super().append(row)
+
+    rows = Rows()
     schemas = [f"bench_{name}_{tag}" for name in PROJECTORS]
     try:
         ceiling = await ceiling_getmany(settings, prefix, total)

@@ -189,6 +189,7 @@ COMMAND_MODULES = (
     "infra.cli_producers",
     "infra.cli_projections",
     "infra.cli_simulator",
+    "infra.cli_api",
 )
 
 

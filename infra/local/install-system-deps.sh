@@ -11,7 +11,8 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
-if [ "${TATAWWU_BROWSER_TESTS:-0}" = 1 ]; then
+# Headless Chromium for the dashboard's browser tests (Playwright drives it; no download).
+if [ "${TATAWWU_BROWSER_TESTS:-1}" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
 
