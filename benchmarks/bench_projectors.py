@@ -144,66 +144,68 @@ async def projector_rate(
         await conn.close()
 
 
+def start_projector_process(prefix: str, schema: str, group: str) -> subprocess.Popen[bytes]:
+    """`tatawwu projections run campaigns` as its own process, as in production."""
+    env = {**os.environ, "TATAWWU_LOG_LEVEL": "ERROR"}
+    cmd = [sys.executable, "-m", "infra", "projections", "run", "campaigns", "--topic-prefix",
+           prefix, "--schema", schema, "--group-id", group]  # fmt: skip
+    return subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 async def freshness(settings: Settings, rate: int, seconds: int) -> tuple[float, float, float]:
     """p50/p99/max ms from Kafka ack to the event id being visible in the read model."""
-    prefix, schema = f"fresh.{uuid.uuid4().hex[:8]}.", f"bench_fresh_{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:8]
+    prefix, schema = f"fresh.{tag}.", f"bench_fresh_{tag}"
     await create_prefixed_topics(settings, prefix)
     stream = build_stream(rate * seconds, seed=99, duplicate_share=0, invalid_share=0)
-    runtime = ProjectorRuntime(
-        PROJECTORS["campaigns"],
-        settings,
-        schema=schema,
-        group_id=f"g-{schema}",
-        topic_prefix=prefix,
-    )
-    await runtime.start()
-    task = asyncio.create_task(runtime.run())
+    records = [r for r in stream.records if r[1] != b"bad"]
+    proc = start_projector_process(prefix, schema, f"g-{schema}")
     producer = build_producer(settings, linger_ms=0)
     await producer.start()
     conn = await connect(settings)
     acked: dict[str, float] = {}
-    seen: dict[str, float] = {}
+    pending: dict[str, float] = {}
+    latencies: list[float] = []
 
     async def send_one(topic: str, key: bytes, value: bytes, event_id: str) -> None:
         await (await producer.send(prefix + topic, value, key=key))
-        acked[event_id] = time.perf_counter()
+        acked[event_id] = pending[event_id] = time.perf_counter()
 
     async def watch() -> None:
-        while len(seen) < len(stream.records) - stream.invalid:
-            pending = [i for i in acked if i not in seen]
+        while len(latencies) < len(records):
             if pending:
                 rows = await conn.fetch(
                     f'select event_id from "{schema}"._events where event_id = any($1::text[])',
-                    pending,
+                    list(pending),
                 )
                 now = time.perf_counter()
                 for r in rows:
-                    seen[r["event_id"]] = now
+                    latencies.append((now - pending.pop(r["event_id"])) * 1000)
             await asyncio.sleep(0.005)
 
     try:
-        await asyncio.sleep(2)  # joined and positioned
+        while await conn.fetchval("select to_regclass($1)", f'"{schema}"._offsets') is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2)  # joined the group and positioned
         watcher = asyncio.create_task(watch())
         interval, began, sends = 1 / rate, time.perf_counter(), []
-        records = [r for r in stream.records if r[1] != b"bad"]
         for n, (topic, key, value) in enumerate(records):
-            target = began + n * interval
-            if (delay := target - time.perf_counter()) > 0:
+            if (delay := began + n * interval - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
-            sends.append(
-                asyncio.create_task(send_one(topic, key, value, orjson.loads(value)["id"]))
-            )
+            event_id = orjson.loads(value)["id"]
+            sends.append(asyncio.create_task(send_one(topic, key, value, event_id)))
         await asyncio.gather(*sends)
         await asyncio.wait_for(watcher, timeout=60)
     finally:
-        runtime.stopping.set()
-        await task
-        await runtime.close()
+        proc.terminate()
+        proc.wait(30)
         await producer.stop()
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
         await delete_topics(settings, prefix)
-    lat = sorted((seen[i] - acked[i]) * 1000 for i in seen if i in acked)
+    lat = sorted(latencies)
     return statistics.median(lat), lat[int(len(lat) * 0.99) - 1], lat[-1]
 
 
@@ -325,11 +327,10 @@ async def main(args: argparse.Namespace) -> None:
                 f"{p50:.0f} / {p99:.0f} / {worst:.0f}",
             )
         )
-        mem = (
-            await memory_profile(settings, f"mem.{tag}.", f"bench_mem_{tag}", stream.records)
-            if args.memory
-            else []
-        )
+        mem = []
+        if args.memory:
+            await create_prefixed_topics(settings, f"mem.{tag}.")
+            mem = await memory_profile(settings, f"mem.{tag}.", f"bench_mem_{tag}", stream.records)
         for applied, mb in mem:
             rows.append(("memory", f"campaigns RSS after {applied:,} events", f"{mb:.0f} MB"))
         if args.rebuild_events:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +81,10 @@ def merge(a: Participation, b: Participation) -> Participation:
     """Combine two partial views of the same pair (order-free)."""
     signup = b if _later(a.signup_stamp, b.signup_stamp) else a
     hours = b if _later(a.hours_stamp, b.hours_stamp) else a
-    return replace(
-        a,
+    return Participation(
+        a.volunteer_id,
+        a.opportunity_id,
+        a.campaign_id,
         signup_status=signup.signup_status,
         signup_stamp=signup.signup_stamp,
         checked_in_at=_least(a.checked_in_at, b.checked_in_at),
@@ -97,23 +99,28 @@ def merge(a: Participation, b: Participation) -> Participation:
 def participation_of(event: Event[Any]) -> Participation:
     """The partial view of a pair that one participation event gives."""
     data = event.data
-    base = Participation(data.volunteer_id, data.opportunity_id, data.campaign_id)
-    stamp = (event.time, event.id)
+    # Direct construction, not dataclasses.replace: this runs for every event (hot path).
+    pair = (data.volunteer_id, data.opportunity_id, data.campaign_id)
     match event.type:
         case "volunteer.signed_up":
-            return replace(base, signup_status="signed_up", signup_stamp=stamp)
-        case "volunteer.signup_withdrawn":
-            return replace(base, signup_status="withdrawn", signup_stamp=stamp)
-        case "volunteer.checked_in":
-            return replace(base, checked_in_at=data.at)
-        case "volunteer.checked_out":
-            return replace(base, checked_out_at=data.at)
-        case "volunteer.hours_verified":
-            return replace(
-                base, hours=float(data.hours), hours_stamp=stamp, first_verified_at=event.time
+            return Participation(
+                *pair, signup_status="signed_up", signup_stamp=(event.time, event.id)
             )
+        case "volunteer.signup_withdrawn":
+            return Participation(
+                *pair, signup_status="withdrawn", signup_stamp=(event.time, event.id)
+            )
+        case "volunteer.checked_in":
+            return Participation(*pair, checked_in_at=data.at)
+        case "volunteer.checked_out":
+            return Participation(*pair, checked_out_at=data.at)
+        case "volunteer.hours_verified":
+            return Participation(
+                *pair, hours=float(data.hours), hours_stamp=(event.time, event.id),
+                first_verified_at=event.time,
+            )  # fmt: skip
         case "volunteer.no_show":
-            return replace(base, no_show=True)
+            return Participation(*pair, no_show=True)
     msg = f"{event.type} is not a participation event"
     raise ValueError(msg)
 

@@ -355,12 +355,14 @@ class ProjectorRuntime:
         if gaps:
             raise OffsetGap(gaps)
 
-        def fresh(record: ConsumerRecord[bytes, bytes]) -> bool:
-            return record.offset >= stored[TopicPartition(record.topic, record.partition)]
-
-        outcome.skipped = sum(not fresh(r) for r in records)
-        dead = [d for d in dead if fresh(d.record)]
-        good = [(r, e) for r, e in good if fresh(r)]
+        # Records below the stored offsets were applied already (redelivery): drop them.
+        floor = {(tp.topic, tp.partition): offset for tp, offset in stored.items()}
+        if any(offset < floor[(tp.topic, tp.partition)] for tp, offset in first.items()):
+            dead = [
+                d for d in dead if d.record.offset >= floor[(d.record.topic, d.record.partition)]
+            ]
+            good = [(r, e) for r, e in good if r.offset >= floor[(r.topic, r.partition)]]
+            outcome.skipped = sum(r.offset < floor[(r.topic, r.partition)] for r in records)
         if dead:
             outcome.dead = await self._dead_letter(conn, dead)
         events = await self._first_sightings(conn, [e for _, e in good])
@@ -376,10 +378,10 @@ class ProjectorRuntime:
             except Exception:
                 handled = await self._apply_one_by_one(conn, handled, good, outcome)
         outcome.applied = len(handled)
-        for record in records:
-            if fresh(record):
-                tp = TopicPartition(record.topic, record.partition)
-                outcome.offsets[tp] = max(outcome.offsets.get(tp, 0), record.offset + 1)
+        last: dict[TopicPartition, int] = {}
+        for record in records:  # records of one partition come in offset order
+            last[TopicPartition(record.topic, record.partition)] = record.offset
+        outcome.offsets = {tp: off + 1 for tp, off in last.items() if off + 1 > stored[tp]}
         await self._store_progress(conn, outcome, handled)
         return outcome
 
