@@ -52,6 +52,7 @@ log = structlog.get_logger(__name__)
 
 BOOKKEEPING = Migrations("runtime", Path(__file__).with_name("sql"))
 Apply = Callable[[asyncpg.Connection, Sequence[Event[Any]]], Awaitable[None]]
+Fetched = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 # Failures of the plumbing, not of a record: retry the batch from the stored offsets.
 TRANSIENT = (
     OSError,
@@ -252,28 +253,41 @@ class ProjectorRuntime:
 
     # ------------------------------------------------------------------ loop
     async def run(self) -> None:
-        """Consume and apply until `stopping` is set (or `stop_at` is reached)."""
+        """Consume and apply until `stopping` is set (or `stop_at` is reached).
+
+        Two-stage pipeline: while batch N's transaction waits on PostgreSQL, batch N+1
+        is fetched and decoded (CPU). Batches still commit strictly one after another;
+        if N fails, N+1 is dropped and both are fetched again from N's first offsets.
+        """
         backoff = 0.2
         last_commit = time.monotonic()
-        while not self.stopping.is_set():
-            try:
-                batch = await self._consumer.getmany(timeout_ms=200, max_records=self.max_records)
-            except KafkaError as exc:
-                self._log.warning("fetch_failed", error=str(exc))
-                await asyncio.sleep(backoff)
-                continue
-            if not batch:
-                if self._reached_stop():
-                    break
-                continue
-            outcome = BatchOutcome()
-            async with self._lock:
-                records = [r for tp in sorted(batch) for r in batch[tp]]
+        in_flight: tuple[asyncio.Task[BatchOutcome], Fetched] | None = None
+        lag_commit: asyncio.Task[None] | None = None
+        while True:
+            stop_now = self.stopping.is_set()
+            batch: Fetched = {}
+            if not stop_now:
                 try:
-                    outcome = await self.process(records)
+                    batch = await self._consumer.getmany(
+                        timeout_ms=200, max_records=self.max_records
+                    )
+                except KafkaError as exc:
+                    self._log.warning("fetch_failed", error=str(exc))
+                    await asyncio.sleep(backoff)
+            decoded = None
+            if batch:
+                records = [r for tp in sorted(batch) for r in batch[tp]]
+                decoded = (records, *decode_batch(records, self.topic_prefix), time.perf_counter())
+            if in_flight is not None:
+                task, previous = in_flight
+                in_flight = None
+                try:
+                    outcome = await task
+                    self.applied.update(outcome.offsets)
                     backoff = 0.2
                 except OffsetGap as gap:
                     self._log.warning("offset_gap_refetch", positions=str(gap))
+                    self._rewind(batch, previous)  # nothing of either was stored
                     for tp, offset in gap.positions.items():
                         if tp in self._consumer.assignment():
                             self._consumer.seek(tp, offset)
@@ -288,14 +302,18 @@ class ProjectorRuntime:
                     metrics.RETRIES.labels(self.projector.name).inc()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
-                    await self._rewind(batch)
+                    self._rewind(batch, previous)  # nothing of either was stored
                     continue
-            self.applied.update(outcome.offsets)
-            if self._reached_stop():
+            if stop_now or self._reached_stop():
                 break
-            if outcome.offsets and time.monotonic() - last_commit > 2:
+            if decoded is None:
+                continue
+            in_flight = (asyncio.create_task(self._apply_decoded(*decoded)), batch)
+            if time.monotonic() - last_commit > 2 and (lag_commit is None or lag_commit.done()):
                 last_commit = time.monotonic()
-                await self._commit_for_lag_visibility()
+                lag_commit = asyncio.create_task(self._commit_for_lag_visibility())
+        if lag_commit is not None:
+            await lag_commit
         await self._commit_for_lag_visibility()
 
     def _reached_stop(self) -> bool:
@@ -303,13 +321,18 @@ class ProjectorRuntime:
             return False
         return all(end == 0 or self.applied.get(tp, 0) >= end for tp, end in self.stop_at.items())
 
-    async def _rewind(
-        self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> None:
-        """After a failed transaction nothing was stored: fetch the batch again."""
-        for tp, records in batch.items():
+    def _rewind(self, *batches: Fetched) -> None:
+        """Fetch these batches again (nothing of them was stored): seek to their first offsets.
+
+        Pass the newest batch first: an older batch's offsets win for a shared partition.
+        """
+        positions: dict[TopicPartition, int] = {}
+        for batch in batches:
+            for tp, records in batch.items():
+                positions[tp] = records[0].offset
+        for tp, offset in positions.items():
             if tp in self._consumer.assignment():
-                self._consumer.seek(tp, records[0].offset)
+                self._consumer.seek(tp, offset)
 
     async def _commit_for_lag_visibility(self) -> None:
         try:
@@ -322,11 +345,20 @@ class ProjectorRuntime:
 
     # ----------------------------------------------------------------- batch
     async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> BatchOutcome:
-        """Apply one batch exactly once (see the module docstring)."""
-        began = time.perf_counter()
+        """Decode and apply one batch exactly once (see the module docstring)."""
         good, dead = decode_batch(records, self.topic_prefix)
+        return await self._apply_decoded(records, good, dead, time.perf_counter())
+
+    async def _apply_decoded(
+        self,
+        records: Sequence[ConsumerRecord[bytes, bytes]],
+        good: list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]],
+        dead: list[Dead],
+        began: float,
+    ) -> BatchOutcome:
+        """One transaction; the lock lets a revocation wait for it to finish."""
         assert self._pool is not None
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._lock, self._pool.acquire() as conn, conn.transaction():
             outcome = await self._apply_batch(conn, records, good, dead)
         self._observe(records, outcome, began, good)
         return outcome
@@ -538,8 +570,10 @@ class ProjectorRuntime:
         metrics.EVENTS.labels(name, "dead_lettered").inc(outcome.dead)
         metrics.BATCH_SIZE.labels(name).observe(len(records))
         metrics.APPLY_SECONDS.labels(name).observe(elapsed)
+        assigned = self._consumer.assignment() if self._consumer is not None else set()
         for tp in outcome.offsets:
-            high = self._consumer.highwater(tp) if self._consumer is not None else None
+            # A rebalance may have revoked the partition since the batch began.
+            high = self._consumer.highwater(tp) if tp in assigned else None
             if high is not None:
                 metrics.LAG.labels(name, tp.topic, str(tp.partition)).set(
                     max(0, high - outcome.offsets[tp])

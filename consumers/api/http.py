@@ -1,0 +1,121 @@
+"""HTTP conventions of the read API: cached JSON with ETags, and problem+json errors."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+PROBLEM = "application/problem+json"
+
+
+class Cache(StrEnum):
+    """How long a client or proxy may reuse a response."""
+
+    AGGREGATE = "aggregate"  # public, max-age from settings (the projections move in seconds)
+    LIVE = "live"  # freshness: always revalidate (cheap with the ETag)
+    PRIVATE = "private"  # personal data: never stored by a shared or browser cache
+
+
+class Problem(Exception):
+    """An error the API answers with an RFC 9457 problem document."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        super().__init__(detail)
+
+
+def not_found(what: str, ident: str) -> Problem:
+    """A precise 404: which kind of resource, which id."""
+    return Problem(404, f"{what} not found", f"no {what} with id {ident!r}")
+
+
+def _cache_control(cache: Cache, max_age: int) -> str:
+    if cache is Cache.AGGREGATE:
+        return f"public, max-age={max_age}"
+    if cache is Cache.LIVE:
+        return "no-cache"
+    return "private, no-store"
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def cached_json(request: Request, payload: BaseModel | dict[str, Any], cache: Cache) -> Response:
+    """The payload as JSON with an ETag (hash of the body); 304 when the client has it."""
+    if isinstance(payload, BaseModel):
+        body = payload.model_dump_json(by_alias=True).encode()
+    else:
+        body = orjson.dumps(payload)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": _cache_control(cache, request.app.state.settings.api_cache_max_age_s),
+    }
+    if cache is Cache.PRIVATE:
+        headers["Vary"] = "Authorization"
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def problem_response(request: Request, problem: Problem) -> Response:
+    """The problem document for an error."""
+    body = {
+        "type": "about:blank",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": request.url.path,
+        **problem.extra,
+    }
+    headers = {"Cache-Control": "no-store"}
+    if problem.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="tatawwu", scope="volunteers"'
+    return Response(orjson.dumps(body), problem.status, headers, media_type=PROBLEM)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Every error the app answers, including 404 routes and 422 parameters, as problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        title = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no resource at {request.url.path}"
+        return problem_response(request, Problem(exc.status_code, title, detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['where']}: {e['problem']}" for e in errors)
+        return problem_response(
+            request, Problem(422, "invalid request parameters", detail, errors=errors)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.error("request_failed", path=request.url.path, error=type(exc).__name__)
+        return problem_response(
+            request, Problem(500, "internal error", "the read API failed; see its logs")
+        )

@@ -1,0 +1,69 @@
+"""`/v1/campaigns`: campaigns with fill rates, hours and progress, keyset-paginated."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from consumers.api import cursor, queries
+from consumers.api.http import Cache, Problem, cached_json, not_found
+from consumers.api.models import CampaignDetail, CampaignPage, CampaignSummary
+from consumers.api.routes.deps import Conn, Src
+from schemas.common import Municipality
+
+router = APIRouter(tags=["campaigns"])
+Status = Literal["active", "closed", "cancelled"]
+
+
+@router.get("/v1/campaigns", response_model=CampaignPage)
+async def list_campaigns(
+    request: Request,
+    conn: Conn,
+    sources: Src,
+    municipality: Municipality | None = None,
+    org_id: str | None = None,
+    status: Status | None = None,
+    sort: Annotated[
+        queries.CampaignSort,
+        Query(description="starts_on or fill_rate; a leading '-' sorts descending"),
+    ] = "-starts_on",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor_: Annotated[
+        str | None, Query(alias="cursor", description="`next_cursor` of the previous page")
+    ] = None,
+) -> Response:
+    """Campaigns with their statistics; follow `next_cursor` until it is null."""
+    filters = {
+        "municipality": municipality.value if municipality else None,
+        "org_id": org_id,
+        "status": status,
+    }
+    try:
+        after = cursor.decode(cursor_, sort, filters) if cursor_ else None
+    except cursor.BadCursor as exc:
+        raise Problem(400, "bad cursor", str(exc)) from None
+    rows = await queries.campaign_page(
+        conn, sources, sort=sort, limit=limit + 1, after=after, **filters
+    )
+    more, rows = len(rows) > limit, rows[:limit]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        key = queries.campaign_sort_key(last, sort)
+        next_cursor = cursor.encode(sort, filters, key, last["campaign_id"])
+    page = CampaignPage(
+        items=[CampaignSummary(**r) for r in rows], next_cursor=next_cursor, limit=limit, sort=sort
+    )
+    return cached_json(request, page, Cache.AGGREGATE)
+
+
+@router.get("/v1/campaigns/{campaign_id}", response_model=CampaignDetail)
+async def get_campaign(
+    request: Request, conn: Conn, sources: Src, campaign_id: Annotated[str, Path(max_length=200)]
+) -> Response:
+    """One campaign, its statistics and its opportunities."""
+    row = await queries.campaign(conn, sources, campaign_id)
+    if row is None:
+        raise not_found("campaign", campaign_id)
+    return cached_json(request, CampaignDetail(**row), Cache.AGGREGATE)

@@ -1,0 +1,45 @@
+"""`/v1/projections` (freshness), `/health` and `/metrics`."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from consumers.api.freshness import projections
+from consumers.api.http import Cache, cached_json
+from consumers.api.models import Projections
+from consumers.api.routes.deps import Conn, Src
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/v1/projections", response_model=Projections)
+async def get_projections(request: Request, conn: Conn, sources: Src) -> Response:
+    """Per read model: lag behind the log, last event time, last applied, counters."""
+    document = await projections(conn, sources, request.app.state.end_offsets)
+    return cached_json(request, document, Cache.LIVE)
+
+
+@router.get("/health")
+async def health(request: Request) -> Response:
+    """200 when PostgreSQL answers; 503 otherwise."""
+    try:
+        async with request.app.state.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("select 1")
+    except Exception as exc:
+        body = {"status": "unavailable", "postgres": type(exc).__name__}
+        return _uncached(body, 503)
+    return _uncached({"status": "ok", "postgres": "ok"}, 200)
+
+
+def _uncached(body: dict[str, str], status: int) -> Response:
+    return Response(
+        orjson.dumps(body), status, {"Cache-Control": "no-store"}, media_type="application/json"
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition of this app's own registry."""
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

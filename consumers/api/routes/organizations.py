@@ -1,0 +1,68 @@
+"""`/v1/organizations` and `/v1/sectors`: partner organisations and what they achieved."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from consumers.api import cursor, queries
+from consumers.api.http import Cache, Problem, cached_json, not_found
+from consumers.api.models import (
+    OrganizationDetail,
+    OrganizationPage,
+    OrganizationSummary,
+    Sector,
+    Sectors,
+)
+from consumers.api.routes.deps import Conn, Src
+from schemas.common import Sector as SectorName
+
+router = APIRouter(tags=["organizations"])
+
+
+@router.get("/v1/organizations", response_model=OrganizationPage)
+async def list_organizations(
+    request: Request,
+    conn: Conn,
+    sources: Src,
+    sector: SectorName | None = None,
+    status: Literal["active", "suspended"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor_: Annotated[str | None, Query(alias="cursor")] = None,
+) -> Response:
+    """Organisations by id with campaigns, engaged volunteers and verified hours."""
+    filters = {"sector": sector.value if sector else None, "status": status}
+    try:
+        after = cursor.decode(cursor_, "org_id", filters) if cursor_ else None
+    except cursor.BadCursor as exc:
+        raise Problem(400, "bad cursor", str(exc)) from None
+    rows = await queries.organization_page(
+        conn, sources, limit=limit + 1, after=after, **filters
+    )
+    more, rows = len(rows) > limit, rows[:limit]
+    last = rows[-1]["org_id"] if rows else ""
+    page = OrganizationPage(
+        items=[OrganizationSummary(**r) for r in rows],
+        next_cursor=cursor.encode("org_id", filters, last, last) if more else None,
+        limit=limit,
+    )
+    return cached_json(request, page, Cache.AGGREGATE)
+
+
+@router.get("/v1/organizations/{org_id}", response_model=OrganizationDetail)
+async def get_organization(
+    request: Request, conn: Conn, sources: Src, org_id: Annotated[str, Path(max_length=200)]
+) -> Response:
+    """One organisation with its campaigns."""
+    row = await queries.organization(conn, sources, org_id)
+    if row is None:
+        raise not_found("organization", org_id)
+    return cached_json(request, OrganizationDetail(**row), Cache.AGGREGATE)
+
+
+@router.get("/v1/sectors", response_model=Sectors)
+async def list_sectors(request: Request, conn: Conn, sources: Src) -> Response:
+    """Totals per sector (volunteers counted once per sector)."""
+    rows = await queries.sectors(conn, sources)
+    return cached_json(request, Sectors(items=[Sector(**r) for r in rows]), Cache.AGGREGATE)

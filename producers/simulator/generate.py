@@ -1,0 +1,186 @@
+"""Build the world's entities: organisations, campaigns, opportunities and volunteers.
+
+Everything is drawn from one `random.Random(seed)` in a fixed order, so a seed always
+gives the same world. Participation (who signed up for what) is `activity.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+
+from producers.simulator import vocab as v
+from producers.simulator.activity import generate_pairs
+from producers.simulator.model import (
+    DAY,
+    HOUR,
+    Campaign,
+    Opportunity,
+    Org,
+    SimConfig,
+    Volunteer,
+    World,
+    day_of,
+    epoch,
+)
+
+CLOSED_SHARE, CANCELLED_SHARE = 0.12, 0.04
+CAMPAIGN_UPDATE_SHARE = 0.25
+OPPORTUNITY_CANCEL_SHARE = 0.03
+SUSPENDED_SHARE = 0.05
+PROFILE_UPDATE_SHARE, CONSENT_CHANGE_SHARE = 0.08, 0.06
+# Opportunities are sized so that expected sign-ups fill them to about 85%.
+EXPECTED_SIGNUPS_PER_VOLUNTEER = 0.35 * 2.1
+MEAN_CAPACITY = sum(v.CAPACITIES) / len(v.CAPACITIES)
+
+
+def build_world(config: SimConfig) -> World:
+    """The whole world for `config`: entities, then who did what."""
+    rng = random.Random(config.seed)
+    world = World(config)
+    world.orgs = _orgs(rng, config)
+    world.campaigns = _campaigns(rng, config, world.orgs)
+    world.opportunities = _opportunities(rng, config, world.campaigns)
+    world.volunteers = _volunteers(rng, config)
+    world.pairs = generate_pairs(rng, config, world.opportunities, world.volunteers)
+    return world
+
+
+def _round_robin_then_weighted(rng: random.Random, i: int, weighted: v.Weighted[str]) -> str:
+    """Every value once first (so small worlds still cover them all), then by weight."""
+    return weighted.values[i] if i < len(weighted.values) else weighted.draw(rng)
+
+
+def _orgs(rng: random.Random, config: SimConfig) -> list[Org]:
+    orgs = []
+    for i in range(config.org_count):
+        sector = _round_robin_then_weighted(rng, i, v.SECTOR)
+        kind_ar, kind_en = rng.choice(v.ORG_NAMES[sector])
+        topic_ar, topic_en = rng.choice(v.ORG_TOPICS)
+        registered = config.window_start - rng.randint(200 * DAY, 400 * DAY)
+        org = Org(f"org-{i + 1:04d}", f"{kind_ar} {topic_ar} {i + 1}",
+                  f"{kind_en} {topic_en} {i + 1}", sector, registered)  # fmt: skip
+        if rng.random() < SUSPENDED_SHARE or (i == 4 and config.org_count >= 5):
+            org.suspended = (
+                config.as_of - rng.randint(HOUR, 3 * DAY),
+                rng.choice(v.SUSPENSION_REASONS),
+            )
+        orgs.append(org)
+    return orgs
+
+
+def _campaigns(rng: random.Random, config: SimConfig, orgs: list[Org]) -> list[Campaign]:
+    campaigns = []
+    first_day = day_of(config.window_start)
+    for i in range(config.campaign_count):
+        municipality = _round_robin_then_weighted(rng, i, v.MUNICIPALITY)
+        theme_ar, theme_en = rng.choice(v.CAMPAIGN_THEMES)
+        place_ar, place_en = v.MUNICIPALITY_NAMES[municipality]
+        starts_on = first_day - dt.timedelta(days=rng.randint(0, 30))
+        ends_on = config.until + dt.timedelta(days=rng.randint(7, 90))
+        # The second and third campaigns always end (completed, cancelled) so that even a
+        # small world exercises every campaign status.
+        roll = {1: 0.0, 2: CLOSED_SHARE}.get(i, rng.random())
+        ending = None
+        if config.days >= 3 and roll < CLOSED_SHARE + CANCELLED_SHARE:
+            ends_on = first_day + dt.timedelta(days=rng.randint(config.days // 3, config.days - 2))
+            ending = "completed" if roll < CLOSED_SHARE else "cancelled"
+        launched = epoch(starts_on) - rng.randint(DAY, 10 * DAY)
+        campaign = Campaign(
+            f"cmp-{i + 1:05d}", rng.choice(orgs).org_id, f"{theme_ar} - {place_ar}",
+            f"{theme_en} - {place_en}", "awareness" if rng.random() < 0.15 else "volunteer_drive",
+            municipality, starts_on, ends_on, rng.randint(5, 60) * 10, rng.randint(10, 200) * 20,
+            launched,
+        )  # fmt: skip
+        if ending:
+            campaign.closed = (epoch(ends_on) + DAY + 6 * HOUR + rng.randint(0, 3 * HOUR), ending)
+        if rng.random() < CAMPAIGN_UPDATE_SHARE:
+            last = campaign.closed[0] - 60 if campaign.closed else config.as_of
+            changes: dict[str, object] = rng.choice([
+                {"target_volunteers": campaign.target_volunteers + 50},
+                {"target_hours": campaign.target_hours + 200},
+                {"ends_on": (ends_on + dt.timedelta(days=14)).isoformat()},
+            ])  # fmt: skip
+            if ending and "ends_on" in changes:
+                changes = {"target_hours": campaign.target_hours + 100}
+            campaign.updates.append((rng.randint(launched + HOUR, last), changes))
+        campaigns.append(campaign)
+    return campaigns
+
+
+def _opportunities(
+    rng: random.Random, config: SimConfig, campaigns: list[Campaign]
+) -> list[Opportunity]:
+    wanted = math.ceil(config.volunteers * EXPECTED_SIGNUPS_PER_VOLUNTEER / (MEAN_CAPACITY * 0.85))
+    owners = list(campaigns) + rng.choices(campaigns, k=max(0, wanted - len(campaigns)))
+    opportunities = []
+    for i, campaign in enumerate(owners):
+        last_day = config.days - 1
+        if campaign.closed:
+            last_day = (campaign.ends_on - day_of(config.window_start)).days
+        day = config.window_start + rng.randint(0, max(0, last_day)) * DAY
+        starts = day + rng.randint(4, 16) * HOUR  # 07:00 to 19:00 in Doha
+        ends = starts + rng.choice((2, 3, 4, 5, 6)) * HOUR
+        municipality = campaign.municipality
+        if rng.random() < 0.1:
+            municipality = v.MUNICIPALITY.draw(rng)
+        shift_ar, shift_en = rng.choice(v.SHIFTS)
+        published = max(campaign.launched_at + HOUR, starts - rng.randint(2 * DAY, 14 * DAY))
+        opportunity = Opportunity(
+            f"opp-{i + 1:06d}", campaign.campaign_id, f"{campaign.title_ar} - {shift_ar}",
+            f"{campaign.title_en}, {shift_en}", starts, ends, rng.choice(v.CAPACITIES),
+            municipality, rng.choice(v.MIN_AGES), published,
+        )  # fmt: skip
+        if rng.random() < OPPORTUNITY_CANCEL_SHARE or i == 3:  # at least one, even when small
+            when = rng.randint(published + HOUR, starts - 2 * HOUR)
+            opportunity.cancelled = (when, rng.choice(v.CANCEL_REASONS))
+        opportunities.append(opportunity)
+    return opportunities
+
+
+def _volunteers(rng: random.Random, config: SimConfig) -> list[Volunteer]:
+    volunteers = []
+    year = config.until.year
+    for i in range(config.volunteers):
+        low, high = v.AGE_RANGE.draw(rng)
+        gender = "female" if rng.random() < 0.45 else "male"
+        qatari = rng.random() < v.QATARI_SHARE
+        given = rng.choice(v.FEMALE_GIVEN if gender == "female" else v.MALE_GIVEN)
+        family = rng.choice(v.QATARI_FAMILY if qatari else v.RESIDENT_FAMILY)
+        family_or_none = None if rng.random() < 0.03 else family
+        language = "ar" if rng.random() < (0.9 if qatari else 0.4) else "en"
+        registered = config.window_start - rng.randint(HOUR, 180 * DAY)
+        volunteer = Volunteer(
+            f"vol-{i + 1:06d}", given, family_or_none, _phone(rng), _email(rng, given, family, i),
+            language, year - rng.randint(low, high), gender, "qatari" if qatari else "resident",
+            v.MUNICIPALITY.draw(rng),
+            {"sms": rng.random() < 0.85, "email": rng.random() < 0.6}, registered,
+        )  # fmt: skip
+        if rng.random() < PROFILE_UPDATE_SHARE:
+            times = sorted(rng.sample(range(registered + 60, config.as_of), rng.choice((1, 1, 2))))
+            volunteer.updates = [(t, _profile_change(rng, given, family, i)) for t in times]
+        if rng.random() < CONSENT_CHANGE_SHARE:
+            consent = {"sms": rng.random() < 0.7, "email": rng.random() < 0.7}
+            volunteer.consent_changes.append((rng.randint(registered + 60, config.as_of), consent))
+        volunteers.append(volunteer)
+    return volunteers
+
+
+def _phone(rng: random.Random) -> str:
+    return f"+974{rng.choice(v.PHONE_PREFIXES)}{rng.randrange(10**7):07d}"
+
+
+def _email(rng: random.Random, given: str, family: str, i: int) -> str:
+    return f"{given}.{family}{i + 1}@{rng.choice(v.EMAIL_DOMAINS)}".lower()
+
+
+def _profile_change(rng: random.Random, given: str, family: str, i: int) -> dict[str, object]:
+    field = v.PROFILE_FIELD.draw(rng)
+    if field == "municipality":
+        return {"municipality": v.MUNICIPALITY.draw(rng)}
+    if field == "language":
+        return {"language": rng.choice(("ar", "en"))}
+    if field == "phone":
+        return {"phone": _phone(rng)}
+    return {"email": _email(rng, given, family, i)}

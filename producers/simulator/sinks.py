@@ -1,0 +1,163 @@
+"""Where the records go: straight to Kafka, through the partner gateway, or to a JSON-lines file.
+
+Kafka sends are pipelined: `producer.send()` only appends to a batch and returns a
+future, and the futures are awaited a chunk at a time, so batches fill while earlier
+ones are in flight. The producer stays idempotent with acks=all (`build_producer`);
+only batching is tuned here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from infra.kafka import build_producer
+from infra.settings import Settings
+from producers.simulator.chaos import Record
+
+Progress = Callable[[int], None]
+# Measured on the 2-core dev machine (benchmarks/bench_simulator.py): larger batches
+# and a short linger roughly double throughput over the defaults; gzip costs more CPU
+# than it saves on loopback, and lz4 needs a package we do not ship.
+PRODUCER_TUNING = {"linger_ms": 20, "max_batch_size": 512 * 1024, "max_request_size": 4 << 20}
+ACK_CHUNK = 20_000
+PROGRESS_EVERY = 1_000
+GATEWAY_BATCH = 500
+GATEWAY_RETRIES = 20
+
+
+class GatewayRefused(RuntimeError):
+    """The gateway refused a batch of valid events (a key, permission or gateway problem)."""
+
+
+@dataclass
+class Delivery:
+    """What the destination made of the records."""
+
+    sent: int = 0
+    accepted: int = 0
+    refused: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+class Pacer:
+    """Holds a sender to `rate` records per second (0: as fast as possible)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.started = time.perf_counter()
+
+    async def pace(self, sent: int) -> None:
+        if self.rate <= 0:
+            return
+        ahead = sent / self.rate - (time.perf_counter() - self.started)
+        if ahead > 0.002:
+            await asyncio.sleep(ahead)
+
+
+async def send_to_kafka(
+    settings: Settings, records: Sequence[Record], *, rate: float = 0.0, progress: Progress
+) -> Delivery:
+    """Publish every record to its topic under its key; return once all are acknowledged."""
+    producer = build_producer(settings, **PRODUCER_TUNING)
+    await producer.start()
+    pacer, delivery = Pacer(rate), Delivery()
+    pending: list[asyncio.Future[object]] = []
+    try:
+        for i, record in enumerate(records, start=1):
+            pending.append(await producer.send(record.topic, record.value, key=record.key))
+            if i % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
+            if len(pending) >= ACK_CHUNK:
+                for future in pending:
+                    await future
+                pending.clear()
+            await pacer.pace(i)
+        for future in pending:
+            await future
+        progress(len(records) % PROGRESS_EVERY)
+    finally:
+        await producer.stop()
+    delivery.sent = delivery.accepted = len(records)
+    return delivery
+
+
+async def send_to_gateway(
+    url: str,
+    key: str,
+    records: Sequence[Record],
+    *,
+    rate: float = 0.0,
+    progress: Progress,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Delivery:
+    """POST valid events in batches of 500; each invalid record alone (one bad event
+    refuses its whole request, so batching them would refuse good events too)."""
+    delivery, pacer = Delivery(), Pacer(rate)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    client = httpx.AsyncClient(
+        base_url=url.rstrip("/"), headers=headers, timeout=30, transport=transport
+    )
+    async with client:
+        batch: list[bytes] = []
+
+        async def flush() -> None:
+            if batch:
+                await _post(client, b"[" + b",".join(batch) + b"]", len(batch), False, delivery)
+                progress(len(batch))
+                batch.clear()
+
+        for record in records:
+            if record.kind == "invalid":
+                await flush()
+                await _post(client, record.value, 1, True, delivery)
+                progress(1)
+            else:
+                batch.append(record.value)
+                if len(batch) == GATEWAY_BATCH:
+                    await flush()
+            await pacer.pace(delivery.sent + len(batch))
+        await flush()
+    return delivery
+
+
+async def _post(
+    client: httpx.AsyncClient, body: bytes, count: int, invalid: bool, delivery: Delivery
+) -> None:
+    """One request, retried while the gateway says so (429 and 503 carry Retry-After)."""
+    for _attempt in range(GATEWAY_RETRIES):
+        response = await client.post("/v1/events", content=body)
+        if response.status_code not in (429, 503):
+            break
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+    delivery.sent += count
+    if response.status_code == 202:
+        delivery.accepted += count
+        if invalid:
+            delivery.problems.append("the gateway accepted a record that is invalid")
+        return
+    delivery.refused += count
+    if not invalid:
+        problem = response.text[:500]
+        msg = f"the gateway refused {count} valid events ({response.status_code}): {problem}"
+        raise GatewayRefused(msg)
+
+
+async def write_file(
+    path: Path, records: Sequence[Record], *, rate: float = 0.0, progress: Progress
+) -> Delivery:
+    """JSON lines, one record value a line, in send order (`tatawwu publish` reads them)."""
+    pacer = Pacer(rate)
+    with path.open("wb") as out:
+        for i, record in enumerate(records, start=1):
+            out.write(record.value + b"\n")
+            if i % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
+            await pacer.pace(i)
+    progress(len(records) % PROGRESS_EVERY)
+    return Delivery(sent=len(records), accepted=len(records))

@@ -1,0 +1,1 @@
+"""Unit tests of the national activity simulator (no network)."""
