@@ -1,8 +1,9 @@
-"""Kill the projector process with SIGKILL again and again mid-stream: nothing lost, nothing twice."""
+"""Kill projector processes with SIGKILL again and again mid-stream: nothing lost, nothing twice."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import os
 import random
@@ -13,98 +14,114 @@ from pathlib import Path
 
 import pytest
 
-from consumers.campaigns import PROJECTOR
+from consumers.registry import PROJECTORS
 from infra.db import connect
-from infra.kafka import build_producer
+from infra.kafka import build_producer, ensure_topics
 from infra.settings import Settings
-from tests.support.projectors import (
-    create_prefixed_topics,
-    end_offsets,
-    read_participations,
-    wait_caught_up,
-)
-from tests.support.streams import build_stream, publish
+from producers.simulator import SimConfig, simulate
+from producers.simulator.run import prefixed_catalog
+from schemas.registry import CURRENT
+from tests.support.projectors import end_offsets, wait_caught_up
+from tests.support.truth import compare, expected_dead_letters
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
-EVENTS = 100_000
-KILLS = 10
+KILLS = 12  # round-robin over the four projectors: each is killed three times
 
 
-def start_projector(prefix: str, schema: str, group: str, log: Path) -> subprocess.Popen[bytes]:
-    """`tatawwu projections run campaigns` as its own process, logging to a file."""
+def start_projector(name: str, prefix: str, schema: str, log: Path) -> subprocess.Popen[bytes]:
+    """`tatawwu projections run NAME` as its own process, logging to a file."""
     env = {**os.environ, "TATAWWU_LOG_FORMAT": "json", "TATAWWU_LOG_LEVEL": "INFO"}
     cmd = [
-        sys.executable, "-m", "infra", "projections", "run", "campaigns",
-        "--topic-prefix", prefix, "--schema", schema, "--group-id", group,
-        "--instance-id", "chaos-1",
+        sys.executable, "-m", "infra", "projections", "run", name,
+        "--topic-prefix", prefix, "--schema", schema, "--group-id", f"g-{schema}",
+        "--instance-id", f"{name}-chaos",
     ]  # fmt: skip
     with log.open("ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
-async def test_ten_sigkills_during_a_100k_event_stream_lose_and_double_nothing(
+def unique_events_on(truth: dict, topics: tuple[str, ...]) -> int:
+    return sum(
+        n for event_type, n in truth["stream"]["events_by_type"].items()
+        if CURRENT[event_type].topic.name in topics
+    )  # fmt: skip
+
+
+async def test_sigkills_of_every_projector_during_a_100k_event_stream_lose_and_double_nothing(
     stack: Settings, unique: str, tmp_path: Path
 ) -> None:
-    """SIGKILL at random moments while 100,000 events stream in; the final model is exact."""
-    prefix, schema, group = f"chaos.{unique}.", f"chaos_campaigns_{unique}", f"chaos-{unique}"
-    await create_prefixed_topics(stack, prefix)
-    stream = build_stream(EVENTS, seed=2026, volunteers=20_000, opportunities=200)
+    """12 SIGKILLs at random moments (each projector 3 times) while 100,000+ simulated events
+    stream in with duplicates, reordering and bad records; every read model equals the truth."""
+    prefix = f"chaos.{unique}."
+    config = SimConfig(seed=2026, volunteers=28_000, days=30, until=dt.date(2026, 5, 31),
+                       duplicates=0.02, invalid=0.005, reorder=True)  # fmt: skip
+    simulation = simulate(config, topic_prefix=prefix)
+    truth = simulation.truth()
+    assert len(simulation.records) >= 100_000
+    await ensure_topics(stack, prefixed_catalog(prefix))
+    schemas = {name: f"chaos_{name}_{unique}" for name in PROJECTORS}
+    logs = {name: tmp_path / f"{name}.log" for name in PROJECTORS}
     rng = random.Random(unique)
-    log = tmp_path / "projector.log"
-    producer = build_producer(stack)
+    producer = build_producer(stack, linger_ms=20)
     await producer.start()
 
     async def stream_in() -> None:
-        chunk = 2_000
-        for start in range(0, len(stream.records), chunk):
-            await publish(producer, stream, prefix, start, start + chunk)
-            await asyncio.sleep(0.25)
+        for start in range(0, len(simulation.records), 4_000):
+            chunk = simulation.records[start : start + 4_000]
+            futures = [await producer.send(r.topic, r.value, key=r.key) for r in chunk]
+            await asyncio.gather(*futures)
+            await asyncio.sleep(0.3)
 
+    procs = {name: start_projector(name, prefix, schemas[name], logs[name]) for name in PROJECTORS}
+    log_offset = dict.fromkeys(PROJECTORS, 0)  # where the current instance's log lines begin
     feeding = asyncio.create_task(stream_in())
-    proc = start_projector(prefix, schema, group, log)
-    kills = 0
-    applied_at_kill: list[int] = []
     conn = await connect(stack)
+    applied_at_kill: list[int] = []
     try:
-        while kills < KILLS:
-            await asyncio.sleep(rng.uniform(0.8, 2.5))
-            if await conn.fetchval("select to_regclass($1)", f'"{schema}"._stats'):
-                applied_at_kill.append(
-                    await conn.fetchval(f'select events_applied from "{schema}"._stats')
-                )
-            proc.send_signal(signal.SIGKILL)
-            await asyncio.to_thread(proc.wait)
-            kills += 1
-            proc = start_projector(prefix, schema, group, log)
+        for name in itertools.islice(itertools.cycle(PROJECTORS), KILLS):
+            await asyncio.sleep(rng.uniform(0.6, 1.6))
+            total = 0
+            for schema in schemas.values():
+                if await conn.fetchval("select to_regclass($1)", f'"{schema}"._stats'):
+                    total += await conn.fetchval(f'select events_applied from "{schema}"._stats')
+            applied_at_kill.append(total)
+            procs[name].send_signal(signal.SIGKILL)
+            await asyncio.to_thread(procs[name].wait)
+            log_offset[name] = logs[name].stat().st_size
+            procs[name] = start_projector(name, prefix, schemas[name], logs[name])
         await feeding
-        ends = await end_offsets(stack, [prefix + t for t in PROJECTOR.topics])
-        await wait_caught_up(conn, schema, ends, wait_s=180)
-        # SIGTERM only once the last instance handles it (it logs projector_starting after).
-        while log.read_text().count('"projector_starting"') < KILLS + 1:
-            assert proc.poll() is None, "the last projector instance died"
-            await asyncio.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(proc.wait, 30)
-        tail = [line for line in log.read_text().splitlines() if "dead_lettered" not in line]
-        assert code == 0, f"exit {code}: " + "\n".join(tail[-40:])
+        for name, projector in PROJECTORS.items():
+            ends = await end_offsets(stack, [prefix + t for t in projector.topics])
+            await wait_caught_up(conn, schemas[name], ends, wait_s=240)
+        for name, proc in procs.items():
+            # SIGTERM only once the instance handles it (it logs projector_starting after).
+            while '"projector_starting"' not in logs[name].read_text()[log_offset[name] :]:
+                assert proc.poll() is None, f"the last {name} instance died"
+                await asyncio.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+        for name, proc in procs.items():
+            code = await asyncio.to_thread(proc.wait, 30)
+            assert code == 0, f"{name} exited {code}: {logs[name].read_text()[-2000:]}"
 
-        stats = await conn.fetchrow(f'select * from "{schema}"._stats')
-        assert kills == KILLS
         # The kills landed while work was in flight: progress between kills, work left after.
-        progressed = sum(b > a for a, b in itertools.pairwise(applied_at_kill))
-        assert progressed >= KILLS // 2, applied_at_kill
-        assert sum(n < stream.unique_valid for n in applied_at_kill) >= KILLS // 2, applied_at_kill
-        print(f"events applied at each kill: {applied_at_kill}")
-        assert stats["events_applied"] == stream.unique_valid
-        assert (
-            await conn.fetchval(f'select count(*) from "{schema}"._events') == stream.unique_valid
+        assert sum(b > a for a, b in itertools.pairwise(applied_at_kill)) >= KILLS // 2, (
+            applied_at_kill
         )
-        assert stats["dead_lettered"] == stream.invalid
-        assert await read_participations(conn, schema) == stream.participations
+        for name, projector in PROJECTORS.items():
+            stats = await conn.fetchrow(f'select * from "{schemas[name]}"._stats')
+            assert stats["events_applied"] + stats["ignored"] == unique_events_on(
+                truth, projector.topics
+            ), name
+            assert stats["dead_lettered"] == expected_dead_letters(truth, projector.topics), name
+            seen = await conn.fetchval(f'select count(*) from "{schemas[name]}"._events')
+            assert seen == stats["events_applied"] + stats["ignored"], name
+        assert await compare(conn, schemas, truth) == {}
+        print(f"events applied (all projectors) at each kill: {applied_at_kill}")
     finally:
         feeding.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         await producer.stop()
         await conn.close()
