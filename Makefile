@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+DEMO_VOLUNTEERS ?= 5000
 
 .PHONY: help setup system-deps up down status demo test test-fast lint format bench clean
 
@@ -30,9 +31,11 @@ down: ## Stop the local stack
 status: ## Show the local stack
 	@$(BIN)/tatawwu infra status
 
-demo: up ## Run the platform on the local defaults and prove an event round trip
+demo: up ## Run the whole platform on the local defaults with seeded national activity
 	@$(BIN)/tatawwu infra smoke
-	@echo "Stack is up. Stop it with: make down"
+	@$(BIN)/tatawwu simulate --volunteers $(DEMO_VOLUNTEERS) --days 60 --via kafka --truth .cache/demo-truth.json
+	@echo "Seeded. Starting the gateway, the projectors and the read API (Ctrl-C stops them)."
+	@$(BIN)/tatawwu platform run
 
 lint: setup ## ruff lint and format check
 	@$(BIN)/ruff check .

@@ -8,7 +8,8 @@
    Dashboards read `<name>.*` by name: the old tables until the commit, the new after.
 3. The live projector resumes on the new schema: its statements resolve names afresh
    (no prepared-statement cache), its stored offsets are at or past its position, and
-   records below them are skipped as on any redelivery. The old schema is dropped.
+   records below them are skipped as on any redelivery. The `dashboard` BI views are
+   recreated on the new tables in the same transaction; the old schema is dropped.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ async def rebuild(
     topic_prefix: str = "",
     progress: Progress | None = None,
     keep_old: bool = False,
+    dashboard_views: bool = True,
 ) -> RebuildReport:
     """Rebuild `schema` (default: the projector's) from offset 0 and swap it in atomically."""
     live = schema or projector.schema
@@ -104,6 +106,12 @@ async def rebuild(
                     await conn.execute(f'drop schema if exists "{old}" cascade')
                     await conn.execute(f'alter schema "{live}" rename to "{old}"')
                 await conn.execute(f'alter schema "{fresh}" rename to "{live}"')
+                if live == projector.schema and dashboard_views:
+                    # The BI views point at the replaced tables: point them at the new ones
+                    # before the old schema is dropped (its CASCADE would drop them).
+                    from consumers.api.dashboard_sql import create_dashboard_views
+
+                    await create_dashboard_views(conn, k=settings.api_min_cell)
             applied = await conn.fetchval(f'select events_applied from "{live}"._stats')
         finally:
             await runtime.close()

@@ -94,6 +94,34 @@ class Settings(BaseSettings):
     gateway_key_cache_s: float = Field(default=2.0, ge=0)
     # --- end gateway ---
 
+    # --- read api (consumers/api) ---
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    # Small-cell suppression: a count of distinct volunteers below this (and above 0) in
+    # a demographic breakdown is served as null with `suppressed: true`.
+    api_min_cell: int = Field(default=10, ge=1)
+    # Economic value of one verified volunteer hour, in QAR (illustrative default).
+    api_hourly_rate_qar: float = Field(default=50.0, ge=0)
+    # Bearer tokens allowed to read personal data (`GET /v1/volunteers/{id}`), stored as
+    # comma-separated SHA-256 hex digests, never in clear: `tatawwu api token` makes one.
+    api_volunteer_token_sha256: str = ""
+    # Cache-Control max-age of aggregate responses; the projections refresh continuously.
+    api_cache_max_age_s: int = Field(default=5, ge=0)
+    # Identical aggregate requests within this many seconds share one computation
+    # (single-flight): every dashboard viewer asking for the KPI costs one query.
+    api_memo_s: float = Field(default=1.0, ge=0)
+    # The BI views' schema and the read-only role that may SELECT from it (and nothing else).
+    api_dashboard_schema: str = "dashboard"
+    api_dashboard_role: str = "tatawwu_dashboard"
+
+    @property
+    def api_volunteer_token_digests(self) -> frozenset[str]:
+        """The SHA-256 hex digests of the tokens with the volunteers scope."""
+        parts = (d.strip().lower() for d in self.api_volunteer_token_sha256.split(","))
+        return frozenset(d for d in parts if d)
+
+    # --- end read api ---
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

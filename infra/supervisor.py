@@ -47,6 +47,10 @@ def platform_children(projectors: list[str], log_dir: Path, gateway: bool = True
     children = []
     if gateway:
         children.append(Child("gateway", [*python, "gateway"], log_dir / "gateway.log"))
+    import importlib.util
+
+    if importlib.util.find_spec("consumers.api") is not None:
+        children.append(Child("read-api", [*python, "api"], log_dir / "read-api.log"))
     for n, name in enumerate(projectors):
         argv = [*python, "projections", "run", name, "--instance-id", f"{name}-1",
                 "--metrics-port", str(METRICS_BASE_PORT + n)]  # fmt: skip

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from consumers.api.dashboard_sql import create_dashboard_views
 from consumers.api.freshness import EndOffsets
 from consumers.api.http import install_problem_handlers
+from consumers.api.memo import Memo
 from consumers.api.routes import campaigns, kpi, operations, organizations, volunteers
 from consumers.api.sources import Sources
 from infra.db import create_pool
@@ -84,6 +85,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings, app.state.sources = settings, sources
+    app.state.memo = Memo(settings.api_memo_s)
     app.state.registry = CollectorRegistry()
     requests, seconds = _metrics(app.state.registry)
     install_problem_handlers(app)

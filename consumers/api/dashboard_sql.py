@@ -67,7 +67,9 @@ async def create_dashboard_views(
         await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"dashboard:{dashboard}")
         await conn.execute(f"create schema if not exists {d}")
         ready = {
-            model: await conn.fetchval("select to_regclass($1)", f"{quoted(schema)}.{_READY[model]}")
+            model: await conn.fetchval(
+                "select to_regclass($1)", f"{quoted(schema)}.{_READY[model]}"
+            )
             is not None
             for model, schema in sources.read_models.items()
         }

@@ -82,9 +82,7 @@ async def projections(conn: asyncpg.Connection, sources: Sources, ends: EndOffse
             continue
         lag = None
         if end is not None:
-            lag = sum(
-                max(0, end.get(TopicPartition(t, p), n) - n) for t, p, n in stats["offsets"]
-            )
+            lag = sum(max(0, end.get(TopicPartition(t, p), n) - n) for t, p, n in stats["offsets"])
         applied_at = stats["last_applied_at"]
         items.append(ProjectionFreshness(
             name=name, schema=schema, status="ok", events_applied=stats["events_applied"],

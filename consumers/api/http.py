@@ -6,6 +6,7 @@ import hashlib
 from enum import StrEnum
 from typing import Any
 
+import asyncpg
 import orjson
 import structlog
 from fastapi import FastAPI, Request
@@ -54,12 +55,15 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def cached_json(request: Request, payload: BaseModel | dict[str, Any], cache: Cache) -> Response:
-    """The payload as JSON with an ETag (hash of the body); 304 when the client has it."""
+def to_json(payload: BaseModel | dict[str, Any]) -> bytes:
+    """The JSON body the API serves for a document."""
     if isinstance(payload, BaseModel):
-        body = payload.model_dump_json(by_alias=True).encode()
-    else:
-        body = orjson.dumps(payload)
+        return payload.model_dump_json(by_alias=True).encode()
+    return orjson.dumps(payload)
+
+
+def etag_response(request: Request, body: bytes, cache: Cache) -> Response:
+    """A JSON body with an ETag (hash of the body); 304 when the client has it."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
         "ETag": etag,
@@ -70,6 +74,11 @@ def cached_json(request: Request, payload: BaseModel | dict[str, Any], cache: Ca
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
+
+
+def cached_json(request: Request, payload: BaseModel | dict[str, Any], cache: Cache) -> Response:
+    """The payload as JSON with an ETag and the cache policy."""
+    return etag_response(request, to_json(payload), cache)
 
 
 def problem_response(request: Request, problem: Problem) -> Response:
@@ -112,6 +121,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, Problem(422, "invalid request parameters", detail, errors=errors)
         )
+
+    @app.exception_handler(asyncpg.UndefinedTableError)
+    @app.exception_handler(asyncpg.InvalidSchemaNameError)
+    async def _not_ready(request: Request, exc: asyncpg.PostgresError) -> Response:
+        # A projector that never started has no schema yet: not the client's fault, retry.
+        detail = "a read model this answer needs is not there yet (projector not started?)"
+        response = problem_response(request, Problem(503, "read model unavailable", detail))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -111,10 +111,13 @@ async def participation_kpi(
     first = await conn.fetchval("select min(activity_time) from activity")
     monthly = await conn.fetch(MONTHLY, as_of, first or as_of, municipality) if first else []
     hours = await conn.fetchrow(
-        "select coalesce(sum(hours), 0)::float8 as total, coalesce(sum(hours) filter ("
-        " where activity_time > $1::timestamptz - interval '365 days' and activity_time <= $1), 0)::float8"
-        " as trailing from activity",
+        "select coalesce(sum(a.hours), 0)::float8 as total, coalesce(sum(a.hours) filter ("
+        " where a.activity_time > $1::timestamptz - interval '365 days' and a.activity_time <= $1),"
+        " 0)::float8 as trailing from activity a"
+        " left join volunteer_profiles v on v.volunteer_id = a.volunteer_id"
+        " where $2::text is null or v.municipality = $2",
         as_of,
+        municipality,
     )
     return {
         "as_of": as_of.isoformat(),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from consumers.api import cursor, queries
-from consumers.api.http import Cache, Problem, cached_json, not_found
+from consumers.api.http import Problem, not_found
 from consumers.api.models import CampaignDetail, CampaignPage, CampaignSummary
-from consumers.api.routes.deps import Conn, Src
+from consumers.api.routes.deps import Src, answer
 from schemas.common import Municipality
 
 router = APIRouter(tags=["campaigns"])
@@ -19,7 +20,6 @@ Status = Literal["active", "closed", "cancelled"]
 @router.get("/v1/campaigns", response_model=CampaignPage)
 async def list_campaigns(
     request: Request,
-    conn: Conn,
     sources: Src,
     municipality: Municipality | None = None,
     org_id: str | None = None,
@@ -43,27 +43,33 @@ async def list_campaigns(
         after = cursor.decode(cursor_, sort, filters) if cursor_ else None
     except cursor.BadCursor as exc:
         raise Problem(400, "bad cursor", str(exc)) from None
-    rows = await queries.campaign_page(
-        conn, sources, sort=sort, limit=limit + 1, after=after, **filters
-    )
-    more, rows = len(rows) > limit, rows[:limit]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        key = queries.campaign_sort_key(last, sort)
-        next_cursor = cursor.encode(sort, filters, key, last["campaign_id"])
-    page = CampaignPage(
-        items=[CampaignSummary(**r) for r in rows], next_cursor=next_cursor, limit=limit, sort=sort
-    )
-    return cached_json(request, page, Cache.AGGREGATE)
+
+    async def build(conn: asyncpg.Connection) -> CampaignPage:
+        rows = await queries.campaign_page(
+            conn, sources, sort=sort, limit=limit + 1, after=after, **filters
+        )
+        more, rows = len(rows) > limit, rows[:limit]
+        next_cursor = None
+        if more:
+            last = rows[-1]
+            key = queries.campaign_sort_key(last, sort)
+            next_cursor = cursor.encode(sort, filters, key, last["campaign_id"])
+        items = [CampaignSummary(**r) for r in rows]
+        return CampaignPage(items=items, next_cursor=next_cursor, limit=limit, sort=sort)
+
+    return await answer(request, build)
 
 
 @router.get("/v1/campaigns/{campaign_id}", response_model=CampaignDetail)
 async def get_campaign(
-    request: Request, conn: Conn, sources: Src, campaign_id: Annotated[str, Path(max_length=200)]
+    request: Request, sources: Src, campaign_id: Annotated[str, Path(max_length=200)]
 ) -> Response:
     """One campaign, its statistics and its opportunities."""
-    row = await queries.campaign(conn, sources, campaign_id)
-    if row is None:
-        raise not_found("campaign", campaign_id)
-    return cached_json(request, CampaignDetail(**row), Cache.AGGREGATE)
+
+    async def build(conn: asyncpg.Connection) -> CampaignDetail:
+        row = await queries.campaign(conn, sources, campaign_id)
+        if row is None:
+            raise not_found("campaign", campaign_id)
+        return CampaignDetail(**row)
+
+    return await answer(request, build)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel
 
+from consumers.api.http import Cache, etag_response, to_json
+from consumers.api.memo import shared
 from consumers.api.sources import Sources
 from infra.settings import Settings
 
@@ -28,3 +31,17 @@ def _settings(request: Request) -> Settings:
 Conn = Annotated[asyncpg.Connection, Depends(_connection)]
 Src = Annotated[Sources, Depends(_sources)]
 Cfg = Annotated[Settings, Depends(_settings)]
+
+
+async def answer(
+    request: Request,
+    build: Callable[[asyncpg.Connection], Awaitable[BaseModel]],
+    cache: Cache = Cache.AGGREGATE,
+) -> Response:
+    """Build the document on a pooled connection, shared by identical requests for ~1 s."""
+
+    async def compute() -> bytes:
+        async with request.app.state.pool.acquire() as conn:
+            return to_json(await build(conn))
+
+    return etag_response(request, await shared(request, compute), cache)

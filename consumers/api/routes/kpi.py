@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Query, Request, Response
 
 from consumers.api import queries
-from consumers.api.http import Cache, Problem, cached_json
+from consumers.api.http import Cache, Problem
 from consumers.api.kpi import kpi
 from consumers.api.models import Bucket, Kpi, RecentActivity
-from consumers.api.routes.deps import Cfg, Conn, Src
+from consumers.api.routes.deps import Cfg, Src, answer
 from schemas.common import Municipality
 
 router = APIRouter(tags=["kpi"])
@@ -31,7 +32,6 @@ def instant(as_of: dt.datetime | None) -> dt.datetime:
 @router.get("/v1/kpi/participation", response_model=Kpi)
 async def participation(
     request: Request,
-    conn: Conn,
     sources: Src,
     settings: Cfg,
     municipality: Annotated[
@@ -46,27 +46,29 @@ async def participation(
     at = instant(as_of)
     if at.year > 2100 or at.year < 2000:
         raise Problem(422, "invalid request parameters", "as_of must be between 2000 and 2100")
-    document = await kpi(
+    return await answer(request, lambda conn: kpi(
         conn, sources, at, k=settings.api_min_cell, hourly_rate=settings.api_hourly_rate_qar,
         municipality=municipality.value if municipality else None,
-    )  # fmt: skip
-    return cached_json(request, document, Cache.AGGREGATE)
+    ))  # fmt: skip
 
 
 @router.get("/v1/activity/recent", response_model=RecentActivity)
 async def recent_activity(
     request: Request,
-    conn: Conn,
     sources: Src,
-    as_of: Annotated[dt.datetime | None, Query(description="End of the hour (default: now)")] = None,
+    as_of: Annotated[
+        dt.datetime | None, Query(description="End of the hour (default: now)")
+    ] = None,
 ) -> Response:
     """Check-ins per five minutes over the last hour: twelve buckets, the last one open."""
     at = instant(as_of)
     current = EPOCH + ((at - EPOCH) // BUCKET) * BUCKET
     starts = [current - BUCKET * n for n in range(11, -1, -1)]
-    counts = await queries.recent_check_ins(conn, sources, starts[0], at)
-    buckets = [Bucket(start=s, check_ins=counts.get(s, 0)) for s in starts]
-    document = RecentActivity(
-        as_of=at, bucket_minutes=5, buckets=buckets, check_ins=sum(b.check_ins for b in buckets)
-    )
-    return cached_json(request, document, Cache.LIVE)
+
+    async def build(conn: asyncpg.Connection) -> RecentActivity:
+        counts = await queries.recent_check_ins(conn, sources, starts[0], at)
+        buckets = [Bucket(start=s, check_ins=counts.get(s, 0)) for s in starts]
+        total = sum(b.check_ins for b in buckets)
+        return RecentActivity(as_of=at, bucket_minutes=5, buckets=buckets, check_ins=total)
+
+    return await answer(request, build, Cache.LIVE)

@@ -7,18 +7,18 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from consumers.api.freshness import projections
-from consumers.api.http import Cache, cached_json
+from consumers.api.http import Cache
 from consumers.api.models import Projections
-from consumers.api.routes.deps import Conn, Src
+from consumers.api.routes.deps import Src, answer
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/v1/projections", response_model=Projections)
-async def get_projections(request: Request, conn: Conn, sources: Src) -> Response:
+async def get_projections(request: Request, sources: Src) -> Response:
     """Per read model: lag behind the log, last event time, last applied, counters."""
-    document = await projections(conn, sources, request.app.state.end_offsets)
-    return cached_json(request, document, Cache.LIVE)
+    ends = request.app.state.end_offsets
+    return await answer(request, lambda conn: projections(conn, sources, ends), Cache.LIVE)
 
 
 @router.get("/health")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from consumers.api import cursor, queries
-from consumers.api.http import Cache, Problem, cached_json, not_found
+from consumers.api.http import Problem, not_found
 from consumers.api.models import (
     OrganizationDetail,
     OrganizationPage,
@@ -15,7 +16,7 @@ from consumers.api.models import (
     Sector,
     Sectors,
 )
-from consumers.api.routes.deps import Conn, Src
+from consumers.api.routes.deps import Src, answer
 from schemas.common import Sector as SectorName
 
 router = APIRouter(tags=["organizations"])
@@ -24,7 +25,6 @@ router = APIRouter(tags=["organizations"])
 @router.get("/v1/organizations", response_model=OrganizationPage)
 async def list_organizations(
     request: Request,
-    conn: Conn,
     sources: Src,
     sector: SectorName | None = None,
     status: Literal["active", "suspended"] | None = None,
@@ -37,32 +37,42 @@ async def list_organizations(
         after = cursor.decode(cursor_, "org_id", filters) if cursor_ else None
     except cursor.BadCursor as exc:
         raise Problem(400, "bad cursor", str(exc)) from None
-    rows = await queries.organization_page(
-        conn, sources, limit=limit + 1, after=after, **filters
-    )
-    more, rows = len(rows) > limit, rows[:limit]
-    last = rows[-1]["org_id"] if rows else ""
-    page = OrganizationPage(
-        items=[OrganizationSummary(**r) for r in rows],
-        next_cursor=cursor.encode("org_id", filters, last, last) if more else None,
-        limit=limit,
-    )
-    return cached_json(request, page, Cache.AGGREGATE)
+
+    async def build(conn: asyncpg.Connection) -> OrganizationPage:
+        rows = await queries.organization_page(
+            conn, sources, limit=limit + 1, after=after, **filters
+        )
+        more, rows = len(rows) > limit, rows[:limit]
+        last = rows[-1]["org_id"] if rows else ""
+        return OrganizationPage(
+            items=[OrganizationSummary(**r) for r in rows],
+            next_cursor=cursor.encode("org_id", filters, last, last) if more else None,
+            limit=limit,
+        )
+
+    return await answer(request, build)
 
 
 @router.get("/v1/organizations/{org_id}", response_model=OrganizationDetail)
 async def get_organization(
-    request: Request, conn: Conn, sources: Src, org_id: Annotated[str, Path(max_length=200)]
+    request: Request, sources: Src, org_id: Annotated[str, Path(max_length=200)]
 ) -> Response:
     """One organisation with its campaigns."""
-    row = await queries.organization(conn, sources, org_id)
-    if row is None:
-        raise not_found("organization", org_id)
-    return cached_json(request, OrganizationDetail(**row), Cache.AGGREGATE)
+
+    async def build(conn: asyncpg.Connection) -> OrganizationDetail:
+        row = await queries.organization(conn, sources, org_id)
+        if row is None:
+            raise not_found("organization", org_id)
+        return OrganizationDetail(**row)
+
+    return await answer(request, build)
 
 
 @router.get("/v1/sectors", response_model=Sectors)
-async def list_sectors(request: Request, conn: Conn, sources: Src) -> Response:
+async def list_sectors(request: Request, sources: Src) -> Response:
     """Totals per sector (volunteers counted once per sector)."""
-    rows = await queries.sectors(conn, sources)
-    return cached_json(request, Sectors(items=[Sector(**r) for r in rows]), Cache.AGGREGATE)
+
+    async def build(conn: asyncpg.Connection) -> Sectors:
+        return Sectors(items=[Sector(**r) for r in await queries.sectors(conn, sources)])
+
+    return await answer(request, build)
