@@ -1,0 +1,50 @@
+"""The pure rules behind the API: suppression, cursors and single-flight memoisation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from consumers.api import cursor
+from consumers.api.memo import Memo
+from consumers.api.suppression import Cell, suppress_cells
+
+
+def test_one_small_cell_drags_the_next_smallest_with_it() -> None:
+    """A lone withheld cell would be the total minus the rest, so the smallest other goes too."""
+    cells = suppress_cells({"a": 3, "b": 40, "c": 25, "d": 0}, k=10)
+    assert cells == {"a": Cell(None, True), "b": Cell(40, False), "c": Cell(None, True),
+                     "d": Cell(0, False)}  # fmt: skip
+
+
+def test_two_small_cells_protect_each_other_and_zero_is_shown() -> None:
+    """Two withheld cells need no third; zero describes nobody and stays visible."""
+    cells = suppress_cells({"a": 3, "b": 4, "c": 25, "d": 0}, k=10)
+    assert [key for key, cell in cells.items() if cell.suppressed] == ["a", "b"]
+    assert cells["d"] == Cell(0, False)
+
+
+def test_a_cursor_round_trips_and_refuses_other_filters() -> None:
+    """The position comes back intact; the same cursor with another filter is refused."""
+    token = cursor.encode("-starts_on", {"municipality": "doha"}, "2026-03-01", "cmp-7")
+    position = cursor.decode(token, "-starts_on", {"municipality": "doha"})
+    assert (position.key, position.id) == ("2026-03-01", "cmp-7")
+    with pytest.raises(cursor.BadCursor):
+        cursor.decode(token, "-starts_on", {"municipality": "al_khor"})
+
+
+async def test_concurrent_identical_requests_compute_once() -> None:
+    """Fifty simultaneous asks for one key run the computation a single time."""
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return 42
+
+    memo = Memo(ttl_s=1.0)
+    results = await asyncio.gather(*(memo.get("k", compute) for _ in range(50)))
+    assert results == [42] * 50
+    assert calls == 1

@@ -1,0 +1,136 @@
+"""Personal data behind the volunteers scope; ETags, cache policy, freshness, metrics, docs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.api.conftest import TOKEN, ApiFactory
+from tests.integration.api.world import ProjectedWorld
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+def busiest_volunteer(world: ProjectedWorld) -> str:
+    """A volunteer with attended activity."""
+    by_id = world.truth["volunteers"]["by_id"]
+    return max(by_id, key=lambda v: (by_id[v]["attended"], v))
+
+
+async def test_personal_data_needs_a_token_with_the_volunteers_scope(
+    api, world: ProjectedWorld
+) -> None:
+    """No token: 401 with a Bearer challenge; a wrong token: 403; neither shows the record."""
+    path = f"/v1/volunteers/{busiest_volunteer(world)}"
+    missing = await api.get(path)
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert missing.headers["content-type"] == "application/problem+json"
+    wrong = await api.get(path, headers={"Authorization": "Bearer tvol_guessed"})
+    assert wrong.status_code == 403
+    not_bearer = await api.get(path, headers={"Authorization": f"Basic {TOKEN}"})
+    assert not_bearer.status_code == 401
+    for response in (missing, wrong, not_bearer):
+        assert "phone" not in response.text
+        assert "email" not in response.text
+
+
+async def test_the_right_token_reads_the_volunteer_with_the_truths_totals(
+    api, world: ProjectedWorld
+) -> None:
+    """With the token: profile, consent and totals equal the truth; never stored by caches."""
+    volunteer_id = busiest_volunteer(world)
+    response = await api.get(
+        f"/v1/volunteers/{volunteer_id}", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "private, no-store"
+    body = response.json()
+    expected = world.truth["volunteers"]["by_id"][volunteer_id]
+    for key in ("signups", "attended", "verified_hours", "no_shows"):
+        assert body[key] == expected[key], key
+    assert body["first_activity"].replace("+00:00", "Z") == expected["first_activity"]
+    assert body["phone"]
+    assert body["given_name"]
+    assert body["status"] == "registered"
+    unknown = await api.get("/v1/volunteers/vol-none", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert unknown.status_code == 404
+    assert unknown.json()["title"] == "volunteer not found"
+
+
+async def test_etags_answer_304_and_aggregates_are_cached_briefly(api) -> None:
+    """Same body, same ETag; If-None-Match gives 304 with no body; max-age from settings."""
+    first = await api.get("/v1/kpi/participation?as_of=2026-06-01T00:00:00Z")
+    assert first.headers["cache-control"] == "public, max-age=5"
+    again = await api.get(
+        "/v1/kpi/participation?as_of=2026-06-01T00:00:00Z",
+        headers={"If-None-Match": first.headers["etag"]},
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == first.headers["etag"]
+    stale = await api.get(
+        "/v1/kpi/participation?as_of=2026-06-01T00:00:00Z", headers={"If-None-Match": '"old"'}
+    )
+    assert stale.status_code == 200
+    assert (await api.get("/v1/projections")).headers["cache-control"] == "no-cache"
+
+
+async def test_projection_freshness_shows_lag_counters_and_missing_schemas(
+    make_api: ApiFactory, world: ProjectedWorld
+) -> None:
+    """Caught-up projectors show lag 0 and their dead letters; an absent schema is 'missing'."""
+    await world.caught_up()
+    invalid = {t.removeprefix(world.prefix): n for t, n in world.truth["stream"]["invalid"].items()}
+    async with make_api() as api:
+        body = (await api.get("/v1/projections")).json()
+    by_name = {p["name"]: p for p in body["projections"]}
+    assert set(by_name) == set(world.schemas)
+    for runtime in world.runtimes:
+        served = by_name[runtime.projector.name]
+        assert served["status"] == "ok"
+        assert served["lag"] == 0
+        assert served["schema"] == runtime.schema
+        assert served["dead_lettered"] == sum(invalid.get(t, 0) for t in runtime.projector.topics)
+        assert served["events_applied"] > 0
+        assert served["last_event_time"]
+    async with make_api(schemas={**world.schemas, "volunteers": "api_absent_schema"}) as api:
+        body = (await api.get("/v1/projections")).json()
+    assert {p["name"]: p["status"] for p in body["projections"]}["volunteers"] == "missing"
+
+
+async def test_recent_activity_counts_check_ins_in_five_minute_buckets(
+    api, world: ProjectedWorld
+) -> None:
+    """Twelve five-minute buckets ending at as_of; their sum is the hour's check-ins."""
+    body = (await api.get("/v1/activity/recent", params={"as_of": "2026-11-20T12:02:00Z"})).json()
+    assert len(body["buckets"]) == 12
+    assert body["bucket_minutes"] == 5
+    assert body["buckets"][-1]["start"].startswith("2026-11-20T12:00:00")
+    assert body["buckets"][0]["start"].startswith("2026-11-20T11:05:00")
+    assert body["check_ins"] == sum(b["check_ins"] for b in body["buckets"])
+
+
+async def test_health_metrics_and_docs_are_served(make_api: ApiFactory) -> None:
+    """/health is ok, /metrics counts requests by route on each app's own registry, /docs loads."""
+    async with make_api() as one, make_api() as two:
+        assert (await one.get("/health")).json() == {"status": "ok", "postgres": "ok"}
+        await one.get("/v1/campaigns/cmp-nope")
+        metrics = (await one.get("/metrics")).text
+        assert 'route="/v1/campaigns/{campaign_id}",status="404"' in metrics
+        assert "/v1/campaigns/{campaign_id}" not in (await two.get("/metrics")).text
+        assert (await one.get("/docs")).status_code == 200
+        paths = (await one.get("/openapi.json")).json()["paths"]
+        assert {"/v1/kpi/participation", "/v1/campaigns", "/v1/volunteers/{volunteer_id}"} <= set(
+            paths
+        )
+
+
+async def test_a_read_model_that_does_not_exist_yet_is_a_503_problem(
+    make_api: ApiFactory, world: ProjectedWorld
+) -> None:
+    """Before its projector ever ran, an endpoint over it answers 503 with Retry-After."""
+    async with make_api(schemas={**world.schemas, "campaigns": "api_absent_schema"}) as api:
+        response = await api.get("/v1/campaigns")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["title"] == "read model unavailable"
