@@ -578,8 +578,18 @@ class ProjectorRuntime:
                 metrics.LAG.labels(name, tp.topic, str(tp.partition)).set(
                     max(0, high - outcome.offsets[tp])
                 )
+        # Requests (gateway correlation ids) this batch carried, so an operator can follow one
+        # partner request from the gateway's log line to the batch that applied it.
+        correlation_ids: list[str] = []
+        for record in records:
+            cid = correlation_from_headers(record.headers) if record.headers else None
+            if cid and cid not in correlation_ids:
+                correlation_ids.append(cid)
+                if len(correlation_ids) == 5:
+                    break
         self._log.info(
             "batch_applied",
+            correlation_ids=correlation_ids,
             events=len(records),
             applied=outcome.applied,
             duplicates=outcome.duplicates,

@@ -24,6 +24,7 @@ class ProjectorStatus:
     dead_lettered: int
     last_event_time: dt.datetime | None
     lag: int | None
+    partitions: tuple[tuple[str, int, int, int], ...] = ()  # (topic, partition, next, end)
 
 
 async def collect(settings: Settings) -> list[ProjectorStatus]:
@@ -41,13 +42,15 @@ async def collect(settings: Settings) -> list[ProjectorStatus]:
             offsets = await conn.fetch(
                 f'select topic, kafka_partition, next_offset from "{name}"._offsets'
             )
-            lag = None
+            lag, partitions = None, []
             if offsets:
                 tps = [TopicPartition(r["topic"], r["kafka_partition"]) for r in offsets]
                 ends = await consumer.end_offsets(tps)
-                lag = sum(
-                    max(0, ends[tp] - r["next_offset"]) for tp, r in zip(tps, offsets, strict=True)
+                partitions = sorted(
+                    (tp.topic, tp.partition, r["next_offset"], ends[tp])
+                    for tp, r in zip(tps, offsets, strict=True)
                 )
+                lag = sum(max(0, end - nxt) for _, _, nxt, end in partitions)
             out.append(
                 ProjectorStatus(
                     name,
@@ -56,6 +59,7 @@ async def collect(settings: Settings) -> list[ProjectorStatus]:
                     stats["dead_lettered"],
                     stats["last_event_time"],
                     lag,
+                    tuple(partitions),
                 )
             )
         return out

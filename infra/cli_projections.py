@@ -83,7 +83,9 @@ def rebuild_cmd(
 
 
 @projections_app.command("status")
-def status() -> None:
+def status(
+    partitions: Annotated[bool, typer.Option(help="Also show lag per partition.")] = False,
+) -> None:
     """Per projector: events applied, duplicates, dead letters, last event time, lag."""
     from consumers.status import collect
 
@@ -91,14 +93,20 @@ def status() -> None:
     table = Table("projector", "applied", "duplicates", "dead-lettered", "last event", "lag")
     for row in rows:
         table.add_row(
-            row.name,
-            str(row.applied),
-            str(row.duplicates),
-            str(row.dead_lettered),
-            str(row.last_event_time or "-"),
-            "-" if row.lag is None else str(row.lag),
-        )
+            row.name, f"{row.applied:,}", f"{row.duplicates:,}", f"{row.dead_lettered:,}",
+            row.last_event_time.isoformat(timespec="seconds") if row.last_event_time else "-",
+            "-" if row.lag is None else f"{row.lag:,}",
+        )  # fmt: skip
     Console().print(table)
+    if partitions:
+        detail = Table("projector", "topic/partition", "applied up to", "end", "lag")
+        for row in rows:
+            for topic, partition, nxt, end in row.partitions:
+                detail.add_row(row.name, f"{topic}/{partition}", f"{nxt:,}", f"{end:,}",
+                               f"{max(0, end - nxt):,}")  # fmt: skip
+        Console().print(detail)
+    if not rows:
+        Console(stderr=True).print("no projector has run yet (tatawwu projections run NAME)")
 
 
 @dlq_app.command("list")
