@@ -135,6 +135,9 @@ def fold_participations(events: Iterable[Event[Any]]) -> dict[tuple[str, str], P
     return pairs
 
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+ONE_US = dt.timedelta(microseconds=1)
+_AT = "(timestamptz 'epoch' + {} * interval '1 microsecond')"
 _LWW = """
     {col} = case when (excluded.{t}, excluded.{e}) > (coalesce(p.{t}, '-infinity'), coalesce(p.{e}, ''))
         then excluded.{col} else p.{col} end"""
@@ -142,9 +145,14 @@ UPSERT = f"""
 insert into participations as p (volunteer_id, opportunity_id, campaign_id, signup_status,
     signup_time, signup_event, checked_in_at, checked_out_at, hours, hours_time, hours_event,
     first_verified_at, no_show)
-select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-    $6::text[], $7::timestamptz[], $8::timestamptz[], $9::numeric[], $10::timestamptz[],
-    $11::text[], $12::timestamptz[], $13::bool[])
+select v.volunteer_id, v.opportunity_id, v.campaign_id, v.signup_status,
+    {_AT.format("v.signup_us")}, v.signup_event, {_AT.format("v.checked_in_us")},
+    {_AT.format("v.checked_out_us")}, v.hours::numeric(6, 2), {_AT.format("v.hours_us")},
+    v.hours_event, {_AT.format("v.first_verified_us")}, v.no_show
+from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[],
+    $7::int8[], $8::int8[], $9::float8[], $10::int8[], $11::text[], $12::int8[], $13::bool[])
+    as v(volunteer_id, opportunity_id, campaign_id, signup_status, signup_us, signup_event,
+         checked_in_us, checked_out_us, hours, hours_us, hours_event, first_verified_us, no_show)
 on conflict (volunteer_id, opportunity_id) do update set
     {",".join(_LWW.format(col=c, t="signup_time", e="signup_event") for c in ("signup_status", "signup_event", "signup_time"))},
     {",".join(_LWW.format(col=c, t="hours_time", e="hours_event") for c in ("hours", "hours_event", "hours_time"))},
@@ -155,11 +163,18 @@ on conflict (volunteer_id, opportunity_id) do update set
 """
 
 
+def _us(moment: dt.datetime | None) -> int | None:
+    """Microseconds since the epoch: int8 arrays encode several times faster than timestamptz."""
+    return None if moment is None else (moment - EPOCH) // ONE_US
+
+
 async def upsert_participations(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
     """Fold the batch per pair in Python, then one set-based upsert with the same rules.
 
     Every SET expression sees the old row (PostgreSQL semantics), so the three columns
-    of a last-writer-wins group all compare against the same old stamp.
+    of a last-writer-wins group all compare against the same old stamp. Times travel as
+    int8 microseconds and hours as float8 (exact for quarter hours), cast in SQL: the
+    array encoding is most of this statement's cost on the client.
     """
     rows = list(fold_participations(e for e in events if e.type in PARTICIPATION_TYPES).values())
     if not rows:
@@ -170,14 +185,14 @@ async def upsert_participations(conn: asyncpg.Connection, events: Sequence[Event
         [r.opportunity_id for r in rows],
         [r.campaign_id for r in rows],
         [r.signup_status for r in rows],
-        [r.signup_stamp[0] if r.signup_stamp else None for r in rows],
+        [_us(r.signup_stamp[0]) if r.signup_stamp else None for r in rows],
         [r.signup_stamp[1] if r.signup_stamp else None for r in rows],
-        [r.checked_in_at for r in rows],
-        [r.checked_out_at for r in rows],
+        [_us(r.checked_in_at) for r in rows],
+        [_us(r.checked_out_at) for r in rows],
         [r.hours for r in rows],
-        [r.hours_stamp[0] if r.hours_stamp else None for r in rows],
+        [_us(r.hours_stamp[0]) if r.hours_stamp else None for r in rows],
         [r.hours_stamp[1] if r.hours_stamp else None for r in rows],
-        [r.first_verified_at for r in rows],
+        [_us(r.first_verified_at) for r in rows],
         [r.no_show for r in rows],
     )
 

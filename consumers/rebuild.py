@@ -27,6 +27,7 @@ from infra.kafka import build_consumer
 from infra.settings import Settings
 
 Progress = Callable[[int, int], None]  # (records done, records total)
+HANDOFF_WAIT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,30 @@ async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartit
         await consumer.stop()
 
 
+class RebuildError(RuntimeError):
+    """The rebuild could not finish; the live read model was left untouched."""
+
+
 async def _run_until(
-    runtime: ProjectorRuntime, targets: dict[TopicPartition, int], progress: Progress | None
+    runtime: ProjectorRuntime,
+    targets: dict[TopicPartition, int],
+    progress: Progress | None,
+    wait_s: float | None = None,
 ) -> None:
     runtime.stop_at = targets
     total = sum(targets.values())
     task = asyncio.create_task(runtime.run())
+    deadline = None if wait_s is None else time.monotonic() + wait_s
     while not task.done():
         if progress:
             progress(
                 sum(min(runtime.applied.get(tp, 0), end) for tp, end in targets.items()), total
             )
+        if deadline is not None and time.monotonic() > deadline:
+            runtime.stopping.set()
+            await task
+            msg = f"the rebuild did not catch up with the live offsets within {wait_s:.0f}s"
+            raise RebuildError(msg)
         await asyncio.wait({task}, timeout=0.5)
     await task
     if progress:
@@ -102,7 +116,9 @@ async def rebuild(
                         TopicPartition(r["topic"], r["kafka_partition"]): r["next_offset"]
                         for r in rows
                     }
-                    await _run_until(runtime, targets, None)
+                    # The live projector is paused on our lock: bound the wait, and on
+                    # failure roll back (releasing it) rather than stall the live model.
+                    await _run_until(runtime, targets, None, wait_s=HANDOFF_WAIT_S)
                     await conn.execute(f'drop schema if exists "{old}" cascade')
                     await conn.execute(f'alter schema "{live}" rename to "{old}"')
                 await conn.execute(f'alter schema "{fresh}" rename to "{live}"')

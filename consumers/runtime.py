@@ -190,7 +190,15 @@ class ProjectorRuntime:
             self.settings,
             min_size=1,
             max_size=2,
-            server_settings={"search_path": f'"{self.schema}"', "application_name": self.group_id},
+            server_settings={
+                "search_path": f'"{self.schema}"',
+                "application_name": self.group_id,
+                # Safe here, unlike in most systems: a commit lost in a PostgreSQL crash
+                # loses its offsets with it, so the batch is simply consumed again from
+                # Kafka (the source of truth). Read-model changes and offsets can never
+                # disagree; only the last few milliseconds of work are redone.
+                "synchronous_commit": "off",
+            },
             # No prepared-statement cache: names resolve on every statement, so after a
             # rebuild swaps schemas this process writes to the new tables at once.
             statement_cache_size=0,
@@ -305,6 +313,9 @@ class ProjectorRuntime:
                     self._rewind(batch, previous)  # nothing of either was stored
                     continue
             if stop_now or self._reached_stop():
+                # The batch fetched meanwhile was not applied: put the position back so the
+                # next run() (a rebuild's hand-off runs twice) fetches it again.
+                self._rewind(batch)
                 break
             if decoded is None:
                 continue

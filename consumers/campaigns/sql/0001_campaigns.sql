@@ -2,6 +2,9 @@
 -- projector's schema, so a rebuild creates the same tables in a fresh schema).
 -- `history` and `participations` come from the shared components applied before.
 
+create index participations_opportunity on participations (opportunity_id);
+create index participations_campaign on participations (campaign_id);
+
 create table campaigns (
     campaign_id       text primary key,
     org_id            text,

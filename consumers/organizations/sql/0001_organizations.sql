@@ -1,3 +1,6 @@
+-- `history` and `participations` come from the shared components applied before.
+create index participations_campaign on participations (campaign_id);
+
 create table organizations (
     org_id        text primary key,
     name_ar       text,
