@@ -58,6 +58,20 @@ async def record_and_load(
     return histories
 
 
+async def refold(
+    conn: asyncpg.Connection,
+    histories: dict[tuple[str, str], History],
+    aggregate: str,
+    fold: Callable[[History], dict[str, Any]],
+    table: str,
+    key: str,
+    columns: dict[str, str],
+) -> None:
+    """Fold every touched `aggregate` from its history and upsert the rows into `table`."""
+    rows = [{**fold(h), key: i} for (a, i), h in histories.items() if a == aggregate]
+    await upsert_rows(conn, table, key, columns, rows)
+
+
 async def upsert_rows(
     conn: asyncpg.Connection,
     table: str,

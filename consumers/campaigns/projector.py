@@ -37,8 +37,7 @@ async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
         ("campaign", "campaigns", "campaign_id", CAMPAIGN_COLUMNS),
         ("opportunity", "opportunities", "opportunity_id", OPPORTUNITY_COLUMNS),
     ):
-        rows = [{**fold_history(h), key: i} for (a, i), h in histories.items() if a == aggregate]
-        await history.upsert_rows(conn, table, key, columns, rows)
+        await history.refold(conn, histories, aggregate, fold_history, table, key, columns)
     await upsert_participations(conn, events)
 
 

@@ -49,8 +49,9 @@ async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
     """Organisations refolded, campaign ownership recorded, participations merged."""
     org_events = [e for e in events if e.type in ORG_TYPES]
     histories = await history.record_and_load(conn, org_events, lambda e: ("org", e.data.org_id))
-    rows = [{**fold_organization(h), "org_id": i} for (_, i), h in histories.items()]
-    await history.upsert_rows(conn, "organizations", "org_id", ORG_COLUMNS, rows)
+    await history.refold(
+        conn, histories, "org", fold_organization, "organizations", "org_id", ORG_COLUMNS
+    )
     launched = [
         (e.data.campaign_id, e.data.org_id) for e in events if e.type == "campaign.launched"
     ]

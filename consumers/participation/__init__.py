@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from consumers import history, participations
+from consumers.history import History
 from consumers.participations import PARTICIPATION_TYPES, upsert_participations
 from consumers.runtime import Projector
 from consumers.volunteers import PROFILE_TYPES, fold_profile
@@ -33,17 +34,22 @@ DEMOGRAPHICS = {
 }  # fmt: skip
 
 
+def fold_demographics(events: History) -> dict[str, Any]:
+    """Only what the breakdowns need from the volunteer's profile (no names or contacts)."""
+    profile = fold_profile(events)
+    return {k: profile.get(k) for k in DEMOGRAPHICS}
+
+
 async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
     """Demographics refolded per touched volunteer; participations merged."""
     profile_events = [e for e in events if e.type in PROFILE_TYPES]
     histories = await history.record_and_load(
         conn, profile_events, lambda e: ("volunteer", e.data.volunteer_id)
     )
-    rows = []
-    for (_, volunteer_id), h in histories.items():
-        profile = fold_profile(h)
-        rows.append({"volunteer_id": volunteer_id, **{k: profile.get(k) for k in DEMOGRAPHICS}})
-    await history.upsert_rows(conn, "volunteer_profiles", "volunteer_id", DEMOGRAPHICS, rows)
+    await history.refold(
+        conn, histories, "volunteer", fold_demographics, "volunteer_profiles", "volunteer_id",
+        DEMOGRAPHICS,
+    )  # fmt: skip
     await upsert_participations(conn, events)
 
 

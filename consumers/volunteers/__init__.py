@@ -62,8 +62,9 @@ async def apply_profiles(conn: asyncpg.Connection, events: Sequence[Event[Any]])
     histories = await history.record_and_load(
         conn, profile_events, lambda e: ("volunteer", e.data.volunteer_id)
     )
-    rows = [{**fold_profile(h), "volunteer_id": i} for (_, i), h in histories.items()]
-    await history.upsert_rows(conn, "volunteers", "volunteer_id", PROFILE_COLUMNS, rows)
+    await history.refold(
+        conn, histories, "volunteer", fold_profile, "volunteers", "volunteer_id", PROFILE_COLUMNS
+    )
 
 
 async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
