@@ -123,7 +123,8 @@ async def naive(settings: Settings, prefix: str, limit: int, schema: str) -> flo
 
 async def projector_rate(
     settings: Settings, name: str, prefix: str, schema: str, total: int
-) -> float:
+) -> tuple[float, float]:
+    """(events/s from start including the group join, events/s sustained after the first commit)."""
     projector = PROJECTORS[name]
     runtime = ProjectorRuntime(
         projector, settings, schema=schema, group_id=f"bench-{schema}", topic_prefix=prefix
@@ -135,8 +136,15 @@ async def projector_rate(
     began = time.perf_counter()
     task = asyncio.create_task(runtime.run())
     try:
+        while not await conn.fetchval(f'select events_applied from "{schema}"._stats'):  # noqa: ASYNC110 - polling the database is the measurement
+            await asyncio.sleep(0.005)
+        steady_from = time.perf_counter()
+        done = int(
+            await conn.fetchval(f'select coalesce(sum(next_offset), 0) from "{schema}"._offsets')
+        )
         await wait_caught_up(conn, schema, ends, wait_s=900)
-        return records / (time.perf_counter() - began)
+        now = time.perf_counter()
+        return records / (now - began), (records - done) / (now - steady_from)
     finally:
         runtime.stopping.set()
         await task
@@ -315,10 +323,11 @@ async def main(args: argparse.Namespace) -> None:
             )
         )
         for name, schema in zip(PROJECTORS, schemas, strict=True):
-            rate = await projector_rate(settings, name, prefix, schema, total)
-            rows.append(
-                ("tatawwu", f"{name} projector", f"{rate:,.0f}  ({rate / naive_rate:.0f}x naive)")
-            )
+            rate, sustained = await projector_rate(settings, name, prefix, schema, total)
+            rows.append((
+                "tatawwu", f"{name}: sustained (from start, incl. group join)",
+                f"{sustained:,.0f} ({rate:,.0f})  {sustained / naive_rate:.0f}x naive",
+            ))  # fmt: skip
         p50, p99, worst = await freshness(settings, args.rate, args.fresh_seconds)
         rows.append(
             (
