@@ -168,19 +168,22 @@ def _us(moment: dt.datetime | None) -> int | None:
     return None if moment is None else (moment - EPOCH) // ONE_US
 
 
-async def upsert_participations(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
-    """Fold the batch per pair in Python, then one set-based upsert with the same rules.
+Prepared = tuple[list[Any], ...]  # the upsert's thirteen arrays
 
-    Every SET expression sees the old row (PostgreSQL semantics), so the three columns
-    of a last-writer-wins group all compare against the same old stamp. Times travel as
-    int8 microseconds and hours as float8 (exact for quarter hours), cast in SQL: the
-    array encoding is most of this statement's cost on the client.
+
+def prepare_upsert(events: Sequence[Event[Any]]) -> Prepared | None:
+    """Fold the participation events per pair and build the upsert's arrays (pure CPU).
+
+    The runtime calls this outside the transaction, on every decoded event of a batch,
+    duplicates and redeliveries included: every merge is idempotent, so rows folded
+    from a superset of the fresh events upsert to exactly the same result.
+    Times travel as int8 microseconds and hours as float8 (exact for quarter hours),
+    cast in SQL: array encoding was most of this statement's client cost.
     """
     rows = list(fold_participations(e for e in events if e.type in PARTICIPATION_TYPES).values())
     if not rows:
-        return
-    await conn.execute(
-        UPSERT,
+        return None
+    return (
         [r.volunteer_id for r in rows],
         [r.opportunity_id for r in rows],
         [r.campaign_id for r in rows],
@@ -195,6 +198,19 @@ async def upsert_participations(conn: asyncpg.Connection, events: Sequence[Event
         [_us(r.first_verified_at) for r in rows],
         [r.no_show for r in rows],
     )
+
+
+async def upsert_participations(
+    conn: asyncpg.Connection, events: Sequence[Event[Any]], prepared: Prepared | None = None
+) -> None:
+    """One set-based upsert with the rules above (`prepared`: arrays built ahead of time).
+
+    Every SET expression sees the old row (PostgreSQL semantics), so the three columns
+    of a last-writer-wins group all compare against the same old stamp.
+    """
+    arrays = prepared if prepared is not None else prepare_upsert(events)
+    if arrays is not None:
+        await conn.execute(UPSERT, *arrays)
 
 
 def row_to_participation(r: Any) -> Participation:

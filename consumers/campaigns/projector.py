@@ -16,7 +16,12 @@ from consumers.campaigns.rules import (
     OPPORTUNITY_TYPES,
     fold_history,
 )
-from consumers.participations import PARTICIPATION_TYPES, upsert_participations
+from consumers.participations import (
+    PARTICIPATION_TYPES,
+    Prepared,
+    prepare_upsert,
+    upsert_participations,
+)
 from consumers.runtime import Projector
 from infra.migrations import Migrations
 from schemas.envelope import Event
@@ -29,7 +34,9 @@ def _aggregate_of(event: Event[Any]) -> tuple[str, str]:
     return "opportunity", event.data.opportunity_id
 
 
-async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
+async def apply(
+    conn: asyncpg.Connection, events: Sequence[Event[Any]], prepared: Prepared | None = None
+) -> None:
     """Apply a batch of fresh, handled events (the runtime has deduplicated them)."""
     entity_events = [e for e in events if e.type in CAMPAIGN_TYPES | OPPORTUNITY_TYPES]
     histories = await history.record_and_load(conn, entity_events, _aggregate_of)
@@ -38,7 +45,7 @@ async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
         ("opportunity", "opportunities", "opportunity_id", OPPORTUNITY_COLUMNS),
     ):
         await history.refold(conn, histories, aggregate, fold_history, table, key, columns)
-    await upsert_participations(conn, events)
+    await upsert_participations(conn, events, prepared)
 
 
 PROJECTOR = Projector(
@@ -50,5 +57,6 @@ PROJECTOR = Projector(
         Migrations("campaigns", Path(__file__).with_name("sql")),
     ),
     apply=apply,
+    precompute=prepare_upsert,
     event_types=CAMPAIGN_TYPES | OPPORTUNITY_TYPES | PARTICIPATION_TYPES,
 )

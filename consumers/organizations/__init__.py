@@ -18,7 +18,12 @@ import asyncpg
 
 from consumers import history, participations
 from consumers.history import History, ordered
-from consumers.participations import PARTICIPATION_TYPES, upsert_participations
+from consumers.participations import (
+    PARTICIPATION_TYPES,
+    Prepared,
+    prepare_upsert,
+    upsert_participations,
+)
 from consumers.runtime import Projector
 from infra.migrations import Migrations
 from schemas.envelope import Event
@@ -45,7 +50,9 @@ def fold_organization(events: History) -> dict[str, Any]:
     return row
 
 
-async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
+async def apply(
+    conn: asyncpg.Connection, events: Sequence[Event[Any]], prepared: Prepared | None = None
+) -> None:
     """Organisations refolded, campaign ownership recorded, participations merged."""
     org_events = [e for e in events if e.type in ORG_TYPES]
     histories = await history.record_and_load(conn, org_events, lambda e: ("org", e.data.org_id))
@@ -61,7 +68,7 @@ async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
             " on conflict (campaign_id) do update set org_id = excluded.org_id",
             launched,
         )
-    await upsert_participations(conn, events)
+    await upsert_participations(conn, events, prepared)
 
 
 PROJECTOR = Projector(
@@ -73,5 +80,6 @@ PROJECTOR = Projector(
         Migrations("organizations", Path(__file__).with_name("sql")),
     ),
     apply=apply,
+    precompute=prepare_upsert,
     event_types=ORG_TYPES | {"campaign.launched"} | PARTICIPATION_TYPES,
 )

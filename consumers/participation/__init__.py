@@ -20,7 +20,12 @@ import asyncpg
 
 from consumers import history, participations
 from consumers.history import History
-from consumers.participations import PARTICIPATION_TYPES, upsert_participations
+from consumers.participations import (
+    PARTICIPATION_TYPES,
+    Prepared,
+    prepare_upsert,
+    upsert_participations,
+)
 from consumers.runtime import Projector
 from consumers.volunteers import PROFILE_TYPES, fold_profile
 from infra.migrations import Migrations
@@ -40,7 +45,9 @@ def fold_demographics(events: History) -> dict[str, Any]:
     return {k: profile.get(k) for k in DEMOGRAPHICS}
 
 
-async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
+async def apply(
+    conn: asyncpg.Connection, events: Sequence[Event[Any]], prepared: Prepared | None = None
+) -> None:
     """Demographics refolded per touched volunteer; participations merged."""
     profile_events = [e for e in events if e.type in PROFILE_TYPES]
     histories = await history.record_and_load(
@@ -50,7 +57,7 @@ async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
         conn, histories, "volunteer", fold_demographics, "volunteer_profiles", "volunteer_id",
         DEMOGRAPHICS,
     )  # fmt: skip
-    await upsert_participations(conn, events)
+    await upsert_participations(conn, events, prepared)
 
 
 def read_population(path: Path = POPULATION_CSV) -> list[tuple[str, str, str, str, int]]:
@@ -81,6 +88,7 @@ PROJECTOR = Projector(
         Migrations("participation", Path(__file__).with_name("sql")),
     ),
     apply=apply,
+    precompute=prepare_upsert,
     event_types=PROFILE_TYPES | PARTICIPATION_TYPES,
     prepare=load_population,
 )

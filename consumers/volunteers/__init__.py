@@ -18,7 +18,12 @@ import asyncpg
 
 from consumers import history, participations
 from consumers.history import History, ordered
-from consumers.participations import PARTICIPATION_TYPES, upsert_participations
+from consumers.participations import (
+    PARTICIPATION_TYPES,
+    Prepared,
+    prepare_upsert,
+    upsert_participations,
+)
 from consumers.runtime import Projector
 from infra.migrations import Migrations
 from schemas.envelope import Event
@@ -67,10 +72,12 @@ async def apply_profiles(conn: asyncpg.Connection, events: Sequence[Event[Any]])
     )
 
 
-async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
+async def apply(
+    conn: asyncpg.Connection, events: Sequence[Event[Any]], prepared: Prepared | None = None
+) -> None:
     """Apply a batch of fresh events: profiles refolded, participations merged."""
     await apply_profiles(conn, events)
-    await upsert_participations(conn, events)
+    await upsert_participations(conn, events, prepared)
 
 
 PROJECTOR = Projector(
@@ -82,5 +89,6 @@ PROJECTOR = Projector(
         Migrations("volunteers", Path(__file__).with_name("sql")),
     ),
     apply=apply,
+    precompute=prepare_upsert,
     event_types=PROFILE_TYPES | PARTICIPATION_TYPES,
 )

@@ -32,11 +32,13 @@ async def test_a_poison_event_replayed_after_the_fix_is_applied_exactly_once(
     stream = build_stream(2_000, seed=21, duplicate_share=0, invalid_share=0)
     broken = True
 
-    async def buggy_apply(conn: asyncpg.Connection, events: Sequence[Event[Any]]) -> None:
+    async def buggy_apply(
+        conn: asyncpg.Connection, events: Sequence[Event[Any]], *pre: Any
+    ) -> None:
         if broken and any(e.type == "volunteer.checked_out" for e in events):
             msg = "simulated bug in check-out handling"
             raise RuntimeError(msg)
-        await PROJECTOR.apply(conn, events)
+        await PROJECTOR.apply(conn, events, *pre)
 
     projector = dataclasses.replace(PROJECTOR, apply=buggy_apply)
     producer = build_producer(stack)
