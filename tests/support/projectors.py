@@ -9,6 +9,8 @@ import asyncpg
 from aiokafka import TopicPartition
 
 from consumers.participations import Participation, row_to_participation
+from consumers.runtime import Projector, ProjectorRuntime
+from infra.db import connect
 from infra.kafka import build_consumer, ensure_topics
 from infra.settings import Settings
 from schemas.topics import CATALOG
@@ -62,3 +64,43 @@ async def read_participations(
     """The participations table as the pure model's rows."""
     rows = await conn.fetch(f'select * from "{schema}".participations')
     return {(r["volunteer_id"], r["opportunity_id"]): row_to_participation(r) for r in rows}
+
+
+async def run_until_caught_up(
+    settings: Settings,
+    projectors: dict[str, Projector],
+    schemas: dict[str, str],
+    prefix: str,
+    *,
+    group: str,
+    wait_s: float = 120,
+    max_records: int = 5000,
+) -> None:
+    """Run each projector on `prefix` topics into its schema until it has applied everything
+    published so far, then stop it cleanly (the start / catch up / stop every test repeats)."""
+    runtimes = [
+        ProjectorRuntime(
+            projector,
+            settings,
+            schema=schemas[name],
+            group_id=f"{group}-{name}",
+            topic_prefix=prefix,
+            max_records=max_records,
+        )
+        for name, projector in projectors.items()
+    ]
+    for runtime in runtimes:
+        await runtime.start()
+    tasks = [asyncio.create_task(runtime.run()) for runtime in runtimes]
+    conn = await connect(settings)
+    try:
+        for name, projector in projectors.items():
+            ends = await end_offsets(settings, [prefix + t for t in projector.topics])
+            await wait_caught_up(conn, schemas[name], ends, wait_s=wait_s)
+    finally:
+        for runtime in runtimes:
+            runtime.stopping.set()
+        await asyncio.gather(*tasks)
+        for runtime in runtimes:
+            await runtime.close()
+        await conn.close()

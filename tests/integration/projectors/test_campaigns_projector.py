@@ -15,6 +15,7 @@ from tests.support.projectors import (
     create_prefixed_topics,
     end_offsets,
     read_participations,
+    run_until_caught_up,
     wait_caught_up,
 )
 from tests.support.streams import build_stream, publish
@@ -99,16 +100,8 @@ async def test_a_restarted_projector_resumes_from_postgres_offsets(
         for second_half in (False, True):
             if second_half:
                 await publish(producer, stream, prefix, half)
-            runtime = ProjectorRuntime(
-                PROJECTOR, stack, schema=schema, group_id=f"g-{unique}", topic_prefix=prefix
-            )
-            await runtime.start()
-            task = asyncio.create_task(runtime.run())
-            ends = await end_offsets(stack, [prefix + t for t in PROJECTOR.topics])
-            await wait_caught_up(conn, schema, ends, wait_s=60)
-            runtime.stopping.set()
-            await task
-            await runtime.close()
+            await run_until_caught_up(stack, {"campaigns": PROJECTOR}, {"campaigns": schema},
+                                      prefix, group=f"g-{unique}", wait_s=60)  # fmt: skip
         stats = await conn.fetchrow(f'select * from "{schema}"._stats')
         assert stats["events_applied"] == stream.unique_valid
         assert stats["dead_lettered"] == stream.invalid

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -12,12 +11,11 @@ import pytest
 
 from consumers.campaigns import PROJECTOR
 from consumers.dlq import replay
-from consumers.runtime import ProjectorRuntime
 from infra.db import connect
 from infra.kafka import build_producer
 from infra.settings import Settings
 from schemas.envelope import Event
-from tests.support.projectors import create_prefixed_topics, end_offsets, wait_caught_up
+from tests.support.projectors import create_prefixed_topics, run_until_caught_up
 from tests.support.streams import build_stream, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -47,24 +45,12 @@ async def test_a_poison_event_replayed_after_the_fix_is_applied_exactly_once(
     await producer.stop()
     conn = await connect(stack)
 
-    async def run_until_caught_up() -> None:
-        runtime = ProjectorRuntime(
-            projector, stack, schema=schema, group_id=f"g-{unique}", topic_prefix=prefix
-        )
-        await runtime.start()
-        task = asyncio.create_task(runtime.run())
-        await wait_caught_up(
-            conn,
-            schema,
-            await end_offsets(stack, [prefix + t for t in PROJECTOR.topics]),
-            wait_s=60,
-        )
-        runtime.stopping.set()
-        await task
-        await runtime.close()
+    async def project() -> None:
+        await run_until_caught_up(stack, {"campaigns": projector}, {"campaigns": schema}, prefix,
+                                  group=f"g-{unique}", wait_s=60)  # fmt: skip
 
     try:
-        await run_until_caught_up()
+        await project()
         poisoned = await conn.fetchval(
             f"""select count(*) from "{schema}"._deadletters where reason = 'apply_failed'"""
         )
@@ -76,7 +62,7 @@ async def test_a_poison_event_replayed_after_the_fix_is_applied_exactly_once(
         broken = False  # the fix ships
         report = await replay(stack, reason="apply_failed", topic_prefix=prefix)
         assert len(report.replayed) == checkouts
-        await run_until_caught_up()
+        await project()
         assert (
             await conn.fetchval(f'select events_applied from "{schema}"._stats')
             == stream.unique_valid
