@@ -37,7 +37,7 @@ from rich.table import Table  # noqa: E402
 from consumers.participations import upsert_participations  # noqa: E402
 from consumers.rebuild import rebuild  # noqa: E402
 from consumers.registry import PROJECTORS  # noqa: E402
-from consumers.runtime import ProjectorRuntime  # noqa: E402
+from consumers.runtime import ProjectorRuntime, tune_gc  # noqa: E402
 from infra.db import connect  # noqa: E402
 from infra.kafka import build_admin, build_broker, build_consumer, build_producer  # noqa: E402
 from infra.logging import configure_logging  # noqa: E402
@@ -293,6 +293,7 @@ async def main(args: argparse.Namespace) -> None:
     await publish(producer, stream, prefix)
     await producer.stop()
     total = len(stream.records)
+    tune_gc()  # as `tatawwu projections run` and `rebuild` do once started
     rows: list[tuple[str, str, str]] = []
 
     class Rows(list):  # print each figure as soon as it is measured

@@ -24,13 +24,15 @@ Kafka's committed offsets are written too, but only so `kafka-consumer-groups` a
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
+import orjson
 import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
@@ -53,7 +55,12 @@ log = structlog.get_logger(__name__)
 BOOKKEEPING = Migrations("runtime", Path(__file__).with_name("sql"))
 Apply = Callable[..., Awaitable[None]]  # (conn, fresh events[, precomputed]) -> None
 Fetched = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-DECODE_SLICE = 250  # records decoded between two yields to the event loop (~2 ms)
+GC_THRESHOLDS = (20_000, 10, 10)  # see tune_gc
+# While a batch's transaction is in flight the next batch is taken from the fetcher and
+# decoded, in slices that yield to the event loop: each statement of that transaction is
+# sent as soon as PostgreSQL answers the one before, not after a long stretch of CPU work.
+FETCH_SLICE = 500  # records taken from aiokafka's buffer per getmany (~1 ms to parse)
+DECODE_SLICE = 20  # records decoded between two yields (~0.2 ms)
 # Failures of the plumbing, not of a record: retry the batch from the stored offsets.
 TRANSIENT = (
     OSError,
@@ -86,14 +93,23 @@ class Projector:
     apply: Apply
     event_types: frozenset[str]  # handled types; others on its topics only advance offsets
     prepare: Callable[[asyncpg.Connection], Awaitable[None]] | None = None  # after migrations
-    # Optional pure work done outside the transaction, on every decoded event of a batch
-    # (duplicates and redeliveries included), its result handed to `apply` as a third
-    # argument. Only for projectors whose apply is idempotent per event.
-    precompute: Callable[[Sequence[Event[Any]]], Any] | None = None
+    # Optional pure work done outside the transaction: a new accumulator per batch is fed
+    # every decoded event of it (duplicates and redeliveries included), slice by slice,
+    # and its result handed to `apply` as a third argument. Only for projectors whose
+    # apply is idempotent per event.
+    precompute: Callable[[], Accumulator] | None = None
 
     @property
     def schema(self) -> str:
         return self.name
+
+
+class Accumulator(Protocol):
+    """Pure work done ahead of a batch's transaction (see `Projector.precompute`)."""
+
+    def add(self, events: Sequence[Event[Any]]) -> None: ...  # the next slice of a batch
+
+    def result(self) -> Any: ...  # handed to `apply` as its third argument
 
 
 @dataclass
@@ -281,26 +297,11 @@ class ProjectorRuntime:
             batch: Fetched = {}
             if not stop_now:
                 try:
-                    batch = await self._consumer.getmany(
-                        timeout_ms=200, max_records=self.max_records
-                    )
+                    batch = await self._fetch()
                 except KafkaError as exc:
                     self._log.warning("fetch_failed", error=str(exc))
                     await asyncio.sleep(backoff)
-            decoded = None
-            if batch:
-                records = [r for tp in sorted(batch) for r in batch[tp]]
-                # CPU work done here overlaps the previous batch's transaction: decode in
-                # slices and yield between them, so that transaction's next statement is
-                # sent as soon as PostgreSQL answers the last one.
-                good, dead = [], []
-                for start in range(0, len(records), DECODE_SLICE):
-                    g, d = decode_batch(records[start : start + DECODE_SLICE], self.topic_prefix)
-                    good += g
-                    dead += d
-                    await asyncio.sleep(0)
-                pre = self._precompute(good)
-                decoded = (records, good, dead, time.perf_counter(), pre)
+            decoded = await self._decode(batch) if batch else None
             if in_flight is not None:
                 task, previous = in_flight
                 in_flight = None
@@ -342,6 +343,39 @@ class ProjectorRuntime:
             await lag_commit
         await self._commit_for_lag_visibility()
 
+    async def _fetch(self) -> Fetched:
+        """Up to `max_records` from the fetcher, taken in slices that yield between them."""
+        batch: Fetched = {}
+        count, timeout_ms = 0, 200
+        while count < self.max_records:
+            part = await self._consumer.getmany(
+                timeout_ms=timeout_ms, max_records=min(FETCH_SLICE, self.max_records - count)
+            )
+            if not part:
+                break
+            for tp, records in part.items():
+                batch.setdefault(tp, []).extend(records)
+                count += len(records)
+            timeout_ms = 0  # only what is already fetched: the batch must not wait
+            await asyncio.sleep(0)
+        return batch
+
+    async def _decode(self, batch: Fetched) -> tuple[Any, ...]:
+        """Decode (and precompute) a batch in slices, yielding to the transaction in flight."""
+        records = [r for tp in sorted(batch) for r in batch[tp]]
+        accumulator = self.projector.precompute() if self.projector.precompute else None
+        good: list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]] = []
+        dead: list[Dead] = []
+        for start in range(0, len(records), DECODE_SLICE):
+            g, d = decode_batch(records[start : start + DECODE_SLICE], self.topic_prefix)
+            good += g
+            dead += d
+            if accumulator is not None:
+                accumulator.add([event for _, event in g])
+            await asyncio.sleep(0)
+        pre = accumulator.result() if accumulator is not None else None
+        return records, good, dead, time.perf_counter(), pre
+
     def _reached_stop(self) -> bool:
         if self.stop_at is None:
             return False
@@ -380,7 +414,9 @@ class ProjectorRuntime:
     def _precompute(self, good: list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]]) -> Any:
         if self.projector.precompute is None:
             return None
-        return self.projector.precompute([event for _, event in good])
+        accumulator = self.projector.precompute()
+        accumulator.add([event for _, event in good])
+        return accumulator.result()
 
     async def _apply_decoded(
         self,
@@ -458,18 +494,17 @@ class ProjectorRuntime:
     async def _lock_offsets(
         self, conn: asyncpg.Connection, partitions: list[TopicPartition]
     ) -> dict[TopicPartition, int]:
-        topics, parts = [tp.topic for tp in partitions], [tp.partition for tp in partitions]
-        await conn.execute(
-            "insert into _offsets (topic, kafka_partition) select * from unnest($1::text[], $2::int[])"
-            " on conflict do nothing",
-            topics,
-            parts,
-        )
+        # One round trip: insert the rows never seen, and lock every row (an ON CONFLICT
+        # update that changes nothing locks the row like FOR UPDATE and, in READ COMMITTED,
+        # returns its latest committed offset once a concurrent writer has committed).
+        # Sorted, so two members locking the same partitions cannot deadlock.
         rows = await conn.fetch(
-            "select topic, kafka_partition, next_offset from _offsets where (topic, kafka_partition)"
-            " in (select * from unnest($1::text[], $2::int[])) order by 1, 2 for update",
-            topics,
-            parts,
+            "insert into _offsets as o (topic, kafka_partition)"
+            " select * from unnest($1::text[], $2::int[]) order by 1, 2"
+            " on conflict (topic, kafka_partition) do update set next_offset = o.next_offset"
+            " returning topic, kafka_partition, next_offset",
+            [tp.topic for tp in partitions],
+            [tp.partition for tp in partitions],
         )
         return {TopicPartition(r["topic"], r["kafka_partition"]): r["next_offset"] for r in rows}
 
@@ -483,8 +518,10 @@ class ProjectorRuntime:
         if not unique:
             return []
         rows = await conn.fetch(
-            "insert into _events (event_id) select unnest($1::text[]) on conflict do nothing returning event_id",
-            list(unique),
+            # One JSON document, not a text[]: asyncpg's array encoder costs ~2 µs an element.
+            "insert into _events (event_id) select jsonb_array_elements_text($1::text::jsonb)"
+            " on conflict do nothing returning event_id",
+            orjson.dumps(list(unique)).decode(),
         )
         new = {r["event_id"] for r in rows}
         return [e for i, e in unique.items() if i in new]
@@ -652,9 +689,26 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             await self.runtime.seek_to_stored(list(assigned))
 
 
+def tune_gc() -> None:
+    """Garbage-collection settings for a process that runs projectors (call once started).
+
+    A batch keeps thousands of young objects alive (records, events, their models) for
+    a few hundred milliseconds, so CPython's default thresholds promote them and run a
+    full collection every few batches, each walking every module, schema and client
+    object the process loaded: a quarter of the projector's CPU, measured. Freezing
+    what exists once start-up is done takes that out of every later collection; larger
+    thresholds let a batch live and die between two collections. Cyclic garbage is
+    still collected (memory stays flat: see benchmarks/bench_projectors.py).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def run_projector(runtime: ProjectorRuntime) -> None:
     """Start, run until stopped, and close cleanly (the batch in flight is finished)."""
     await runtime.start()
+    tune_gc()
     try:
         await runtime.run()
     finally:

@@ -63,8 +63,10 @@ def rebuild_cmd(
 
     from consumers.rebuild import rebuild
     from consumers.registry import projector_named
+    from consumers.runtime import tune_gc
 
     settings = get_settings()
+    tune_gc()
     configure_logging("WARNING", settings.log_format)
     console = Console(stderr=True)
     with Progress(

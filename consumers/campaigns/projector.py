@@ -19,7 +19,7 @@ from consumers.campaigns.rules import (
 from consumers.participations import (
     PARTICIPATION_TYPES,
     Prepared,
-    prepare_upsert,
+    UpsertBuilder,
     upsert_participations,
 )
 from consumers.runtime import Projector
@@ -57,6 +57,6 @@ PROJECTOR = Projector(
         Migrations("campaigns", Path(__file__).with_name("sql")),
     ),
     apply=apply,
-    precompute=prepare_upsert,
+    precompute=UpsertBuilder,
     event_types=CAMPAIGN_TYPES | OPPORTUNITY_TYPES | PARTICIPATION_TYPES,
 )

@@ -21,7 +21,7 @@ from consumers.history import History, ordered
 from consumers.participations import (
     PARTICIPATION_TYPES,
     Prepared,
-    prepare_upsert,
+    UpsertBuilder,
     upsert_participations,
 )
 from consumers.runtime import Projector
@@ -80,6 +80,6 @@ PROJECTOR = Projector(
         Migrations("organizations", Path(__file__).with_name("sql")),
     ),
     apply=apply,
-    precompute=prepare_upsert,
+    precompute=UpsertBuilder,
     event_types=ORG_TYPES | {"campaign.launched"} | PARTICIPATION_TYPES,
 )

@@ -23,7 +23,7 @@ from consumers.history import History
 from consumers.participations import (
     PARTICIPATION_TYPES,
     Prepared,
-    prepare_upsert,
+    UpsertBuilder,
     upsert_participations,
 )
 from consumers.runtime import Projector
@@ -88,7 +88,7 @@ PROJECTOR = Projector(
         Migrations("participation", Path(__file__).with_name("sql")),
     ),
     apply=apply,
-    precompute=prepare_upsert,
+    precompute=UpsertBuilder,
     event_types=PROFILE_TYPES | PARTICIPATION_TYPES,
     prepare=load_population,
 )

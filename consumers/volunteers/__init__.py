@@ -21,7 +21,7 @@ from consumers.history import History, ordered
 from consumers.participations import (
     PARTICIPATION_TYPES,
     Prepared,
-    prepare_upsert,
+    UpsertBuilder,
     upsert_participations,
 )
 from consumers.runtime import Projector
@@ -89,6 +89,6 @@ PROJECTOR = Projector(
         Migrations("volunteers", Path(__file__).with_name("sql")),
     ),
     apply=apply,
-    precompute=prepare_upsert,
+    precompute=UpsertBuilder,
     event_types=PROFILE_TYPES | PARTICIPATION_TYPES,
 )
