@@ -61,6 +61,9 @@ GC_THRESHOLDS = (20_000, 10, 10)  # see tune_gc
 # sent as soon as PostgreSQL answers the one before, not after a long stretch of CPU work.
 FETCH_SLICE = 500  # records taken from aiokafka's buffer per getmany (~1 ms to parse)
 DECODE_SLICE = 20  # records decoded between two yields (~0.2 ms)
+# A batch whose events ALL fail to apply, at least this many and with one exception type,
+# stops the projector (ProjectorBroken) rather than dead-lettering them one by one.
+SYSTEMIC_FAILURES = 10
 # Failures of the plumbing, not of a record: retry the batch from the stored offsets.
 TRANSIENT = (
     OSError,
@@ -73,6 +76,15 @@ TRANSIENT = (
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
 )
+
+
+class ProjectorBroken(RuntimeError):
+    """Every event of a batch failed to apply in the same way: the projector, not the data.
+
+    Raised instead of dead-lettering the whole stream after a bad deploy (a bug, a
+    missing migration). Nothing of the batch was stored: once fixed and restarted, the
+    projector resumes from the same offsets.
+    """
 
 
 class OffsetGap(Exception):
@@ -535,6 +547,7 @@ class ProjectorRuntime:
     ) -> list[Event[Any]]:
         by_id = {e.id: r for r, e in good}
         applied, poison = [], []
+        errors: set[str] = set()
         for event in handled:
             try:
                 async with conn.transaction():
@@ -545,6 +558,14 @@ class ProjectorRuntime:
             except Exception as exc:
                 detail = f"{type(exc).__name__}: {str(exc)[:300]}"
                 poison.append(Dead(by_id[event.id], "apply_failed", detail, event.id, event.type))
+                errors.add(type(exc).__name__)
+        if not applied and len(poison) >= SYSTEMIC_FAILURES and len(errors) == 1:
+            msg = (
+                f"all {len(poison)} events of the batch failed to apply with {errors.pop()}"
+                f" (first: {poison[0].detail}); a bug or a missing migration, not bad records:"
+                " nothing was dead-lettered, fix and restart to resume from the same offsets"
+            )
+            raise ProjectorBroken(msg)
         if poison:
             # Forget their ids: once the cause is fixed, a replay must apply them.
             await conn.execute(
@@ -711,5 +732,8 @@ async def run_projector(runtime: ProjectorRuntime) -> None:
     tune_gc()
     try:
         await runtime.run()
+    except ProjectorBroken as exc:
+        runtime._log.error("projector_broken", detail=str(exc)[:600])
+        raise
     finally:
         await runtime.close()

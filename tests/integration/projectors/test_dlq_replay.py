@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from consumers.campaigns import PROJECTOR
 from consumers.dlq import replay
+from consumers.runtime import ProjectorBroken, ProjectorRuntime
 from infra.db import connect
 from infra.kafka import build_producer
 from infra.settings import Settings
@@ -78,4 +80,40 @@ async def test_a_poison_event_replayed_after_the_fix_is_applied_exactly_once(
         assert again.replayed == []
         assert again.already_replayed == checkouts
     finally:
+        await conn.close()
+
+
+async def test_a_projector_failing_on_every_event_stops_instead_of_dead_lettering(
+    stack: Settings, unique: str
+) -> None:
+    """A bad deploy (every apply fails alike) halts with nothing dead-lettered or stored."""
+    prefix, schema = f"broken.{unique}.", f"broken_campaigns_{unique}"
+    await create_prefixed_topics(stack, prefix)
+    stream = build_stream(300, seed=22, duplicate_share=0, invalid_share=0)
+
+    async def broken_apply(conn: asyncpg.Connection, events: Sequence[Event[Any]], *_: Any) -> None:
+        msg = 'relation "participations_v2" does not exist'
+        raise RuntimeError(msg)
+
+    producer = build_producer(stack)
+    await producer.start()
+    await publish(producer, stream, prefix)
+    await producer.stop()
+    runtime = ProjectorRuntime(
+        dataclasses.replace(PROJECTOR, apply=broken_apply), stack, schema=schema,
+        group_id=f"g-{unique}", topic_prefix=prefix,
+    )  # fmt: skip
+    conn = await connect(stack)
+    try:
+        await runtime.start()
+        with pytest.raises(ProjectorBroken, match="participations_v2"):
+            await asyncio.wait_for(runtime.run(), timeout=60)
+        assert await conn.fetchval(f'select count(*) from "{schema}"._deadletters') == 0
+        assert (
+            await conn.fetchval(f'select coalesce(sum(next_offset), 0) from "{schema}"._offsets')
+            == 0
+        )
+        assert await conn.fetchval(f'select events_applied from "{schema}"._stats') == 0
+    finally:
+        await runtime.close()
         await conn.close()
