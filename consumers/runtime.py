@@ -4,9 +4,10 @@ A projector declares its topics, its tables (migrations) and an `apply` coroutin
 this module owns consuming, seeking, batching, deduplication, dead-lettering,
 metrics and shutdown. For each batch, in ONE PostgreSQL transaction:
 
-1. lock the stored offsets of the batch's partitions (`FOR UPDATE`) and drop every
-   record below them: a rebalance or a retry can redeliver what another member (or
-   an earlier attempt) already applied, and the lock orders the two writers;
+1. lock the stored offsets of the batch's partitions (row locks, taken by an
+   `on conflict do update` that changes nothing) and drop every record below them: a
+   rebalance or a retry can redeliver what another member (or an earlier attempt)
+   already applied, and the lock orders the two writers;
 2. record dead letters (sent to `tatawwu.deadletter` before the commit, so none is
    lost; the `_deadletters` key makes a retried batch count each record once);
 3. insert the event ids into `_events`; only ids not seen before are applied;
@@ -19,6 +20,11 @@ advances the position past a failed batch, and its subscriber exposes the consum
 only indirectly; the raw `getmany` loop states the guarantee in one readable place.
 Kafka's committed offsets are written too, but only so `kafka-consumer-groups` and
 `tatawwu projections status` can show lag.
+
+Speed (benchmarks/bench_projectors.py): batches are pipelined (the next one is fetched
+and decoded while the current transaction runs, in slices that yield so its statements
+are never held up), big parameters travel as one JSON document rather than arrays, and
+projector processes tune the garbage collector (`tune_gc`).
 """
 
 from __future__ import annotations
