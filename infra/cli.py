@@ -146,11 +146,16 @@ app.add_typer(platform_app, name="platform")
 @platform_app.command("run")
 def platform_run(
     gateway: Annotated[bool, typer.Option(help="Also run the partner gateway.")] = True,
+    notifier: Annotated[bool, typer.Option(help="Also run the SMS/email notifier.")] = True,
+    sinks: Annotated[
+        bool | None,
+        typer.Option(help="Run the local SMTP/SMS sinks (default: when the URLs are local)."),
+    ] = None,
     seconds: Annotated[
         float | None, typer.Option(help="Stop after this long (default: Ctrl-C).")
     ] = None,
 ) -> None:
-    """Run the gateway and one process per projector; restart what crashes; Ctrl-C stops all."""
+    """Run the gateway, the projectors and the notifier; restart what crashes; Ctrl-C stops all."""
     import time
 
     from consumers.registry import PROJECTORS
@@ -159,7 +164,15 @@ def platform_run(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     log_dir = settings.cache_dir / "logs"
-    children = platform_children(list(PROJECTORS), log_dir, gateway=gateway)
+    if sinks is None:
+        defaults = Settings.model_fields
+        sinks = (settings.smtp_url, settings.sms_url) == (
+            defaults["smtp_url"].default,
+            defaults["sms_url"].default,
+        )
+    children = platform_children(
+        list(PROJECTORS), log_dir, gateway=gateway, notifier=notifier, sinks=sinks
+    )
     console.print(f"logs:      {log_dir}/*.log")
     if gateway:
         console.print(
@@ -169,7 +182,13 @@ def platform_run(
         console.print(
             f"projector: {name:<14} metrics http://127.0.0.1:{METRICS_BASE_PORT + n}/metrics"
         )
-    console.print("status:    tatawwu projections status   |   stop: Ctrl-C")
+    if notifier:
+        console.print(f"notifier:  email via {settings.smtp_url}, SMS via {settings.sms_url}")
+    if sinks:
+        console.print("sinks:     what they received: tatawwu sinks show")
+    console.print(
+        "status:    tatawwu projections status | tatawwu notifications status   |   stop: Ctrl-C"
+    )
     supervise(children, until=time.monotonic() + seconds if seconds else None)
 
 
@@ -190,6 +209,8 @@ COMMAND_MODULES = (
     "infra.cli_projections",
     "infra.cli_simulator",
     "infra.cli_api",
+    "infra.cli_sinks",
+    "infra.cli_notifications",
 )
 
 

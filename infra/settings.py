@@ -46,6 +46,17 @@ class Settings(BaseSettings):
 
     smtp_url: str = "smtp://127.0.0.1:2525"
     sms_url: str = "http://127.0.0.1:8025/v1/messages"
+    sms_api_key: str = ""  # sent as a bearer token to the SMS provider when set
+    # Notifications (consumers/notifications): who they come from, when SMS may go out
+    # (quiet hours in the platform's time zone), how often a failed send is retried, and
+    # how old a cause event may be to still notify (older ones, e.g. a replay of history
+    # or a first start over an old log, are never sent).
+    mail_from: str = "Tatawwu <no-reply@tatawwu.example>"
+    sms_sender: str = "Tatawwu"
+    notify_timezone: str = "Asia/Qatar"
+    notify_quiet_hours: str = "21:00-08:00"  # SMS held until the end; "" for none
+    notify_max_attempts: int = 5
+    notify_max_age_hours: float = 48.0
 
     # Where the local stack keeps jars, data and logs (never in git).
     cache_dir: Path = PROJECT_ROOT / ".cache"

@@ -1,8 +1,8 @@
 """Run the whole platform as child processes, restart what dies, stop everything together.
 
-`tatawwu platform run` (and `make demo`) starts the gateway and one process per
+`tatawwu platform run` (and `make demo`) starts the gateway, one process per
 projector (each its own consumer group, static membership, Prometheus metrics on
-its own port), restarts a crashed child with backoff, and on SIGINT/SIGTERM stops
+its own port), the notifier and, on the local defaults, the SMTP and SMS sinks; restarts a crashed child with backoff, and on SIGINT/SIGTERM stops
 every child with SIGTERM so each finishes its batch in flight.
 """
 
@@ -40,14 +40,27 @@ class Child:
         self.started_at = time.monotonic()
 
 
-def platform_children(projectors: list[str], log_dir: Path, gateway: bool = True) -> list[Child]:
-    """The gateway and one process per projector, logging to log_dir."""
+def platform_children(
+    projectors: list[str],
+    log_dir: Path,
+    gateway: bool = True,
+    notifier: bool = True,
+    sinks: bool = False,
+) -> list[Child]:
+    """The gateway, one process per projector, the notifier (and the local SMTP/SMS
+    sinks), logging to log_dir."""
     log_dir.mkdir(parents=True, exist_ok=True)
     python = [sys.executable, "-m", "infra"]
     children = []
     if gateway:
         children.append(Child("gateway", [*python, "gateway"], log_dir / "gateway.log"))
     import importlib.util
+
+    if sinks and importlib.util.find_spec("infra.local.sinks") is not None:
+        children.append(Child("sinks", [*python, "sinks", "run"], log_dir / "sinks.log"))
+    if notifier:
+        argv = [*python, "notifications", "run", "--instance-id", "notifier-1"]
+        children.append(Child("notifier", argv, log_dir / "notifier.log"))
 
     if importlib.util.find_spec("consumers.api") is not None:
         children.append(Child("read-api", [*python, "api"], log_dir / "read-api.log"))

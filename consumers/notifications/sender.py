@@ -1,0 +1,409 @@
+"""Deliver what the ledger holds: claim, check, render, send, record, report.
+
+A claim moves due rows to `sending` with a lease (one statement, `skip locked`), so two
+senders never take the same row; a sender killed mid-send leaves the lease to expire and
+the row is sent again with the same idempotency key (SMTP `Message-ID` and
+`X-Idempotency-Key`, SMS `Idempotency-Key`), which a provider uses to drop the repeat.
+Consent, contact details and quiet hours are checked here, at send time. Final outcomes
+are published on `tatawwu.notifications` by `report`, then marked reported: a crash in
+between publishes again under the same event id, which consumers deduplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, parseaddr
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+import asyncpg
+import httpx
+import structlog
+
+from consumers.notifications.rules import (
+    EMAIL,
+    SMS,
+    QuietHours,
+    backoff_s,
+    is_permanent_http,
+    is_permanent_smtp,
+)
+from consumers.notifications.templates import (
+    GENERIC_OPPORTUNITY,
+    Email,
+    render_email,
+    render_sms,
+)
+from infra.logging import _redact_text
+from infra.settings import Settings
+from schemas.common import Channel
+from schemas.decode import encode_event
+from schemas.notifications import (
+    NotificationFailed,
+    NotificationSent,
+    NotificationSuppressed,
+    SuppressionReason,
+)
+from schemas.registry import new_event
+from schemas.topics import NOTIFICATIONS
+
+log = structlog.get_logger(__name__)
+SOURCE = "platform/notifications"
+Clock = Callable[[], dt.datetime]
+
+
+class DeliveryError(Exception):
+    """The provider did not take the message; `permanent` when retrying cannot help."""
+
+    def __init__(self, detail: str, *, permanent: bool) -> None:
+        super().__init__(detail)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A ledger row taken for one delivery attempt."""
+
+    notification_id: str
+    cause_event_id: str
+    template: str
+    channel: str
+    volunteer_id: str
+    context: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a claimed row: send to `address`, suppress, or hold until `until`."""
+
+    address: str | None = None
+    suppress: SuppressionReason | None = None
+    until: dt.datetime | None = None
+
+
+def decide(
+    row: Claimed, contact: dict[str, Any] | None, now: dt.datetime, quiet: QuietHours | None
+) -> Decision:
+    """Consent, contact details and quiet hours, as they stand at send time (pure)."""
+    if contact is None or contact.get("status") != "registered":
+        return Decision(suppress=SuppressionReason.UNKNOWN_VOLUNTEER)
+    consent = contact.get("consent") or {}
+    address = contact.get("email") if row.channel == EMAIL else contact.get("phone")
+    if not address:
+        return Decision(suppress=SuppressionReason.NO_CONTACT)
+    if not consent.get(str(row.channel)):
+        return Decision(suppress=SuppressionReason.NO_CONSENT)
+    if row.channel == SMS and quiet is not None and (until := quiet.release_time(now)):
+        return Decision(until=until)
+    return Decision(address=address)
+
+
+def text_variables(
+    row: Claimed, contact: dict[str, Any], opportunity: dict[str, Any] | None, zone: Any
+) -> dict[str, Any]:
+    """What the templates fill in (see templates.py)."""
+    lang = contact.get("language") or "ar"
+    title = opportunity.get(f"title_{lang}") if opportunity else None
+    starts_at = opportunity.get("starts_at") if opportunity else None
+    return {
+        "name": contact.get("given_name") or "",
+        "opportunity": title or GENERIC_OPPORTUNITY.get(lang, GENERIC_OPPORTUNITY["ar"]),
+        "starts_at": starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if starts_at else "",
+        "hours": row.context.get("hours", ""),
+    }
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """An error text safe for logs and events: one line, no personal data, bounded."""
+    return (_redact_text(re.sub(r"\s+", " ", text)).strip() or "error")[:limit]
+
+
+class Providers:
+    """Real SMTP (aiosmtplib) and the SMS provider's HTTP API."""
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.http = http
+        url = urlsplit(settings.smtp_url)
+        self._smtp = {
+            "hostname": url.hostname or "127.0.0.1",
+            "port": url.port or (465 if url.scheme == "smtps" else 25),
+            "use_tls": url.scheme == "smtps",
+            "start_tls": None if url.scheme == "smtps" else False,
+            "username": unquote(url.username) if url.username else None,
+            "password": unquote(url.password) if url.password else None,
+            "timeout": 15,
+        }
+
+    async def email(self, notification_id: str, to: str, mail: Email) -> str:
+        """Send one email; the provider's id is our Message-ID."""
+        message = EmailMessage()
+        name, sender = parseaddr(self.settings.mail_from)
+        message["From"] = formataddr((name, sender))
+        message["To"] = to
+        message["Subject"] = mail.subject
+        message["Message-ID"] = f"<{notification_id}@tatawwu>"
+        message["X-Idempotency-Key"] = notification_id
+        message.set_content(mail.text)
+        message.add_alternative(mail.html, subtype="html")
+        message["Content-Language"] = mail.language  # after the content: set_content drops it
+        try:
+            await aiosmtplib.send(message, **self._smtp)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            raise DeliveryError(
+                f"recipient refused ({codes})", permanent=all(map(is_permanent_smtp, codes))
+            ) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(
+                f"SMTP {exc.code}: {exc.message}", permanent=is_permanent_smtp(exc.code)
+            ) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False) from exc
+        return message["Message-ID"]
+
+    async def sms(self, notification_id: str, to: str, text: str) -> str:
+        """Send one SMS; returns the provider's message id."""
+        headers = {"Idempotency-Key": notification_id}
+        if self.settings.sms_api_key:
+            headers["Authorization"] = f"Bearer {self.settings.sms_api_key}"
+        body = {"to": to, "body": text, "sender": self.settings.sms_sender}
+        try:
+            response = await self.http.post(self.settings.sms_url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False) from exc
+        if response.status_code >= 300:
+            raise DeliveryError(
+                f"HTTP {response.status_code}: {response.text[:200]}",
+                permanent=is_permanent_http(response.status_code),
+            )
+        try:
+            return str(response.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            return ""
+
+
+class Sender:
+    """Claims due ledger rows and delivers them; publishes final outcomes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        producer: Any,
+        providers: Providers,
+        *,
+        batch: int = 50,
+        concurrency: int = 10,
+        lease_s: float = 60.0,
+        clock: Clock | None = None,
+        topic_prefix: str = "",
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.producer = producer
+        self.providers = providers
+        self.batch = batch
+        self.lease_s = lease_s
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.topic = topic_prefix + NOTIFICATIONS.name
+        self.quiet = QuietHours.parse(settings.notify_quiet_hours, settings.notify_timezone)
+        self.zone = self.quiet.zone if self.quiet else dt.UTC
+        self._limit = asyncio.Semaphore(concurrency)
+
+    async def run(self, stopping: asyncio.Event, idle_s: float = 0.5) -> None:
+        """Deliver and report until `stopping` is set (the claim in flight is finished)."""
+        while not stopping.is_set():
+            try:
+                busy = await self.deliver_due() + await self.report()
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                log.warning("sender_retry", error=type(exc).__name__, detail=one_line(str(exc)))
+                busy = 0
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=idle_s)
+
+    async def deliver_due(self) -> int:
+        """One claim: up to `batch` due rows, delivered concurrently. Returns how many."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """
+                with due as (
+                    select notification_id from outbox
+                    where status in ('pending', 'sending') and next_attempt_at <= now()
+                      and (status = 'pending' or lease_until < now())
+                    order by next_attempt_at limit $1 for update skip locked)
+                update outbox o set status = 'sending', attempts = o.attempts + 1,
+                    lease_until = now() + make_interval(secs => $2)
+                from due where o.notification_id = due.notification_id
+                returning o.notification_id, o.cause_event_id, o.template, o.channel,
+                    o.volunteer_id, o.context, o.attempts
+                """,
+                self.batch,
+                self.lease_s,
+            )
+            if not rows:
+                return 0
+            claimed = [Claimed(**dict(r)) for r in rows]
+            contacts = {
+                r["volunteer_id"]: dict(r)
+                for r in await conn.fetch(
+                    "select * from contacts where volunteer_id = any($1::text[])",
+                    list({c.volunteer_id for c in claimed}),
+                )
+            }
+            opportunity_ids = list({c.context.get("opportunity_id") for c in claimed} - {None})
+            opportunities = {
+                r["opportunity_id"]: dict(r)
+                for r in await conn.fetch(
+                    "select * from opportunities where opportunity_id = any($1::text[])",
+                    opportunity_ids,
+                )
+            }
+        await asyncio.gather(*(self._deliver(c, contacts, opportunities) for c in claimed))
+        return len(claimed)
+
+    async def _deliver(
+        self,
+        row: Claimed,
+        contacts: dict[str, dict[str, Any]],
+        opportunities: dict[str, dict[str, Any]],
+    ) -> None:
+        contact = contacts.get(row.volunteer_id)
+        decision = decide(row, contact, self.clock(), self.quiet)
+        if decision.suppress is not None:
+            await self._finish(row, "suppressed", reason=str(decision.suppress))
+            return
+        if decision.until is not None:
+            await self._record(
+                "update outbox set status = 'pending', attempts = attempts - 1,"
+                " next_attempt_at = $2, lease_until = null where notification_id = $1",
+                row.notification_id,
+                decision.until,
+            )
+            log.info("notification_held", notification_id=row.notification_id,
+                     until=decision.until.isoformat())  # fmt: skip
+            return
+        assert contact is not None
+        assert decision.address is not None
+        variables = text_variables(
+            row, contact, opportunities.get(row.context.get("opportunity_id", "")), self.zone
+        )
+        language = contact.get("language") or "ar"
+        try:
+            async with self._limit:
+                if row.channel == EMAIL:
+                    mail = render_email(row.template, language, variables)
+                    provider_id = await self.providers.email(
+                        row.notification_id, decision.address, mail
+                    )
+                else:
+                    text = render_sms(row.template, language, variables)
+                    provider_id = await self.providers.sms(
+                        row.notification_id, decision.address, text
+                    )
+        except DeliveryError as exc:
+            detail = one_line(str(exc))
+            if exc.permanent or row.attempts >= self.settings.notify_max_attempts:
+                await self._finish(row, "failed", error=detail)
+                return
+            delay = backoff_s(row.attempts)
+            await self._record(
+                "update outbox set status = 'pending', last_error = $2, lease_until = null,"
+                " next_attempt_at = now() + make_interval(secs => $3) where notification_id = $1",
+                row.notification_id,
+                detail,
+                delay,
+            )
+            log.warning("notification_retry", notification_id=row.notification_id,
+                        channel=row.channel, attempts=row.attempts, retry_in_s=round(delay, 1),
+                        error=detail)  # fmt: skip
+            return
+        await self._finish(row, "sent", provider_id=provider_id)
+
+    async def _finish(
+        self,
+        row: Claimed,
+        status: str,
+        *,
+        reason: str | None = None,
+        error: str | None = None,
+        provider_id: str | None = None,
+    ) -> None:
+        await self._record(
+            "update outbox set status = $2, reason = $3, last_error = coalesce($4, last_error),"
+            " provider_id = $5, finished_at = now(), lease_until = null, reported = false"
+            " where notification_id = $1",
+            row.notification_id,
+            status,
+            reason,
+            error,
+            provider_id,
+        )
+        log.info("notification_" + status, notification_id=row.notification_id,
+                 template=row.template, channel=row.channel, attempts=row.attempts,
+                 reason=reason, error=error)  # fmt: skip
+
+    async def _record(self, sql: str, *args: Any) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(sql, *args)
+
+    async def report(self, limit: int = 500) -> int:
+        """Publish the final outcomes not yet published; returns how many."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "select notification_id, cause_event_id, template, channel, volunteer_id,"
+                " status, reason, last_error, attempts, finished_at from outbox"
+                " where not reported and status in ('sent', 'failed', 'suppressed')"
+                " order by finished_at limit $1",
+                limit,
+            )
+            if not rows:
+                return 0
+            futures = []
+            for r in rows:
+                event = outcome_event(dict(r))
+                futures.append(
+                    await self.producer.send(
+                        self.topic, encode_event(event), key=r["volunteer_id"].encode()
+                    )
+                )
+            await asyncio.gather(*futures)
+            await conn.execute(
+                "update outbox set reported = true where notification_id = any($1::text[])",
+                [r["notification_id"] for r in rows],
+            )
+        return len(rows)
+
+
+def outcome_event(row: dict[str, Any]) -> Any:
+    """The `notification.*` event of a final ledger row (its id is stable per outcome)."""
+    common = {
+        "notification_id": row["notification_id"],
+        "volunteer_id": row["volunteer_id"],
+        "template": row["template"],
+        "channel": Channel(row["channel"]),
+        "cause_event_id": row["cause_event_id"],
+    }
+    status = row["status"]
+    if status == "sent":
+        data: Any = NotificationSent(**common)
+    elif status == "failed":
+        data = NotificationFailed(
+            **common,
+            error=one_line(row["last_error"] or "failed"),
+            attempts=max(1, row["attempts"]),
+        )
+    else:
+        data = NotificationSuppressed(**common, reason=SuppressionReason(row["reason"]))
+    return new_event(
+        data, source=SOURCE, event_id=f"{row['notification_id']}.{status}", time=row["finished_at"]
+    )

@@ -1,0 +1,67 @@
+"""Run the notifier (both halves) as one process until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import httpx
+import structlog
+
+from consumers.notifications import NAME, build_projector
+from consumers.notifications.sender import Providers, Sender
+from consumers.runtime import ProjectorRuntime, tune_gc
+from infra.db import create_pool
+from infra.kafka import build_producer
+from infra.settings import Settings
+
+log = structlog.get_logger(__name__)
+GROUP = "tatawwu.notifier"
+
+
+async def serve(
+    settings: Settings,
+    *,
+    schema: str | None = None,
+    group_id: str | None = None,
+    instance_id: str | None = None,
+    topic_prefix: str = "",
+    stopping: asyncio.Event | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Enqueue (exactly-once projector) and deliver (sender) until stopped."""
+    runtime = ProjectorRuntime(
+        build_projector(settings),
+        settings,
+        schema=schema or NAME,
+        group_id=group_id or GROUP,
+        instance_id=instance_id,
+        topic_prefix=topic_prefix,
+    )
+    if stopping is not None:
+        runtime.stopping = stopping
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runtime.stopping.set)
+    await runtime.start()  # creates the schema and applies the migrations
+    tune_gc()
+    # The sender's own pool: ordinary synchronous commits (the runtime's are relaxed).
+    pool = await create_pool(
+        settings, min_size=1, max_size=4,
+        server_settings={"search_path": f'"{runtime.schema}"', "application_name": "tatawwu-sender"},
+    )  # fmt: skip
+    producer = build_producer(settings)
+    await producer.start()
+    http = httpx.AsyncClient(timeout=10)
+    sender = Sender(settings, pool, producer, Providers(settings, http), topic_prefix=topic_prefix)
+    log.info("notifier_starting", schema=runtime.schema, quiet_hours=settings.notify_quiet_hours)
+    try:
+        await asyncio.gather(runtime.run(), sender.run(runtime.stopping))
+    finally:
+        runtime.stopping.set()
+        await http.aclose()
+        await producer.stop()
+        await pool.close()
+        await runtime.close()
+        log.info("notifier_stopped")

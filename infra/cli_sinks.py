@@ -1,0 +1,129 @@
+"""`tatawwu sinks`: run the local SMTP and SMS sinks, and show what they received (masked)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.settings import get_settings
+
+console = Console(stderr=True, highlight=False)
+sinks_app = typer.Typer(
+    help="Local SMTP and SMS sinks: the dev and test stand-ins for the real providers.",
+    no_args_is_help=True,
+)
+
+Dir = Annotated[
+    Path | None,
+    typer.Option("--dir", help="Where the sinks write smtp.jsonl and sms.jsonl "
+                 "(default: <cache_dir>/sinks)."),
+]  # fmt: skip
+
+
+def mask_phone(number: str | None) -> str:
+    """`+97455551234` -> `+974****1234`: the first three digits and the last four only."""
+    if not number:
+        return ""
+    digits = "".join(c for c in number if c.isdigit())
+    if len(digits) < 8:
+        return "****"
+    return f"+{digits[:3]}****{digits[-4:]}"
+
+
+def mask_email(address: str | None) -> str:
+    """`aisha@example.org` -> `a***@example.org`: first letter and domain only."""
+    if not address:
+        return ""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return "***"
+    return f"{local[0]}***@{domain}"
+
+
+def _directory(directory: Path | None) -> Path:
+    return directory or get_settings().cache_dir / "sinks"
+
+
+@sinks_app.command("run")
+def run(
+    smtp_port: Annotated[
+        int | None, typer.Option(help="SMTP port (default: the port of TATAWWU_SMTP_URL, 2525).")
+    ] = None,
+    sms_port: Annotated[
+        int | None, typer.Option(help="SMS HTTP port (default: the port of TATAWWU_SMS_URL, 8025).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    directory: Dir = None,
+) -> None:
+    """Run both sinks in the foreground until Ctrl-C (or SIGTERM)."""
+    from infra.local.sinks import port_of, serve
+    from infra.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    smtp_port = port_of(settings.smtp_url, 2525) if smtp_port is None else smtp_port
+    sms_port = port_of(settings.sms_url, 8025) if sms_port is None else sms_port
+    where = _directory(directory)
+    console.print(f"SMTP sink  smtp://{host}:{smtp_port}")
+    console.print(f"SMS sink   http://{host}:{sms_port}/v1/messages  (control: /control/fail, "
+                  "/control/reset; counters: /stats)")  # fmt: skip
+    console.print(f"records    {where}/smtp.jsonl, {where}/sms.jsonl   |   stop: Ctrl-C")
+    try:
+        asyncio.run(serve(where, host=host, smtp_port=smtp_port, sms_port=sms_port))
+    except OSError as exc:  # most often: the port is taken (sinks already running?)
+        console.print(
+            f"[bold red]error:[/] {exc} (sinks already running? see `tatawwu sinks show`)"
+        )
+        raise typer.Exit(code=1) from exc
+
+
+def _when(record: dict[str, Any]) -> str:
+    return str(record.get("received_at", ""))[:19].replace("T", " ")
+
+
+def _cut(text: str | None, width: int = 50) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@sinks_app.command("show")
+def show(
+    last: Annotated[int, typer.Option(min=1, help="How many of the latest of each to show.")] = 20,
+    directory: Dir = None,
+) -> None:
+    """Show the latest emails and SMS the sinks received, recipients masked.
+
+    SMS bodies are not shown (they greet people by name); only their length is.
+    """
+    from infra.local.sinks import read_sms, read_smtp
+
+    where = _directory(directory)
+    emails, texts = read_smtp(where), read_sms(where)
+    out = Console()
+    table = Table("received (UTC)", "to", "subject", "lang", "idempotency key",
+                  title=f"emails: {len(emails)} received, last {min(last, len(emails))}")  # fmt: skip
+    for rec in emails[-last:]:
+        headers = rec.get("headers") or {}
+        table.add_row(_when(rec), ", ".join(mask_email(r) for r in rec.get("rcpt_tos") or []),
+                      _cut(rec.get("subject")), headers.get("content-language", ""),
+                      headers.get("x-idempotency-key", ""))  # fmt: skip
+    out.print(table)
+    table = Table("received (UTC)", "to", "sender", "chars", "idempotency key", "sink id",
+                  title=f"SMS: {len(texts)} accepted, last {min(last, len(texts))}")  # fmt: skip
+    for rec in texts[-last:]:
+        table.add_row(_when(rec), mask_phone(rec.get("to")), rec.get("sender") or "",
+                      str(len(rec.get("body") or "")), rec.get("idempotency_key") or "",
+                      rec.get("id", ""))  # fmt: skip
+    out.print(table)
+    if not emails and not texts:
+        console.print(f"nothing in {where} yet (is `tatawwu sinks run` running?)")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `sinks` to the `tatawwu` app."""
+    app.add_typer(sinks_app, name="sinks")

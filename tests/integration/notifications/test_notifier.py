@@ -1,0 +1,161 @@
+"""The notifier end to end: real Kafka, PostgreSQL, SMTP (aiosmtpd) and HTTP SMS sinks."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from consumers.notifications import rules
+from infra.db import connect
+from infra.kafka import build_consumer
+from infra.local.sinks import Sinks, read_sms, read_smtp
+from infra.settings import Settings
+from schemas.decode import decode_event
+from tests.integration.notifications.conftest import notifier, settled
+from tests.integration.notifications.world import (
+    hours_verified,
+    opportunity,
+    publish_events,
+    registered,
+    signed_up,
+)
+from tests.support.projectors import create_prefixed_topics, end_offsets
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+async def outcome_events(settings: Settings, prefix: str, count: int) -> list[Any]:
+    """The first `count` notification.* events on the prefixed notifications topic."""
+    consumer = build_consumer(settings)
+    await consumer.start()
+    try:
+        tps = list(await end_offsets(settings, [prefix + "tatawwu.notifications"]))
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        events: list[Any] = []
+        while len(events) < count:
+            batch = await consumer.getmany(timeout_ms=2000)
+            assert batch, f"only {len(events)} of {count} outcome events arrived"
+            events += [decode_event(r.value) for records in batch.values() for r in records]
+        return events
+    finally:
+        await consumer.stop()
+
+
+async def test_each_notification_goes_out_once_in_the_volunteers_language_with_consent(
+    notifier_settings: Settings, sinks: Sinks, unique: str
+) -> None:
+    """Duplicates, replays and stale events send nothing extra; no consent means suppressed."""
+    prefix, schema = f"ntf.{unique}.", f"ntf_{unique}"
+    await create_prefixed_topics(notifier_settings, prefix)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    events = [
+        signed_up("v-1"),  # before its registration and its opportunity: order must not matter
+        registered("v-1", language="ar"),
+        registered("v-2", language="en", sms=False),
+        opportunity(),
+        signed_up("v-2"),
+        signed_up("v-3"),  # never registered
+        hours_verified("v-1"),
+        registered("v-4", time=old),  # too old: nobody is told about the past
+        signed_up("v-1"),  # the same event id again
+    ]
+    await publish_events(notifier_settings, prefix, events)
+    conn = await connect(notifier_settings)
+    try:
+        async with notifier(notifier_settings, prefix, schema) as task:
+            rows = await settled(conn, schema, expected=12, task=task)
+            await publish_events(notifier_settings, prefix, [signed_up("v-2")])  # replayed again
+            rows = await settled(conn, schema, expected=12, task=task)
+    finally:
+        await conn.close()
+
+    outcome = {(r["volunteer_id"], r["template"], r["channel"]): r["status"] for r in rows}
+    assert outcome == {
+        ("v-1", "welcome", "email"): "sent", ("v-1", "welcome", "sms"): "sent",
+        ("v-2", "welcome", "email"): "sent", ("v-2", "welcome", "sms"): "suppressed",
+        ("v-1", "signup_confirmed", "email"): "sent", ("v-1", "signup_confirmed", "sms"): "sent",
+        ("v-2", "signup_confirmed", "email"): "sent", ("v-2", "signup_confirmed", "sms"): "suppressed",
+        ("v-3", "signup_confirmed", "email"): "suppressed",
+        ("v-3", "signup_confirmed", "sms"): "suppressed",
+        ("v-1", "hours_thanks", "email"): "sent", ("v-1", "hours_thanks", "sms"): "sent",
+    }  # fmt: skip
+    reasons = {(r["volunteer_id"], r["channel"]): r["reason"] for r in rows if r["reason"]}
+    assert reasons[("v-2", "sms")] == "no_consent"
+    assert reasons[("v-3", "email")] == "unknown_volunteer"
+
+    emails, texts = read_smtp(sinks.directory), read_sms(sinks.directory)
+    sent = {r["notification_id"]: r for r in rows if r["status"] == "sent"}
+    assert sorted(m["headers"]["x-idempotency-key"] for m in emails) == sorted(
+        i for i, r in sent.items() if r["channel"] == "email"
+    )
+    assert sorted(t["idempotency_key"] for t in texts) == sorted(
+        i for i, r in sent.items() if r["channel"] == "sms"
+    )
+    by_key = {m["headers"]["x-idempotency-key"]: m for m in emails}
+    arabic = by_key[rules.notification_id("su-v-1-opp-1", "signup_confirmed", "email")]
+    assert arabic["rcpt_tos"] == ["v-1@example.org"]
+    assert "تنظيف الشاطئ" in arabic["subject"]  # the opportunity's Arabic title
+    assert arabic["headers"]["content-language"] == "ar"
+    assert 'dir="rtl"' in arabic["html"]
+    english = by_key[rules.notification_id("su-v-2-opp-1", "signup_confirmed", "email")]
+    assert "Beach clean-up" in english["subject"]
+    assert english["text"].startswith("Dear Sara")
+    thanks = next(t for t in texts if "2.5" in t["body"])
+    assert thanks["to"] == "+97450000001"
+
+    published = await outcome_events(notifier_settings, prefix, len(rows))
+    counts = collections.Counter(e.type for e in published)
+    assert counts == {"notification.sent": 8, "notification.suppressed": 4}
+    assert {e.data.notification_id for e in published} == {r["notification_id"] for r in rows}
+
+
+async def test_failures_retry_with_backoff_then_fail_for_good(
+    notifier_settings: Settings, sinks: Sinks, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two 503s are retried and the SMS goes out; a provider that keeps failing gives failed."""
+    monkeypatch.setattr(rules, "BACKOFF_BASE_S", 0.2)
+    prefix, schema = f"ntfr.{unique}.", f"ntfr_{unique}"
+    await create_prefixed_topics(notifier_settings, prefix)
+    sinks.sms_state.fail_remaining = 2
+    sinks.sms_state.fail_status = 503
+    conn = await connect(notifier_settings)
+    try:
+        async with notifier(notifier_settings, prefix, schema) as task:
+            await publish_events(notifier_settings, prefix, [registered("v-1", language="en")])
+            rows = await settled(conn, schema, expected=2, task=task)
+            assert {r["channel"]: (r["status"], r["attempts"]) for r in rows} == {
+                "email": ("sent", 1), "sms": ("sent", 3),
+            }  # fmt: skip
+            assert len(read_sms(sinks.directory)) == 1
+
+            sinks.sms_state.fail_remaining = 100  # the provider is down for good
+            await publish_events(notifier_settings, prefix, [registered("v-2", language="en")])
+            rows = await settled(conn, schema, expected=4, task=task)
+            failed = [r for r in rows if r["status"] == "failed"]
+            assert [(r["volunteer_id"], r["channel"], r["attempts"]) for r in failed] == [
+                ("v-2", "sms", 3)
+            ]
+            assert "503" in failed[0]["last_error"]
+
+            sinks.sms_state.fail_remaining = 1
+            sinks.sms_state.fail_status = 400  # a refusal retrying cannot fix: fails at once
+            await publish_events(notifier_settings, prefix, [registered("v-3", language="en")])
+            rows = await settled(conn, schema, expected=6, task=task)
+            v3 = {
+                r["channel"]: (r["status"], r["attempts"])
+                for r in rows
+                if r["volunteer_id"] == "v-3"
+            }
+            assert v3 == {"email": ("sent", 1), "sms": ("failed", 1)}
+    finally:
+        await conn.close()
+    events = await outcome_events(notifier_settings, prefix, 6)
+    failures = [e for e in events if e.type == "notification.failed"]
+    assert sorted((e.data.volunteer_id, e.data.attempts) for e in failures) == [
+        ("v-2", 3),
+        ("v-3", 1),
+    ]

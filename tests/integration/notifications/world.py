@@ -1,0 +1,87 @@
+"""Events for the notifier tests: volunteers, an opportunity, sign-ups, verified hours."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+
+from infra.kafka import build_producer
+from infra.settings import Settings
+from schemas.attendance import VolunteerHoursVerified
+from schemas.campaigns import OpportunityPublished
+from schemas.decode import encode_event
+from schemas.envelope import Event
+from schemas.registry import new_event, spec_of
+from schemas.signups import VolunteerSignedUp
+from schemas.volunteers import VolunteerRegistered
+
+SOURCE = "partner/org-1"
+
+
+def _json(model: Any, **data: Any) -> Any:
+    """A payload validated as partners send it (JSON mode: enums and dates from text)."""
+    return model.model_validate_json(orjson.dumps(data))
+
+
+def registered(
+    volunteer_id: str, *, language: str = "ar", sms: bool = True, email: bool = True,
+    time: dt.datetime | None = None,
+) -> Event[Any]:  # fmt: skip
+    n = int("".join(c for c in volunteer_id if c.isdigit()) or "0")
+    return new_event(
+        _json(
+            VolunteerRegistered, volunteer_id=volunteer_id, given_name="مريم" if language == "ar" else "Sara",
+            phone=f"+9745{n:07d}", email=f"{volunteer_id}@example.org", language=language,
+            birth_year=1995, gender="female", nationality_group="qatari", municipality="doha",
+            consent={"sms": sms, "email": email},
+        ),
+        source=SOURCE, event_id=f"reg-{volunteer_id}", time=time,
+    )  # fmt: skip
+
+
+def opportunity(opportunity_id: str = "opp-1") -> Event[Any]:
+    starts = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3)
+    return new_event(
+        _json(
+            OpportunityPublished, opportunity_id=opportunity_id, campaign_id="cmp-1", title_ar="تنظيف الشاطئ",
+            title_en="Beach clean-up", starts_at=starts, ends_at=starts + dt.timedelta(hours=3),
+            capacity=50, municipality="doha", min_age=16,
+        ),
+        source=SOURCE, event_id=f"pub-{opportunity_id}",
+    )  # fmt: skip
+
+
+def signed_up(volunteer_id: str, opportunity_id: str = "opp-1", **kw: Any) -> Event[Any]:
+    return new_event(
+        _json(VolunteerSignedUp, volunteer_id=volunteer_id, opportunity_id=opportunity_id,
+                          campaign_id="cmp-1"),
+        source=SOURCE, event_id=kw.get("event_id") or f"su-{volunteer_id}-{opportunity_id}",
+        time=kw.get("time"),
+    )  # fmt: skip
+
+
+def hours_verified(volunteer_id: str, hours: str = "2.5") -> Event[Any]:
+    return new_event(
+        _json(VolunteerHoursVerified, volunteer_id=volunteer_id, opportunity_id="opp-1",
+                               campaign_id="cmp-1", hours=float(hours), verified_by="org-1"),
+        source=SOURCE, event_id=f"hv-{volunteer_id}",
+    )  # fmt: skip
+
+
+async def publish_events(settings: Settings, prefix: str, events: list[Event[Any]]) -> None:
+    """Send the events to their (prefixed) topics, keyed by subject, and wait for the acks."""
+    producer = build_producer(settings)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(
+                prefix + spec_of(e).topic.name, encode_event(e), key=e.subject.encode()
+            )
+            for e in events
+        ]
+        for future in futures:
+            await future
+    finally:
+        await producer.stop()
