@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     notify_quiet_hours: str = "21:00-08:00"  # SMS held until the end; "" for none
     notify_max_attempts: int = 5
     notify_max_age_hours: float = 48.0
+    # A claimed message not recorded within this long (its sender died) is sent again,
+    # under the same idempotency key.
+    notify_lease_s: float = 60.0
 
     # Where the local stack keeps jars, data and logs (never in git).
     cache_dir: Path = PROJECT_ROOT / ".cache"

@@ -54,7 +54,10 @@ async def serve(
     producer = build_producer(settings)
     await producer.start()
     http = httpx.AsyncClient(timeout=10)
-    sender = Sender(settings, pool, producer, Providers(settings, http), topic_prefix=topic_prefix)
+    sender = Sender(
+        settings, pool, producer, Providers(settings, http), lease_s=settings.notify_lease_s,
+        topic_prefix=topic_prefix,
+    )  # fmt: skip
     log.info("notifier_starting", schema=runtime.schema, quiet_hours=settings.notify_quiet_hours)
     try:
         await asyncio.gather(runtime.run(), sender.run(runtime.stopping))

@@ -1,0 +1,136 @@
+"""SIGKILL the notifier again and again while it sends: nothing lost, no id delivered twice.
+
+A kill can land between the provider accepting a message and the ledger recording it;
+the row's lease then expires and it is sent again under the same idempotency key. The
+SMS sink drops such a repeat (as a real provider with idempotency keys does); for email
+the repeat is visible as a second copy with the same Message-ID. Both are bounded by
+what was in flight at the kills, and counted here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from infra.db import connect
+from infra.local.sinks import Sinks, read_sms, read_smtp
+from infra.settings import Settings
+from tests.integration.notifications.world import (
+    hours_verified,
+    opportunity,
+    publish_events,
+    registered,
+    signed_up,
+)
+from tests.support.projectors import create_prefixed_topics
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
+KILLS = 5
+VOLUNTEERS = 150
+CLAIM = 50  # rows one claim takes (Sender.batch): the most a kill can leave unrecorded
+
+
+@pytest.fixture
+async def sinks(tmp_path: Path) -> AsyncIterator[Sinks]:
+    async with Sinks(tmp_path / "sinks", smtp_port=0, sms_port=0) as running:
+        yield running
+
+
+def start_notifier(sinks: Sinks, prefix: str, schema: str, log: Path) -> subprocess.Popen[bytes]:
+    """`tatawwu notifications run` as its own process, pointed at the sinks."""
+    env = {**os.environ, "TATAWWU_LOG_FORMAT": "json", "TATAWWU_LOG_LEVEL": "INFO",
+           "TATAWWU_SMTP_URL": sinks.smtp_url, "TATAWWU_SMS_URL": sinks.sms_url,
+           "TATAWWU_NOTIFY_QUIET_HOURS": "", "TATAWWU_NOTIFY_LEASE_S": "5"}  # fmt: skip
+    cmd = [sys.executable, "-m", "infra", "notifications", "run", "--topic-prefix", prefix,
+           "--schema", schema, "--group-id", f"g-{schema}", "--instance-id", "notifier-kills"]  # fmt: skip
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+async def test_sigkilled_notifier_loses_nothing_and_sends_no_id_twice(
+    stack: Settings, sinks: Sinks, unique: str, tmp_path: Path
+) -> None:
+    prefix, schema = f"ntfk.{unique}.", f"ntfk_{unique}"
+    await create_prefixed_topics(stack, prefix)
+    volunteers = [f"v-{n}" for n in range(1, VOLUNTEERS + 1)]
+    chunks = [
+        [registered(v, language="ar" if n % 2 else "en"), signed_up(v)]
+        + ([hours_verified(v)] if n % 3 == 0 else [])
+        for n, v in enumerate(volunteers)
+    ]
+    expected = 2 * (2 * VOLUNTEERS + VOLUNTEERS // 3)  # email + SMS for each of 3 triggers
+    await publish_events(stack, prefix, [opportunity()])
+    log = tmp_path / "notifier.log"
+    rng = random.Random(unique)
+    conn = await connect(stack)
+
+    async def feed() -> None:
+        for start in range(0, len(chunks), 5):
+            await publish_events(stack, prefix, [e for c in chunks[start : start + 5] for e in c])
+            await asyncio.sleep(0.3)
+
+    async def sent() -> int:
+        if not await conn.fetchval("select to_regclass($1)", f'"{schema}".outbox'):
+            return 0
+        return await conn.fetchval(
+            f"""select count(*) from "{schema}".outbox where status = 'sent'"""
+        )
+
+    proc = start_notifier(sinks, prefix, schema, log)
+    feeding = asyncio.create_task(feed())
+    sent_at_kill: list[int] = []
+    try:
+        for _ in range(KILLS):
+            await asyncio.sleep(rng.uniform(1.5, 3.0))  # ~1.5 s of it is the process starting
+            sent_at_kill.append(await sent())
+            proc.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(proc.wait)
+            offset = log.stat().st_size
+            proc = start_notifier(sinks, prefix, schema, log)
+        await feeding
+        deadline = asyncio.get_running_loop().time() + 120
+        while await conn.fetchval(
+            f"""select count(*) from "{schema}".outbox where status = 'sent' and reported"""
+        ) < expected:  # fmt: skip
+            assert asyncio.get_running_loop().time() < deadline, "the notifier did not finish"
+            assert proc.poll() is None, log.read_text()[-3000:]
+            await asyncio.sleep(0.3)
+        while '"notifier_starting"' not in log.read_text()[offset:]:
+            assert proc.poll() is None, "the last notifier instance died"
+            await asyncio.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+        rows = [dict(r) for r in await conn.fetch(f'select * from "{schema}".outbox')]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        feeding.cancel()
+        await conn.close()
+
+    # The kills landed while messages were going out.
+    assert sent_at_kill[0] < expected, sent_at_kill
+    assert sum(b > a for a, b in itertools.pairwise(sent_at_kill)) >= 2, sent_at_kill
+    assert len(rows) == expected
+    assert {r["status"] for r in rows} == {"sent"}
+    ledger_email = {r["notification_id"] for r in rows if r["channel"] == "email"}
+    ledger_sms = {r["notification_id"] for r in rows if r["channel"] == "sms"}
+
+    texts = read_sms(sinks.directory)
+    assert sorted(t["idempotency_key"] for t in texts) == sorted(ledger_sms)  # each once
+    assert sinks.sms_state.duplicates <= KILLS * CLAIM
+    emails = read_smtp(sinks.directory)
+    keys = [m["headers"]["x-idempotency-key"] for m in emails]
+    assert set(keys) == ledger_email  # none lost
+    repeats = len(keys) - len(set(keys))
+    assert repeats <= KILLS * CLAIM
+    print(f"kills={KILLS} sent_at_kill={sent_at_kill} sms_repeats_dropped="
+          f"{sinks.sms_state.duplicates} email_repeats={repeats}")  # fmt: skip
