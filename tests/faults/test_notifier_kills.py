@@ -56,6 +56,17 @@ def start_notifier(sinks: Sinks, prefix: str, schema: str, log: Path) -> subproc
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
+async def started(proc: subprocess.Popen[bytes], log: Path, offset: int) -> None:
+    """Wait until this instance logged that it runs (its log lines begin at `offset`)."""
+
+    def text() -> str:  # a small local file: reading it does not block the loop for long
+        return log.read_text()
+
+    while '"notifier_starting"' not in text()[offset:]:
+        assert proc.poll() is None, f"the notifier died: {text()[-2000:]}"
+        await asyncio.sleep(0.05)
+
+
 async def test_sigkilled_notifier_loses_nothing_and_sends_no_id_twice(
     stack: Settings, sinks: Sinks, unique: str, tmp_path: Path
 ) -> None:
@@ -89,8 +100,10 @@ async def test_sigkilled_notifier_loses_nothing_and_sends_no_id_twice(
     feeding = asyncio.create_task(feed())
     sent_at_kill: list[int] = []
     try:
+        offset = 0
         for _ in range(KILLS):
-            await asyncio.sleep(rng.uniform(1.5, 3.0))  # ~1.5 s of it is the process starting
+            await started(proc, log, offset)  # each instance gets to work before it dies
+            await asyncio.sleep(rng.uniform(0.3, 1.0))
             sent_at_kill.append(await sent())
             proc.send_signal(signal.SIGKILL)
             await asyncio.to_thread(proc.wait)
@@ -104,9 +117,7 @@ async def test_sigkilled_notifier_loses_nothing_and_sends_no_id_twice(
             assert asyncio.get_running_loop().time() < deadline, "the notifier did not finish"
             assert proc.poll() is None, log.read_text()[-3000:]
             await asyncio.sleep(0.3)
-        while '"notifier_starting"' not in log.read_text()[offset:]:
-            assert proc.poll() is None, "the last notifier instance died"
-            await asyncio.sleep(0.1)
+        await started(proc, log, offset)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 30) == 0
         rows = [dict(r) for r in await conn.fetch(f'select * from "{schema}".outbox')]
