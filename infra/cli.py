@@ -183,13 +183,26 @@ def platform_run(
             f"projector: {name:<14} metrics http://127.0.0.1:{METRICS_BASE_PORT + n}/metrics"
         )
     if notifier:
-        console.print(f"notifier:  email via {settings.smtp_url}, SMS via {settings.sms_url}")
+        smtp, sms = (_without_credentials(u) for u in (settings.smtp_url, settings.sms_url))
+        console.print(f"notifier:  email via {smtp}, SMS via {sms}")
     if sinks:
         console.print("sinks:     what they received: tatawwu sinks show")
     console.print(
         "status:    tatawwu projections status | tatawwu notifications status   |   stop: Ctrl-C"
     )
     supervise(children, until=time.monotonic() + seconds if seconds else None)
+
+
+def _without_credentials(url: str) -> str:
+    """A URL fit to print: any user:password part replaced."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.username and not parts.password:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
 
 
 @app.command("migrate")
