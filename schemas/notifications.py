@@ -19,6 +19,11 @@ class SuppressionReason(StrEnum):
     NO_CONTACT = "no_contact"
     DUPLICATE = "duplicate"
     UNKNOWN_VOLUNTEER = "unknown_volunteer"
+    # Reminders: the sign-up was withdrawn, the opportunity cancelled, unknown or already begun.
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+    UNKNOWN_OPPORTUNITY = "unknown_opportunity"
+    TOO_LATE = "too_late"
 
 
 class NotificationSent(Payload):

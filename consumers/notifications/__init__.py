@@ -5,7 +5,8 @@ Two halves in one process (`tatawwu notifications run`):
 1. **Enqueue** — a projector on the exactly-once runtime (`consumers.runtime`), its own
    consumer group and schema `notifications`. For each fresh event it refolds the
    volunteer's contact details and the opportunity's title (from their histories, so
-   arrival order never matters) and inserts one ledger row per (event, template,
+   arrival order never matters), keeps each sign-up's status (the shared
+   `participations` rules, for reminders) and inserts one ledger row per (event, template,
    channel) that the rules in `rules.py` call for — in the same transaction as the
    consumed offsets. A duplicate event id, a redelivery or a replay finds the row
    already there.
@@ -32,9 +33,10 @@ from typing import Any
 
 import asyncpg
 
-from consumers import history
+from consumers import history, participations
 from consumers.history import History, ordered
 from consumers.notifications.rules import TRIGGERS, is_stale, notification_id
+from consumers.participations import PARTICIPATION_TYPES, upsert_participations
 from consumers.runtime import Projector
 from consumers.volunteers import PROFILE_TYPES, fold_profile
 from infra.migrations import Migrations
@@ -84,21 +86,21 @@ def ledger_rows(events: Sequence[Event[Any]], now: dt.datetime, max_age_hours: f
     """
     rows: list[Row] = []
     for event in events:
-        trigger = TRIGGERS.get(event.type)
-        if trigger is None or is_stale(event.time, now, max_age_hours):
+        triggers = TRIGGERS.get(event.type)
+        if triggers is None or is_stale(event.time, now, max_age_hours):
             continue
-        template, channels = trigger
         data = event.data
         context: dict[str, Any] = {}
         if hasattr(data, "opportunity_id"):
             context["opportunity_id"] = data.opportunity_id
         if isinstance(getattr(data, "hours", None), Decimal | float | int):
             context["hours"] = str(data.hours)
-        for channel in channels:
-            rows.append((
-                notification_id(event.id, template, channel), event.id, template, str(channel),
-                data.volunteer_id, event.time, context,
-            ))  # fmt: skip
+        for template, channels in triggers:
+            for channel in channels:
+                rows.append((
+                    notification_id(event.id, template, channel), event.id, template,
+                    str(channel), data.volunteer_id, event.time, context,
+                ))  # fmt: skip
     return rows
 
 
@@ -123,6 +125,7 @@ def build_projector(settings: Settings) -> Projector:
             conn, histories, "opportunity", fold_opportunity, "opportunities", "opportunity_id",
             OPPORTUNITY_COLUMNS,
         )  # fmt: skip
+        await upsert_participations(conn, events)  # sign-up status, for reminders
         rows = ledger_rows(events, dt.datetime.now(dt.UTC), settings.notify_max_age_hours)
         if rows:
             await conn.executemany(
@@ -135,7 +138,7 @@ def build_projector(settings: Settings) -> Projector:
     return Projector(
         name=NAME,
         topics=(VOLUNTEERS.name, SIGNUPS.name, ATTENDANCE.name, CAMPAIGNS.name),
-        migrations=(history.MIGRATIONS, MIGRATIONS),
+        migrations=(history.MIGRATIONS, participations.MIGRATIONS, MIGRATIONS),
         apply=apply,
-        event_types=PROFILE_TYPES | OPPORTUNITY_TYPES | frozenset(TRIGGERS),
+        event_types=PROFILE_TYPES | OPPORTUNITY_TYPES | frozenset(TRIGGERS) | PARTICIPATION_TYPES,
     )

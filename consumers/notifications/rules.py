@@ -1,9 +1,13 @@
 """What to send for which event, and when: pure rules, unit-tested without I/O.
 
 - Triggers: `volunteer.registered` -> `welcome` (email, SMS); `volunteer.signed_up` ->
-  `signup_confirmed` (email, SMS); `volunteer.signup_withdrawn` -> `signup_withdrawn`
-  (email); `volunteer.hours_verified` -> `hours_thanks` (email, SMS). Other events
-  notify nobody.
+  `signup_confirmed` (email, SMS) and `shift_reminder` (SMS, email);
+  `volunteer.signup_withdrawn` -> `signup_withdrawn` (email); `volunteer.hours_verified`
+  -> `hours_thanks` (email, SMS). Other events notify nobody.
+- A shift reminder waits until 24 h before the opportunity starts (sent at once when the
+  sign-up comes later than that). When it falls due it is suppressed if the sign-up was
+  withdrawn meanwhile, the opportunity cancelled or already begun, or the opportunity
+  still unknown 6 h after the sign-up (until then it waits for `opportunity.published`).
 - One notification per (cause event id, template, channel): its id is derived from
   that triple, so a duplicate or replayed event maps onto the same ledger row.
 - A cause event older than the configured age (48 h by default) notifies nobody: a
@@ -28,12 +32,16 @@ from zoneinfo import ZoneInfo
 from schemas.common import Channel
 
 EMAIL, SMS = Channel.EMAIL, Channel.SMS
-TRIGGERS: dict[str, tuple[str, tuple[Channel, ...]]] = {
-    "volunteer.registered": ("welcome", (EMAIL, SMS)),
-    "volunteer.signed_up": ("signup_confirmed", (EMAIL, SMS)),
-    "volunteer.signup_withdrawn": ("signup_withdrawn", (EMAIL,)),
-    "volunteer.hours_verified": ("hours_thanks", (EMAIL, SMS)),
+REMINDER = "shift_reminder"
+TRIGGERS: dict[str, tuple[tuple[str, tuple[Channel, ...]], ...]] = {
+    "volunteer.registered": (("welcome", (EMAIL, SMS)),),
+    "volunteer.signed_up": (("signup_confirmed", (EMAIL, SMS)), (REMINDER, (SMS, EMAIL))),
+    "volunteer.signup_withdrawn": (("signup_withdrawn", (EMAIL,)),),
+    "volunteer.hours_verified": (("hours_thanks", (EMAIL, SMS)),),
 }
+REMINDER_LEAD = dt.timedelta(hours=24)
+UNKNOWN_OPPORTUNITY_WAIT = dt.timedelta(hours=6)
+UNKNOWN_OPPORTUNITY_RECHECK = dt.timedelta(minutes=10)
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 600.0
 
@@ -42,6 +50,38 @@ def notification_id(cause_event_id: str, template: str, channel: str) -> str:
     """A stable id for (cause event, template, channel): `ntf-` and 24 hex digits."""
     digest = hashlib.sha256(f"{cause_event_id}\x1f{template}\x1f{channel}".encode()).hexdigest()
     return f"ntf-{digest[:24]}"
+
+
+@dataclass(frozen=True)
+class ReminderTiming:
+    """When a due reminder goes: now (`send`), later (`until`), or never (`suppress`)."""
+
+    send: bool = False
+    until: dt.datetime | None = None
+    suppress: str | None = None  # a SuppressionReason value
+
+
+def reminder_timing(
+    now: dt.datetime,
+    cause_time: dt.datetime,
+    starts_at: dt.datetime | None,
+    opportunity_status: str | None,
+    signup_status: str | None,
+) -> ReminderTiming:
+    """The reminder rules above, for a reminder that is due to be looked at `now`."""
+    if opportunity_status is None or starts_at is None:
+        if now - cause_time > UNKNOWN_OPPORTUNITY_WAIT:
+            return ReminderTiming(suppress="unknown_opportunity")
+        return ReminderTiming(until=now + UNKNOWN_OPPORTUNITY_RECHECK)
+    if opportunity_status == "cancelled":
+        return ReminderTiming(suppress="cancelled")
+    if signup_status != "signed_up":
+        return ReminderTiming(suppress="withdrawn")
+    if starts_at <= now:
+        return ReminderTiming(suppress="too_late")
+    if starts_at - REMINDER_LEAD > now:
+        return ReminderTiming(until=starts_at - REMINDER_LEAD)
+    return ReminderTiming(send=True)
 
 
 def is_stale(event_time: dt.datetime, now: dt.datetime, max_age_hours: float) -> bool:

@@ -29,11 +29,13 @@ import structlog
 
 from consumers.notifications.rules import (
     EMAIL,
+    REMINDER,
     SMS,
     QuietHours,
     backoff_s,
     is_permanent_http,
     is_permanent_smtp,
+    reminder_timing,
 )
 from consumers.notifications.templates import (
     GENERIC_OPPORTUNITY,
@@ -78,6 +80,7 @@ class Claimed:
     volunteer_id: str
     context: dict[str, Any]
     attempts: int
+    cause_time: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,28 @@ class Decision:
 
 
 def decide(
-    row: Claimed, contact: dict[str, Any] | None, now: dt.datetime, quiet: QuietHours | None
+    row: Claimed,
+    contact: dict[str, Any] | None,
+    now: dt.datetime,
+    quiet: QuietHours | None,
+    opportunity: dict[str, Any] | None = None,
+    signup_status: str | None = None,
 ) -> Decision:
-    """Consent, contact details and quiet hours, as they stand at send time (pure)."""
+    """Reminder timing, consent, contact details and quiet hours, as they stand now (pure)."""
     if contact is None or contact.get("status") != "registered":
         return Decision(suppress=SuppressionReason.UNKNOWN_VOLUNTEER)
+    if row.template == REMINDER:
+        timing = reminder_timing(
+            now,
+            row.cause_time,
+            opportunity.get("starts_at") if opportunity else None,
+            opportunity.get("status") if opportunity else None,
+            signup_status,
+        )
+        if timing.suppress is not None:
+            return Decision(suppress=SuppressionReason(timing.suppress))
+        if timing.until is not None:
+            return Decision(until=timing.until)
     consent = contact.get("consent") or {}
     address = contact.get("email") if row.channel == EMAIL else contact.get("phone")
     if not address:
@@ -245,7 +265,7 @@ class Sender:
                     lease_until = now() + make_interval(secs => $2)
                 from due where o.notification_id = due.notification_id
                 returning o.notification_id, o.cause_event_id, o.template, o.channel,
-                    o.volunteer_id, o.context, o.attempts
+                    o.volunteer_id, o.context, o.attempts, o.cause_time
                 """,
                 self.batch,
                 self.lease_s,
@@ -260,6 +280,17 @@ class Sender:
                     list({c.volunteer_id for c in claimed}),
                 )
             }
+            reminders = [c for c in claimed if c.template == REMINDER]
+            signups = {
+                (r["volunteer_id"], r["opportunity_id"]): r["signup_status"]
+                for r in await conn.fetch(
+                    "select volunteer_id, opportunity_id, signup_status from participations"
+                    " where (volunteer_id, opportunity_id) in"
+                    " (select * from unnest($1::text[], $2::text[]))",
+                    [c.volunteer_id for c in reminders],
+                    [c.context.get("opportunity_id", "") for c in reminders],
+                )
+            }
             opportunity_ids = list({c.context.get("opportunity_id") for c in claimed} - {None})
             opportunities = {
                 r["opportunity_id"]: dict(r)
@@ -268,7 +299,7 @@ class Sender:
                     opportunity_ids,
                 )
             }
-        await asyncio.gather(*(self._deliver(c, contacts, opportunities) for c in claimed))
+        await asyncio.gather(*(self._deliver(c, contacts, opportunities, signups) for c in claimed))
         return len(claimed)
 
     async def _deliver(
@@ -276,9 +307,14 @@ class Sender:
         row: Claimed,
         contacts: dict[str, dict[str, Any]],
         opportunities: dict[str, dict[str, Any]],
+        signups: dict[tuple[str, str], str | None],
     ) -> None:
         contact = contacts.get(row.volunteer_id)
-        decision = decide(row, contact, self.clock(), self.quiet)
+        opportunity_id = row.context.get("opportunity_id", "")
+        decision = decide(
+            row, contact, self.clock(), self.quiet, opportunities.get(opportunity_id),
+            signups.get((row.volunteer_id, opportunity_id)),
+        )  # fmt: skip
         if decision.suppress is not None:
             await self._finish(row, "suppressed", reason=str(decision.suppress))
             return

@@ -59,6 +59,25 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "sms": "تطوع: تم إلغاء تسجيلك في {{ opportunity }}.",
         },
     },
+    "shift_reminder": {
+        "en": {
+            "subject": "Reminder: {{ opportunity }}{% if starts_at %}, {{ starts_at }}{% endif %}",
+            "body": "Dear {{ name }},\n\nA reminder that {{ opportunity }} starts"
+            "{% if starts_at %} {{ starts_at }}{% else %} soon{% endif %}. "
+            "If you can no longer come, please withdraw so someone else can take your place."
+            "\n\nTatawwu",
+            "sms": "Tatawwu reminder: {{ opportunity }} starts"
+            "{% if starts_at %} {{ starts_at }}{% else %} soon{% endif %}. See you there!",
+        },
+        "ar": {
+            "subject": "تذكير: {{ opportunity }}{% if starts_at %}، {{ starts_at }}{% endif %}",
+            "body": "عزيزنا {{ name }}،\n\nنذكّرك بأن {{ opportunity }} تبدأ"
+            "{% if starts_at %} في {{ starts_at }}{% else %} قريباً{% endif %}. "
+            "إن لم تعد تستطيع الحضور، يرجى إلغاء تسجيلك ليتمكن غيرك من المشاركة.\n\nتطوع",
+            "sms": "تذكير من تطوع: {{ opportunity }} تبدأ"
+            "{% if starts_at %} في {{ starts_at }}{% else %} قريباً{% endif %}. نراك هناك!",
+        },
+    },
     "hours_thanks": {
         "en": {
             "subject": "Thank you for {{ hours }} hours of volunteering",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -58,17 +59,25 @@ async def ledger(conn: asyncpg.Connection, schema: str) -> list[dict[str, Any]]:
 
 async def settled(
     conn: asyncpg.Connection, schema: str, expected: int, task: asyncio.Task[None] | None = None,
-    wait_s: float = 60,
+    wait_s: float = 60, held_ok: bool = False,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Wait until the ledger holds `expected` rows, all final and reported; return them."""
+    """Wait until the ledger holds `expected` rows, all final and reported; return them.
+
+    `held_ok`: rows waiting for a later time (a reminder days ahead) count as settled.
+    """
     deadline = asyncio.get_running_loop().time() + wait_s
     rows: list[dict[str, Any]] = []
     while asyncio.get_running_loop().time() < deadline:
         if task is not None and task.done():
             task.result()  # surface the notifier's crash
         rows = await ledger(conn, schema)
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        held = [
+            r for r in rows if held_ok and r["status"] == "pending" and r["next_attempt_at"] > later
+        ]
         final = [r for r in rows if r["status"] in ("sent", "failed", "suppressed")]
-        if len(rows) >= expected and len(final) == len(rows) and all(r["reported"] for r in rows):
+        if (len(rows) >= expected and len(final) + len(held) == len(rows)
+                and all(r["reported"] for r in final)):  # fmt: skip
             return rows
         await asyncio.sleep(0.2)
     states = sorted({(r["status"], r["reported"]) for r in rows})

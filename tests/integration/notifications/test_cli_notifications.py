@@ -57,15 +57,9 @@ def test_status_list_and_retry(stack: Settings, unique: str) -> None:
         listed = runner.invoke(
             app, ["notifications", "list", "--status", "failed", "--schema", schema]
         )
-        assert (
-            "ntf-1" in listed.output
-        )
-        assert (
-            "ntf-2" in listed.output
-        )
-        assert (
-            "ntf-0" not in listed.output
-        )
+        assert "ntf-1" in listed.output
+        assert "ntf-2" in listed.output
+        assert "ntf-0" not in listed.output
 
         one = runner.invoke(app, ["notifications", "retry", "ntf-1", "ntf-0", "--schema", schema])
         assert one.exit_code == 0, one.output

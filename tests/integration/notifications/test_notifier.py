@@ -16,11 +16,13 @@ from infra.settings import Settings
 from schemas.decode import decode_event
 from tests.integration.notifications.conftest import notifier, settled
 from tests.integration.notifications.world import (
+    cancelled,
     hours_verified,
     opportunity,
     publish_events,
     registered,
     signed_up,
+    withdrawn,
 )
 from tests.support.projectors import create_prefixed_topics, end_offsets
 
@@ -67,9 +69,9 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
     conn = await connect(notifier_settings)
     try:
         async with notifier(notifier_settings, prefix, schema) as task:
-            rows = await settled(conn, schema, expected=12, task=task)
+            rows = await settled(conn, schema, expected=18, task=task)
             await publish_events(notifier_settings, prefix, [signed_up("v-2")])  # replayed again
-            rows = await settled(conn, schema, expected=12, task=task)
+            rows = await settled(conn, schema, expected=18, task=task)
     finally:
         await conn.close()
 
@@ -82,10 +84,15 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
         ("v-3", "signup_confirmed", "email"): "suppressed",
         ("v-3", "signup_confirmed", "sms"): "suppressed",
         ("v-1", "hours_thanks", "email"): "sent", ("v-1", "hours_thanks", "sms"): "sent",
+        # the opportunity starts within 24 h: reminders are due at once
+        ("v-1", "shift_reminder", "email"): "sent", ("v-1", "shift_reminder", "sms"): "sent",
+        ("v-2", "shift_reminder", "email"): "sent", ("v-2", "shift_reminder", "sms"): "suppressed",
+        ("v-3", "shift_reminder", "email"): "suppressed",
+        ("v-3", "shift_reminder", "sms"): "suppressed",
     }  # fmt: skip
-    reasons = {(r["volunteer_id"], r["channel"]): r["reason"] for r in rows if r["reason"]}
-    assert reasons[("v-2", "sms")] == "no_consent"
-    assert reasons[("v-3", "email")] == "unknown_volunteer"
+    reasons = {(r["volunteer_id"], r["template"], r["channel"]): r["reason"] for r in rows}
+    assert reasons[("v-2", "welcome", "sms")] == "no_consent"
+    assert reasons[("v-3", "signup_confirmed", "email")] == "unknown_volunteer"
 
     emails, texts = read_smtp(sinks.directory), read_sms(sinks.directory)
     sent = {r["notification_id"]: r for r in rows if r["status"] == "sent"}
@@ -104,12 +111,14 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
     english = by_key[rules.notification_id("su-v-2-opp-1", "signup_confirmed", "email")]
     assert "Beach clean-up" in english["subject"]
     assert english["text"].startswith("Dear Sara")
+    reminder = by_key[rules.notification_id("su-v-2-opp-1", "shift_reminder", "email")]
+    assert reminder["subject"].startswith("Reminder: Beach clean-up")
     thanks = next(t for t in texts if "2.5" in t["body"])
     assert thanks["to"] == "+97450000001"
 
     published = await outcome_events(notifier_settings, prefix, len(rows))
     counts = collections.Counter(e.type for e in published)
-    assert counts == {"notification.sent": 8, "notification.suppressed": 4}
+    assert counts == {"notification.sent": 11, "notification.suppressed": 7}
     assert {e.data.notification_id for e in published} == {r["notification_id"] for r in rows}
 
 
@@ -159,3 +168,44 @@ async def test_failures_retry_with_backoff_then_fail_for_good(
         ("v-2", 3),
         ("v-3", 1),
     ]
+
+
+async def test_a_reminder_waits_until_a_day_before_and_is_dropped_when_no_longer_wanted(
+    notifier_settings: Settings, sinks: Sinks, unique: str
+) -> None:
+    """Held until 24 h before a start 3 days away; withdrawn, cancelled, begun: suppressed."""
+    prefix, schema = f"ntfm.{unique}.", f"ntfm_{unique}"
+    await create_prefixed_topics(notifier_settings, prefix)
+    events = [
+        *(registered(v, language="en") for v in ("v-1", "v-2", "v-3", "v-4")),
+        opportunity("opp-far", starts_in=dt.timedelta(days=3)),
+        opportunity("opp-soon"),
+        opportunity("opp-off"),
+        cancelled("opp-off"),
+        opportunity("opp-begun", starts_in=dt.timedelta(minutes=-30)),
+        signed_up("v-1", "opp-far"),
+        signed_up("v-2", "opp-soon"),
+        withdrawn("v-2", "opp-soon"),
+        signed_up("v-3", "opp-off"),
+        signed_up("v-4", "opp-begun"),
+    ]
+    await publish_events(notifier_settings, prefix, events)
+    conn = await connect(notifier_settings)
+    try:
+        async with notifier(notifier_settings, prefix, schema) as task:
+            rows = await settled(conn, schema, expected=8 + 8 + 1 + 8, task=task, held_ok=True)
+    finally:
+        await conn.close()
+    reminders = {
+        (r["volunteer_id"], r["channel"]): r for r in rows if r["template"] == "shift_reminder"
+    }
+    far = reminders[("v-1", "sms")]
+    starts = next(e for e in events if e.id == "pub-opp-far").data.starts_at
+    assert far["status"] == "pending"
+    assert far["next_attempt_at"] == starts - dt.timedelta(hours=24)
+    assert far["attempts"] == 0  # waiting is not an attempt
+    assert {(v, r["status"], r["reason"]) for (v, _), r in reminders.items() if v != "v-1"} == {
+        ("v-2", "suppressed", "withdrawn"), ("v-3", "suppressed", "cancelled"),
+        ("v-4", "suppressed", "too_late"),
+    }  # fmt: skip
+    assert not [m for m in read_smtp(sinks.directory) if m["subject"].startswith("Reminder")]

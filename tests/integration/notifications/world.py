@@ -10,11 +10,11 @@ import orjson
 from infra.kafka import build_producer
 from infra.settings import Settings
 from schemas.attendance import VolunteerHoursVerified
-from schemas.campaigns import OpportunityPublished
+from schemas.campaigns import OpportunityCancelled, OpportunityPublished
 from schemas.decode import encode_event
 from schemas.envelope import Event
 from schemas.registry import new_event, spec_of
-from schemas.signups import VolunteerSignedUp
+from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
 from schemas.volunteers import VolunteerRegistered
 
 SOURCE = "partner/org-1"
@@ -41,8 +41,11 @@ def registered(
     )  # fmt: skip
 
 
-def opportunity(opportunity_id: str = "opp-1") -> Event[Any]:
-    starts = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3)
+def opportunity(
+    opportunity_id: str = "opp-1", starts_in: dt.timedelta = dt.timedelta(hours=20)
+) -> Event[Any]:
+    """Published; it starts `starts_in` from now (within 24 h: its reminders are due)."""
+    starts = dt.datetime.now(dt.UTC).replace(microsecond=0) + starts_in
     return new_event(
         _json(
             OpportunityPublished, opportunity_id=opportunity_id, campaign_id="cmp-1", title_ar="تنظيف الشاطئ",
@@ -85,3 +88,20 @@ async def publish_events(settings: Settings, prefix: str, events: list[Event[Any
             await future
     finally:
         await producer.stop()
+
+
+def withdrawn(volunteer_id: str, opportunity_id: str = "opp-1") -> Event[Any]:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    return new_event(
+        _json(VolunteerSignupWithdrawn, volunteer_id=volunteer_id, opportunity_id=opportunity_id,
+              campaign_id="cmp-1"),
+        source=SOURCE, event_id=f"wd-{volunteer_id}-{opportunity_id}", time=later,
+    )  # fmt: skip
+
+
+def cancelled(opportunity_id: str) -> Event[Any]:
+    return new_event(
+        _json(OpportunityCancelled, opportunity_id=opportunity_id, campaign_id="cmp-1",
+              reason="Heat warning"),
+        source=SOURCE, event_id=f"cx-{opportunity_id}",
+    )  # fmt: skip

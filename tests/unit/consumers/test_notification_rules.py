@@ -37,7 +37,7 @@ def make(event_type: str, event_id: str, time: dt.datetime, **data: object) -> A
 
 
 def claimed(channel: str = "sms", template: str = "signup_confirmed") -> Claimed:
-    return Claimed("ntf-1", "e-1", template, channel, "v-1", {"opportunity_id": "o-1"}, 1)
+    return Claimed("ntf-1", "e-1", template, channel, "v-1", {"opportunity_id": "o-1"}, 1, NOW)
 
 
 def test_each_trigger_gives_one_row_per_channel_with_a_stable_id() -> None:
@@ -48,12 +48,13 @@ def test_each_trigger_gives_one_row_per_channel_with_a_stable_id() -> None:
     rows = ledger_rows([signup, withdrawn, hours, checkin], NOW, 48)
     assert [(r[1], r[2], r[3]) for r in rows] == [
         ("e-1", "signup_confirmed", "email"), ("e-1", "signup_confirmed", "sms"),
+        ("e-1", "shift_reminder", "sms"), ("e-1", "shift_reminder", "email"),
         ("e-2", "signup_withdrawn", "email"),
         ("e-3", "hours_thanks", "email"), ("e-3", "hours_thanks", "sms"),
     ]  # fmt: skip
     assert rows[0][0] == notification_id("e-1", "signup_confirmed", "email")
     assert rows[0][0] != rows[1][0]
-    assert rows[3][6] == {"opportunity_id": "o-1", "hours": "2.5"}
+    assert rows[5][6] == {"opportunity_id": "o-1", "hours": "2.5"}
     assert ledger_rows([signup, signup], NOW, 48)[0][0] == ledger_rows([signup], NOW, 48)[0][0]
 
 
@@ -144,3 +145,46 @@ def test_outcome_events_carry_ids_only_and_decode() -> None:
     assert "@" not in event.data.error
     assert decode_event(encode_event(event)) == event
     assert one_line("a\nb  c") == "a b c"
+
+
+def test_a_reminder_waits_for_24_hours_before_the_start_and_checks_the_sign_up_then() -> None:
+    reminder = Claimed(
+        "ntf-1", "e-1", "shift_reminder", "sms", "v-1", {"opportunity_id": "o-1"}, 1, NOW
+    )
+    starts = NOW + dt.timedelta(days=3)
+    published = {"starts_at": starts, "status": "published"}
+    assert decide(
+        reminder, CONTACT, NOW, None, published, "signed_up"
+    ).until == starts - dt.timedelta(hours=24)
+    soon = {"starts_at": NOW + dt.timedelta(hours=5), "status": "published"}
+    assert decide(reminder, CONTACT, NOW, None, soon, "signed_up").address == "+97455501234"
+    assert (
+        decide(reminder, CONTACT, NOW, None, soon, "withdrawn").suppress
+        == SuppressionReason.WITHDRAWN
+    )
+    cancelled = {**soon, "status": "cancelled"}
+    assert (
+        decide(reminder, CONTACT, NOW, None, cancelled, "signed_up").suppress
+        == SuppressionReason.CANCELLED
+    )
+    begun = {"starts_at": NOW - dt.timedelta(minutes=1), "status": "published"}
+    assert (
+        decide(reminder, CONTACT, NOW, None, begun, "signed_up").suppress
+        == SuppressionReason.TOO_LATE
+    )
+    # Not published yet: look again in 10 minutes, give up 6 hours after the sign-up.
+    assert decide(reminder, CONTACT, NOW, None, None, "signed_up").until == NOW + dt.timedelta(
+        minutes=10
+    )
+    later = NOW + dt.timedelta(hours=7)
+    assert (
+        decide(reminder, CONTACT, later, None, None, "signed_up").suppress
+        == SuppressionReason.UNKNOWN_OPPORTUNITY
+    )
+    # Consent is checked when the reminder is actually due, not when it was queued.
+    no_sms = {**CONTACT, "consent": {"sms": False, "email": True}}
+    assert decide(reminder, no_sms, NOW, None, published, "signed_up").until is not None
+    assert (
+        decide(reminder, no_sms, NOW, None, soon, "signed_up").suppress
+        == SuppressionReason.NO_CONSENT
+    )
