@@ -43,6 +43,7 @@ from consumers.notifications.templates import (
     render_email,
     render_sms,
 )
+from consumers.runtime import TRANSIENT
 from infra.logging import _redact_text
 from infra.settings import Settings
 from schemas.common import Channel
@@ -244,7 +245,7 @@ class Sender:
         while not stopping.is_set():
             try:
                 busy = await self.deliver_due() + await self.report()
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            except TRANSIENT as exc:  # database or Kafka away: leases and `reported` cover it
                 log.warning("sender_retry", error=type(exc).__name__, detail=one_line(str(exc)))
                 busy = 0
             if not busy:
@@ -299,8 +300,21 @@ class Sender:
                     opportunity_ids,
                 )
             }
-        await asyncio.gather(*(self._deliver(c, contacts, opportunities, signups) for c in claimed))
+        await asyncio.gather(
+            *(self._deliver_or_fail(c, contacts, opportunities, signups) for c in claimed)
+        )
         return len(claimed)
+
+    async def _deliver_or_fail(self, row: Claimed, *lookups: Any) -> None:
+        """Deliver; a bug met on one row (not the plumbing) fails that row, not the sender."""
+        try:
+            await self._deliver(row, *lookups)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            detail = one_line(f"{type(exc).__name__}: {exc}")
+            log.error("notification_error", notification_id=row.notification_id, error=detail)
+            await self._finish(row, "failed", error=detail)
 
     async def _deliver(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import datetime as dt
 from typing import Any
@@ -209,3 +210,33 @@ async def test_a_reminder_waits_until_a_day_before_and_is_dropped_when_no_longer
         ("v-4", "suppressed", "too_late"),
     }  # fmt: skip
     assert not [m for m in read_smtp(sinks.directory) if m["subject"].startswith("Reminder")]
+
+
+async def test_a_row_that_breaks_the_sender_fails_alone(
+    notifier_settings: Settings, sinks: Sinks, unique: str
+) -> None:
+    """A ledger row no template exists for (a bug) fails with its error; the rest go out."""
+    prefix, schema = f"ntfb.{unique}.", f"ntfb_{unique}"
+    await create_prefixed_topics(notifier_settings, prefix)
+    conn = await connect(notifier_settings)
+    try:
+        async with notifier(notifier_settings, prefix, schema) as task:
+            while not await conn.fetchval("select to_regclass($1)", f'"{schema}".outbox'):
+                assert not task.done()
+                await asyncio.sleep(0.05)
+            await conn.execute(
+                f'insert into "{schema}".outbox (notification_id, cause_event_id, template,'
+                " channel, volunteer_id, cause_time) values ('ntf-bug', 'e-bug', 'no_such_text',"
+                " 'email', 'v-1', now())"
+            )
+            await publish_events(notifier_settings, prefix, [registered("v-1", language="en")])
+            rows = await settled(conn, schema, expected=3, task=task)
+            assert not task.done()
+    finally:
+        await conn.close()
+    by_id = {r["notification_id"]: r for r in rows}
+    bug = by_id.pop("ntf-bug")
+    assert bug["status"] == "failed"
+    assert "KeyError" in bug["last_error"]
+    assert {r["status"] for r in by_id.values()} == {"sent"}
+    assert len(read_smtp(sinks.directory)) == 1
