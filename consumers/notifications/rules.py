@@ -7,13 +7,16 @@
 - A shift reminder waits until 24 h before the opportunity starts (sent at once when the
   sign-up comes later than that). When it falls due it is suppressed if the sign-up was
   withdrawn meanwhile, the opportunity cancelled or already begun, or the opportunity
-  still unknown 6 h after the sign-up (until then it waits for `opportunity.published`).
+  still unknown 6 h after the sign-up (until then it waits for `opportunity.published`,
+  as above).
 - One notification per (cause event id, template, channel): its id is derived from
   that triple, so a duplicate or replayed event maps onto the same ledger row.
 - A cause event older than the configured age (48 h by default) notifies nobody: a
   first start over an old log, or a replay, must not message people about the past.
 - Consent and contact details are checked when sending, not when the event arrives:
-  a volunteer who withdraws consent in between gets nothing.
+  a volunteer who withdraws consent in between gets nothing. A message for a volunteer
+  not (yet) registered waits for the registration, looked at again every minute, for up
+  to 6 h after its cause event, then is suppressed (`unknown_volunteer`).
 - Quiet hours (21:00-08:00 in the platform's time zone by default) hold SMS until
   they end; email is not held.
 - A failed send is retried with exponential backoff (5 s, 10 s, 20 s ... capped at
@@ -40,8 +43,11 @@ TRIGGERS: dict[str, tuple[tuple[str, tuple[Channel, ...]], ...]] = {
     "volunteer.hours_verified": (("hours_thanks", (EMAIL, SMS)),),
 }
 REMINDER_LEAD = dt.timedelta(hours=24)
-UNKNOWN_OPPORTUNITY_WAIT = dt.timedelta(hours=6)
-UNKNOWN_OPPORTUNITY_RECHECK = dt.timedelta(minutes=10)
+# Order across topics is not guaranteed: a sign-up may arrive before the registration
+# or the opportunity it refers to. Such a message waits (looked at again every minute)
+# for up to 6 h after its cause event, then is suppressed.
+UNKNOWN_WAIT = dt.timedelta(hours=6)
+UNKNOWN_RECHECK = dt.timedelta(minutes=1)
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 600.0
 
@@ -70,9 +76,9 @@ def reminder_timing(
 ) -> ReminderTiming:
     """The reminder rules above, for a reminder that is due to be looked at `now`."""
     if opportunity_status is None or starts_at is None:
-        if now - cause_time > UNKNOWN_OPPORTUNITY_WAIT:
+        if now - cause_time > UNKNOWN_WAIT:
             return ReminderTiming(suppress="unknown_opportunity")
-        return ReminderTiming(until=now + UNKNOWN_OPPORTUNITY_RECHECK)
+        return ReminderTiming(until=now + UNKNOWN_RECHECK)
     if opportunity_status == "cancelled":
         return ReminderTiming(suppress="cancelled")
     if signup_status != "signed_up":

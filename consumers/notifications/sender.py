@@ -31,6 +31,8 @@ from consumers.notifications.rules import (
     EMAIL,
     REMINDER,
     SMS,
+    UNKNOWN_RECHECK,
+    UNKNOWN_WAIT,
     QuietHours,
     backoff_s,
     is_permanent_http,
@@ -103,7 +105,9 @@ def decide(
 ) -> Decision:
     """Reminder timing, consent, contact details and quiet hours, as they stand now (pure)."""
     if contact is None or contact.get("status") != "registered":
-        return Decision(suppress=SuppressionReason.UNKNOWN_VOLUNTEER)
+        if now - row.cause_time > UNKNOWN_WAIT:
+            return Decision(suppress=SuppressionReason.UNKNOWN_VOLUNTEER)
+        return Decision(until=now + UNKNOWN_RECHECK)  # its registration may still come
     if row.template == REMINDER:
         timing = reminder_timing(
             now,

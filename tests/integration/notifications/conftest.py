@@ -71,7 +71,7 @@ async def settled(
         if task is not None and task.done():
             task.result()  # surface the notifier's crash
         rows = await ledger(conn, schema)
-        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
         held = [
             r for r in rows if held_ok and r["status"] == "pending" and r["next_attempt_at"] > later
         ]

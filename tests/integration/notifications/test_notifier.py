@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import datetime as dt
 from typing import Any
@@ -70,9 +69,9 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
     conn = await connect(notifier_settings)
     try:
         async with notifier(notifier_settings, prefix, schema) as task:
-            rows = await settled(conn, schema, expected=18, task=task)
+            rows = await settled(conn, schema, expected=18, task=task, held_ok=True)
             await publish_events(notifier_settings, prefix, [signed_up("v-2")])  # replayed again
-            rows = await settled(conn, schema, expected=18, task=task)
+            rows = await settled(conn, schema, expected=18, task=task, held_ok=True)
     finally:
         await conn.close()
 
@@ -82,18 +81,19 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
         ("v-2", "welcome", "email"): "sent", ("v-2", "welcome", "sms"): "suppressed",
         ("v-1", "signup_confirmed", "email"): "sent", ("v-1", "signup_confirmed", "sms"): "sent",
         ("v-2", "signup_confirmed", "email"): "sent", ("v-2", "signup_confirmed", "sms"): "suppressed",
-        ("v-3", "signup_confirmed", "email"): "suppressed",
-        ("v-3", "signup_confirmed", "sms"): "suppressed",
+        # never registered: held, in case the registration comes later (up to 6 h)
+        ("v-3", "signup_confirmed", "email"): "pending",
+        ("v-3", "signup_confirmed", "sms"): "pending",
         ("v-1", "hours_thanks", "email"): "sent", ("v-1", "hours_thanks", "sms"): "sent",
         # the opportunity starts within 24 h: reminders are due at once
         ("v-1", "shift_reminder", "email"): "sent", ("v-1", "shift_reminder", "sms"): "sent",
         ("v-2", "shift_reminder", "email"): "sent", ("v-2", "shift_reminder", "sms"): "suppressed",
-        ("v-3", "shift_reminder", "email"): "suppressed",
-        ("v-3", "shift_reminder", "sms"): "suppressed",
+        ("v-3", "shift_reminder", "email"): "pending",
+        ("v-3", "shift_reminder", "sms"): "pending",
     }  # fmt: skip
     reasons = {(r["volunteer_id"], r["template"], r["channel"]): r["reason"] for r in rows}
     assert reasons[("v-2", "welcome", "sms")] == "no_consent"
-    assert reasons[("v-3", "signup_confirmed", "email")] == "unknown_volunteer"
+    assert reasons[("v-3", "signup_confirmed", "email")] is None
 
     emails, texts = read_smtp(sinks.directory), read_sms(sinks.directory)
     sent = {r["notification_id"]: r for r in rows if r["status"] == "sent"}
@@ -117,10 +117,11 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
     thanks = next(t for t in texts if "2.5" in t["body"])
     assert thanks["to"] == "+97450000001"
 
-    published = await outcome_events(notifier_settings, prefix, len(rows))
+    final = [r for r in rows if r["status"] != "pending"]
+    published = await outcome_events(notifier_settings, prefix, len(final))
     counts = collections.Counter(e.type for e in published)
-    assert counts == {"notification.sent": 11, "notification.suppressed": 7}
-    assert {e.data.notification_id for e in published} == {r["notification_id"] for r in rows}
+    assert counts == {"notification.sent": 11, "notification.suppressed": 3}
+    assert {e.data.notification_id for e in published} == {r["notification_id"] for r in final}
 
 
 async def test_failures_retry_with_backoff_then_fail_for_good(
@@ -215,22 +216,21 @@ async def test_a_reminder_waits_until_a_day_before_and_is_dropped_when_no_longer
 async def test_a_row_that_breaks_the_sender_fails_alone(
     notifier_settings: Settings, sinks: Sinks, unique: str
 ) -> None:
-    """A ledger row no template exists for (a bug) fails with its error; the rest go out."""
+    """A ledger row no template exists for (a bug) fails with its error; later ones go out."""
     prefix, schema = f"ntfb.{unique}.", f"ntfb_{unique}"
     await create_prefixed_topics(notifier_settings, prefix)
     conn = await connect(notifier_settings)
     try:
         async with notifier(notifier_settings, prefix, schema) as task:
-            while not await conn.fetchval("select to_regclass($1)", f'"{schema}".outbox'):
-                assert not task.done()
-                await asyncio.sleep(0.05)
+            await publish_events(notifier_settings, prefix, [registered("v-1", language="en")])
+            await settled(conn, schema, expected=2, task=task)  # v-1 is known now
             await conn.execute(
                 f'insert into "{schema}".outbox (notification_id, cause_event_id, template,'
                 " channel, volunteer_id, cause_time) values ('ntf-bug', 'e-bug', 'no_such_text',"
                 " 'email', 'v-1', now())"
             )
-            await publish_events(notifier_settings, prefix, [registered("v-1", language="en")])
-            rows = await settled(conn, schema, expected=3, task=task)
+            await publish_events(notifier_settings, prefix, [signed_up("v-1")])
+            rows = await settled(conn, schema, expected=7, task=task, held_ok=True)
             assert not task.done()
     finally:
         await conn.close()
@@ -238,5 +238,6 @@ async def test_a_row_that_breaks_the_sender_fails_alone(
     bug = by_id.pop("ntf-bug")
     assert bug["status"] == "failed"
     assert "KeyError" in bug["last_error"]
-    assert {r["status"] for r in by_id.values()} == {"sent"}
-    assert len(read_smtp(sinks.directory)) == 1
+    # (the reminders wait for an opportunity that was never published)
+    assert {r["status"] for r in by_id.values() if r["template"] != "shift_reminder"} == {"sent"}
+    assert len(read_smtp(sinks.directory)) == 2  # welcome, sign-up confirmed
