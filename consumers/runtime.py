@@ -366,9 +366,14 @@ class ProjectorRuntime:
         batch: Fetched = {}
         count, timeout_ms = 0, 200
         while count < self.max_records:
-            part = await self._consumer.getmany(
-                timeout_ms=timeout_ms, max_records=min(FETCH_SLICE, self.max_records - count)
-            )
+            try:
+                part = await self._consumer.getmany(
+                    timeout_ms=timeout_ms, max_records=min(FETCH_SLICE, self.max_records - count)
+                )
+            except KafkaError:
+                if not batch:
+                    raise
+                break  # keep what was taken (its position has moved past it); next time, retry
             if not part:
                 break
             for tp, records in part.items():

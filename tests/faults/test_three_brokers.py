@@ -68,7 +68,12 @@ async def test_acks_all_producer_keeps_succeeding_when_a_broker_is_killed(
     admin = build_admin(cluster)
     await admin.start()
     try:
-        [topic] = await admin.describe_topics([spec.name])
+        # The broker the admin asks may not have the new partition's metadata yet.
+        for _ in range(100):
+            [topic] = await admin.describe_topics([spec.name])
+            if topic["partitions"] and topic["partitions"][0]["leader"] >= 0:
+                break
+            await asyncio.sleep(0.1)
     finally:
         await admin.close()
     leader = topic["partitions"][0]["leader"]
