@@ -143,7 +143,8 @@ class KafkaCluster:
             return
         cmd = [
             "java", "-cp", f"{self.lib_dir}/*", "kafka.tools.StorageTool", "format",
-            "-t", cluster_id, "-c", str(node / "server.properties"), "--ignore-formatted",
+            f"--cluster-id={cluster_id}", "-c", str(node / "server.properties"),
+            "--ignore-formatted",
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
@@ -239,10 +240,17 @@ class KafkaCluster:
 
 
 def _random_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as StorageTool does)."""
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as StorageTool does).
+
+    Never one starting with "-" (1 in 64 would): the command line would read it as an
+    option, and Kafka's own `Uuid.randomUuid` rejects those too.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def timed_start(cluster: KafkaCluster) -> float:
