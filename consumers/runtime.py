@@ -288,7 +288,8 @@ class ProjectorRuntime:
         """Position the consumer at the stored offsets; the beginning where none is stored."""
         stored = await self.stored_offsets(partitions)
         for tp in partitions:
-            self.applied[tp] = stored.get(tp, 0)
+            # Never lower: a batch applied here meanwhile may already be past this read.
+            self.applied[tp] = max(self.applied.get(tp, 0), stored.get(tp, 0))
             if tp in stored:
                 self._consumer.seek(tp, stored[tp])
             else:
@@ -707,7 +708,7 @@ class ProjectorRuntime:
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Seek to PostgreSQL's offsets on assignment; let the batch in flight finish on revocation."""
+    """Seek to PostgreSQL's offsets on assignment; let the batch in flight finish first."""
 
     def __init__(self, runtime: ProjectorRuntime) -> None:
         self.runtime = runtime
@@ -718,7 +719,11 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         if assigned:
-            await self.runtime.seek_to_stored(list(assigned))
+            # Under the batch lock: the pipeline may have a transaction in flight (aiokafka
+            # can fetch before this callback ends). Reading the offsets before it commits
+            # would seek back to them and re-read what it applied (skipped, but wasted).
+            async with self.runtime._lock:
+                await self.runtime.seek_to_stored(list(assigned))
 
 
 def tune_gc() -> None:
