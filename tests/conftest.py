@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from infra.local.sinks import Sinks
 from infra.settings import Settings
 
 
@@ -37,3 +39,10 @@ def stack(settings: Settings) -> Iterator[Settings]:
 def unique() -> str:
     """A short unique suffix for topics, groups and tables owned by one test."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+async def sinks(tmp_path: Path) -> AsyncIterator[Sinks]:
+    """The local SMTP and SMS sinks in this event loop, on ports the OS picks; stopped after."""
+    async with Sinks(tmp_path / "sinks", smtp_port=0, sms_port=0) as running:
+        yield running

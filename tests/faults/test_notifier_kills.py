@@ -16,7 +16,6 @@ import random
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -37,12 +36,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 KILLS = 5
 VOLUNTEERS = 150
 CLAIM = 50  # rows one claim takes (Sender.batch): the most a kill can leave unrecorded
-
-
-@pytest.fixture
-async def sinks(tmp_path: Path) -> AsyncIterator[Sinks]:
-    async with Sinks(tmp_path / "sinks", smtp_port=0, sms_port=0) as running:
-        yield running
 
 
 def start_notifier(sinks: Sinks, prefix: str, schema: str, log: Path) -> subprocess.Popen[bytes]:

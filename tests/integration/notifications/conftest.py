@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -15,13 +14,6 @@ import pytest
 from consumers.notifications.service import serve
 from infra.local.sinks import Sinks
 from infra.settings import Settings
-
-
-@pytest.fixture
-async def sinks(tmp_path: Path) -> AsyncIterator[Sinks]:
-    """Started SMTP and SMS sinks (ports picked by the OS), stopped after the test."""
-    async with Sinks(tmp_path / "sinks", smtp_port=0, sms_port=0) as running:
-        yield running
 
 
 @pytest.fixture

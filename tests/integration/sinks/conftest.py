@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from infra.local.sinks import Sinks
-
-
-@pytest.fixture
-async def sinks(tmp_path: Path) -> AsyncIterator[Sinks]:
-    """Started sinks (ports picked by the OS), stopped after the test."""
-    async with Sinks(tmp_path / "sinks", smtp_port=0, sms_port=0) as running:
-        yield running
 
 
 @pytest.fixture
