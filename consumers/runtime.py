@@ -320,7 +320,11 @@ class ProjectorRuntime:
                 except KafkaError as exc:
                     self._log.warning("fetch_failed", error=str(exc))
                     await asyncio.sleep(backoff)
-            decoded = await self._decode(batch) if batch else None
+            decoded = (
+                await self._decode([r for tp in sorted(batch) for r in batch[tp]])
+                if batch
+                else None
+            )
             if in_flight is not None:
                 task, previous = in_flight
                 in_flight = None
@@ -384,9 +388,8 @@ class ProjectorRuntime:
             await asyncio.sleep(0)
         return batch
 
-    async def _decode(self, batch: Fetched) -> tuple[Any, ...]:
+    async def _decode(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> tuple[Any, ...]:
         """Decode (and precompute) a batch in slices, yielding to the transaction in flight."""
-        records = [r for tp in sorted(batch) for r in batch[tp]]
         accumulator = self.projector.precompute() if self.projector.precompute else None
         good: list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]] = []
         dead: list[Dead] = []
@@ -430,17 +433,7 @@ class ProjectorRuntime:
     # ----------------------------------------------------------------- batch
     async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> BatchOutcome:
         """Decode and apply one batch exactly once (see the module docstring)."""
-        good, dead = decode_batch(records, self.topic_prefix)
-        return await self._apply_decoded(
-            records, good, dead, time.perf_counter(), self._precompute(good)
-        )
-
-    def _precompute(self, good: list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]]) -> Any:
-        if self.projector.precompute is None:
-            return None
-        accumulator = self.projector.precompute()
-        accumulator.add([event for _, event in good])
-        return accumulator.result()
+        return await self._apply_decoded(*await self._decode(records))
 
     async def _apply_decoded(
         self,

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
 
     smtp_url: str = "smtp://127.0.0.1:2525"
     sms_url: str = "http://127.0.0.1:8025/v1/messages"
-    sms_api_key: str = ""  # sent as a bearer token to the SMS provider when set
+    sms_api_key: SecretStr = SecretStr("")  # bearer token for the SMS provider, when set
     # Notifications (consumers/notifications): who they come from, when SMS may go out
     # (quiet hours in the platform's time zone), how often a failed send is retried, and
     # how old a cause event may be to still notify (older ones, e.g. a replay of history

@@ -198,8 +198,8 @@ class Providers:
     async def sms(self, notification_id: str, to: str, text: str) -> str:
         """Send one SMS; returns the provider's message id."""
         headers = {"Idempotency-Key": notification_id}
-        if self.settings.sms_api_key:
-            headers["Authorization"] = f"Bearer {self.settings.sms_api_key}"
+        if key := self.settings.sms_api_key.get_secret_value():
+            headers["Authorization"] = f"Bearer {key}"
         body = {"to": to, "body": text, "sender": self.settings.sms_sender}
         try:
             response = await self.http.post(self.settings.sms_url, json=body, headers=headers)

@@ -195,3 +195,23 @@ def test_a_reminder_waits_for_24_hours_before_the_start_and_checks_the_sign_up_t
         decide(reminder, no_sms, NOW, None, soon, "signed_up").suppress
         == SuppressionReason.NO_CONSENT
     )
+
+
+async def test_the_sms_key_is_sent_as_a_bearer_token_and_kept_out_of_settings_repr() -> None:
+    import httpx
+
+    from consumers.notifications.sender import Providers
+    from infra.settings import Settings
+
+    seen: list[httpx.Request] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(202, json={"id": "sms-1"})
+
+    settings = Settings(sms_api_key="s3cret", sms_url="http://sms.test/v1/messages")
+    assert "s3cret" not in repr(settings)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(provider)) as http:
+        assert await Providers(settings, http).sms("ntf-1", "+97455501234", "hi") == "sms-1"
+    assert seen[0].headers["authorization"] == "Bearer s3cret"
+    assert seen[0].headers["idempotency-key"] == "ntf-1"
