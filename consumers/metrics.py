@@ -29,3 +29,13 @@ RETRIES = Counter(
     "Batches retried after a transient failure",
     ["projector"],
 )
+REFUSED = Counter(
+    "tatawwu_projector_refused_total",
+    "Facts refused by the ownership rules (dead-lettered), by rule",
+    ["projector", "rule"],
+)
+PARKED = Counter(
+    "tatawwu_projector_parked_total",
+    "Facts parked until the claim deciding their owner arrives",
+    ["projector"],
+)

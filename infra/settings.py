@@ -7,6 +7,7 @@ existing cluster instead, and then the local runner starts nothing for it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.ownership import TimeBounds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,15 +60,29 @@ class Settings(BaseSettings):
     notify_quiet_hours: str = "21:00-08:00"  # SMS held until the end; "" for none
     notify_max_attempts: int = 5
     notify_max_age_hours: float = 48.0
+    # A cause event timed further ahead than this (clock skew allowed for) notifies
+    # nobody: it is suppressed at once (`cause_in_future`) instead of waiting forever.
+    notify_max_future_s: float = Field(default=300.0, ge=0)
     # A claimed message not recorded within this long (its sender died) is sent again,
     # under the same idempotency key.
     notify_lease_s: float = 60.0
+
+    # Trust boundary (schemas/ownership.py): an event's `time` may be at most this far
+    # ahead of the moment it entered (the broker's append time, or now at the gateway),
+    # and never before the platform's epoch.
+    event_max_skew_s: float = Field(default=300.0, ge=0)
+    platform_epoch: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
     # Where the local stack keeps jars, data and logs (never in git).
     cache_dir: Path = PROJECT_ROOT / ".cache"
 
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+
+    @property
+    def time_bounds(self) -> TimeBounds:
+        """The event-time bounds every entry point and projector applies."""
+        return TimeBounds(dt.timedelta(seconds=self.event_max_skew_s), self.platform_epoch)
 
     @property
     def kafka_is_external(self) -> bool:
@@ -101,6 +118,11 @@ class Settings(BaseSettings):
     # Per partner key, in requests (a batch of 500 counts once): steady rate and burst.
     gateway_rate_per_s: float = Field(default=100.0, gt=0)
     gateway_rate_burst: int = Field(default=200, ge=1)
+    # Per partner key, in events (a batch of 500 takes 500): steady rate and burst. The
+    # defaults admit one partner at the gateway's measured ceiling (~48,000 events/s in
+    # batches of 500) and cap what the request limit alone allowed (100 x 1,000 events/s).
+    gateway_events_per_s: float = Field(default=50_000.0, gt=0)
+    gateway_events_burst: int = Field(default=100_000, ge=1)
     gateway_request_timeout_s: float = Field(default=10.0, gt=0)
     gateway_produce_timeout_s: float = Field(default=5.0, gt=0)
     # A verified key is trusted this long without asking PostgreSQL: revocation takes
@@ -127,6 +149,10 @@ class Settings(BaseSettings):
     # The BI views' schema and the read-only role that may SELECT from it (and nothing else).
     api_dashboard_schema: str = "dashboard"
     api_dashboard_role: str = "tatawwu_dashboard"
+    # HMAC key of the keyset cursors (at least 16 characters; 32 random bytes, e.g.
+    # `openssl rand -base64 32`). Unset: a random key per process, warned at start-up;
+    # cursors then die with a restart and do not cross workers.
+    cursor_secret: SecretStr | None = None
 
     @property
     def api_volunteer_token_digests(self) -> frozenset[str]:

@@ -22,6 +22,7 @@ from schemas.common import (
     Instant,
     MinAge,
     Municipality,
+    NotClearable,
     Payload,
     Title,
     cross_field_error,
@@ -63,17 +64,18 @@ class CampaignLaunched(Payload):
 class CampaignUpdated(Payload):
     """Some campaign details changed; absent fields are unchanged.
 
-    When both dates are present, `ends_on` must be on or after `starts_on`.
+    No field can be cleared (each is required at launch): null is refused, rule
+    `not_clearable`. When both dates are present, `ends_on` must be on or after `starts_on`.
     """
 
     campaign_id: Id
-    title_ar: Title | None = None
-    title_en: Title | None = None
-    municipality: Municipality | None = None
-    starts_on: dt.date | None = None
-    ends_on: dt.date | None = None
-    target_volunteers: Count | None = None
-    target_hours: Count | None = None
+    title_ar: NotClearable[Title] = None
+    title_en: NotClearable[Title] = None
+    municipality: NotClearable[Municipality] = None
+    starts_on: NotClearable[dt.date] = None
+    ends_on: NotClearable[dt.date] = None
+    target_volunteers: NotClearable[Count] = None
+    target_hours: NotClearable[Count] = None
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Self:

@@ -3,17 +3,28 @@
 Every constraint here is written so that pydantic (the decoder) and the published JSON
 Schema documents enforce the same thing: patterns use only syntax that the Rust `regex`
 crate, Python `re` and ECMA-262 read identically (ASCII classes such as `[0-9]` instead of
-`\\d`, which is Unicode-aware in Rust and would accept Arabic-Indic digits).
+`\\d`, which is Unicode-aware in Rust and would accept Arabic-Indic digits; `\\uXXXX`
+escapes inside character classes, never `\\s`, whose meaning differs in each).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # ---------------------------------------------------------------------------------------
 # Base model
@@ -120,8 +131,19 @@ EMAIL_PATTERN = (
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
-# Human text: at least one non-space character and no C0 control characters or DEL.
-TEXT_PATTERN = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+# Human text refuses, anywhere: C0 and C1 controls (NEL included) and DEL, the line and
+# paragraph separators, and the bidi embedding, override and isolate controls (they reorder
+# what a reader sees: text spoofing in official messages). ZWNJ/ZWJ (U+200C/D) and LRM/RLM
+# (U+200E/F), which Arabic text needs, stay allowed.
+TEXT_FORBIDDEN = r"\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069"
+# Allowed, but not enough to make text non-blank: whitespace (every character that Python,
+# Rust or ECMA-262 calls `\s`, spelt out because the three disagree: ECMA-262 counts
+# U+FEFF) and invisible format characters (soft hyphen, ALM, zero-width ones, LRM/RLM).
+TEXT_BLANK = (
+    r"\u0020\u00A0\u00AD\u061C\u1680\u180E\u2000-\u200F\u202F\u205F\u2060-\u2064\u3000\uFEFF"
+)
+# At least one visible character; `\uXXXX` escapes read the same in all three dialects.
+TEXT_PATTERN = rf"^[^{TEXT_FORBIDDEN}]*[^{TEXT_FORBIDDEN}{TEXT_BLANK}][^{TEXT_FORBIDDEN}]*$"
 
 NAME_MAX = 200
 TITLE_MAX = 200
@@ -130,8 +152,9 @@ EMAIL_MAX = 254
 MIN_VOLUNTEER_AGE = 10
 FIRST_BIRTH_YEAR = 1900
 
-# Field names whose values are personal data or free text that may contain it: error
-# messages never echo their values (errors are logged and dead-lettered).
+# Field names whose values are personal data or free text that may contain it. Error
+# messages echo no value of any field (see schemas/errors.py); this list is for code that
+# logs or displays payloads (masking in sinks and dashboards).
 REDACTED_FIELDS = frozenset(
     {"full_name", "given_name", "family_name", "phone", "email", "birth_year", "reason", "error"}
 )
@@ -155,8 +178,18 @@ Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX, pattern=EMAIL_PAT
 
 
 def _to_utc(value: dt.datetime) -> dt.datetime:
-    """Normalise an aware datetime to UTC so consumers compare and store one form."""
-    return value.astimezone(dt.UTC)
+    """Normalise an aware datetime to UTC so consumers compare and store one form.
+
+    A syntactically valid time can leave Python's range once its offset is applied
+    (`9999-12-31T23:59:59-23:59`, `0001-01-01T00:00:00+05:00`): a validation error, not an
+    `OverflowError` escaping the decoder.
+    """
+    try:
+        return value.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise PydanticCustomError(
+            "out_of_range", "must fall within the years 0001 to 9999 once converted to UTC"
+        ) from None
 
 
 # What pydantic's parser accepts, as a pattern: RFC 3339 plus the tolerated space
@@ -207,6 +240,59 @@ Capacity = Annotated[int, Field(ge=1, le=100_000)]
 MinAge = Annotated[int, Field(ge=0, le=100)]
 Hours = Annotated[float, Field(gt=0, le=24)]
 Attempts = Annotated[int, Field(ge=1, le=100)]
+
+
+class _RefuseNull:
+    """Validation and schema of a `NotClearable` field: null is an error, not a value."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        def refuse_null(
+            value: Any, validate: core_schema.ValidatorFunctionWrapHandler, info: Any
+        ) -> Any:
+            if value is None:
+                raise PydanticCustomError(
+                    "not_clearable",
+                    "{name} cannot be cleared: send a value, or omit it to leave it unchanged",
+                    {"name": info.field_name or "this field"},
+                )
+            return validate(value)
+
+        return core_schema.with_info_wrap_validator_function(refuse_null, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        branches = [b for b in json_schema.get("anyOf", ()) if b != {"type": "null"}]
+        if len(branches) == 1:  # `X | None` published as plain `X`: null is not allowed
+            del json_schema["anyOf"]
+            json_schema.update(branches[0])
+        return json_schema
+
+
+def _no_default(field_schema: dict[str, Any]) -> None:
+    # pydantic would publish `"default": null`, a value the schema itself refuses.
+    field_schema.pop("default", None)
+
+
+_T = TypeVar("_T")
+
+NotClearable = Annotated[
+    _T | None,
+    _RefuseNull(),
+    Field(
+        description="Absent: unchanged. Cannot be cleared: null is refused.",
+        json_schema_extra=_no_default,
+    ),
+]
+"""An optional field of a partial update that may be omitted (unchanged) but not cleared.
+
+The attribute reads None when the field was absent; an explicit JSON null is refused with
+rule `not_clearable` (the value is required at launch or registration, so clearing it would
+leave the record incomplete). `model_fields_set` tells absent from sent.
+"""
 
 
 class Consent(Payload):

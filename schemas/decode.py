@@ -13,7 +13,7 @@ import operator
 import re
 from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import from_json, to_json
 
 from schemas import registry
@@ -56,9 +56,10 @@ def decode_event(raw: bytes | bytearray | memoryview | str) -> Event[Any] | Deco
             return DecodeError(Reason.INVALID_JSON, "input is not valid Unicode text")
     elif not isinstance(raw, bytes | bytearray | memoryview):
         return DecodeError(Reason.INVALID_JSON, f"input is {type(raw).__name__}, not bytes")
-    if len(raw) > MAX_EVENT_BYTES:
+    size = raw.nbytes if isinstance(raw, memoryview) else len(raw)
+    if size > MAX_EVENT_BYTES:
         return DecodeError(
-            Reason.TOO_LARGE, f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}"
+            Reason.TOO_LARGE, f"event is {size} bytes; the limit is {MAX_EVENT_BYTES}"
         )
     try:
         return _ANY_EVENT.validate_json(raw)
@@ -68,6 +69,8 @@ def decode_event(raw: bytes | bytearray | memoryview | str) -> Event[Any] | Deco
             first = exc.errors(include_url=False)[0]
             if first["type"] == "json_invalid":
                 return DecodeError(Reason.INVALID_JSON, first["msg"])
+    except Exception:  # noqa: S110 - a validator bug: the slow path reports it, never raises
+        pass
     try:
         return _diagnose(bytes(raw))
     except Exception as exc:
@@ -75,8 +78,32 @@ def decode_event(raw: bytes | bytearray | memoryview | str) -> Event[Any] | Deco
 
 
 def encode_event(event: Event[Any]) -> bytes:
-    """Compact JSON of an event (absent optionals omitted); `decode_event` gives it back."""
-    return event.__pydantic_serializer__.to_json(event, exclude_none=True)
+    """Compact JSON of an event; `decode_event` gives it back, field presence included.
+
+    Payload fields are written when they were set, null included: in a partial update an
+    absent field is unchanged and `family_name: null` clears it, so dropping nulls would
+    change what the event says. Envelope optionals (`dataschema`, `correlationid`) are
+    omitted when None; `dataschema` always states the version on events the registry built.
+    """
+    return event.__pydantic_serializer__.to_json(event, exclude=_unset(event))
+
+
+def _unset(event: Event[Any]) -> dict[str, Any] | None:
+    """The `exclude` argument writing set payload fields and non-None envelope attributes."""
+    exclude: dict[str, Any] = {}
+    if event.dataschema is None:
+        exclude["dataschema"] = True
+    if event.correlationid is None:
+        exclude["correlationid"] = True
+    data = event.data
+    if unset := _field_names(type(data)) - data.__pydantic_fields_set__:
+        exclude["data"] = dict.fromkeys(unset, True)
+    return exclude or None
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields)
 
 
 def _diagnose(raw: bytes) -> Event[Any] | DecodeError:
@@ -105,8 +132,7 @@ def _diagnose(raw: bytes) -> Event[Any] | DecodeError:
         error = FieldError("type", rule, f"{rule}: every event needs a string `type`")
         return DecodeError(Reason.INVALID_EVENT, "the event has no type", (error,), **named)
     if event_type not in registry.CURRENT:
-        shown = named["event_type"] or "(unreadable)"
-        detail = f"unknown event type {shown}; see `tatawwu schemas export` for the catalog"
+        detail = "unknown event type (see `tatawwu schemas export` for the catalog)"
         return DecodeError(Reason.UNKNOWN_TYPE, detail, **named)
 
     current = registry.CURRENT[event_type]
@@ -122,7 +148,7 @@ def _diagnose(raw: bytes) -> Event[Any] | DecodeError:
             return DecodeError(Reason.INVALID_EVENT, "bad dataschema", (error,), **named)
         if (event_type, parsed[1]) not in registry.SPECS:
             versions = ", ".join(f"v{v}" for v in registry.known_versions(event_type))
-            detail = f"{event_type} v{parsed[1]} is not supported (known: {versions})"
+            detail = f"the dataschema version is not supported for {event_type} (known: {versions})"
             return DecodeError(Reason.UNSUPPORTED_VERSION, detail, **named)
         spec = registry.SPECS[(event_type, parsed[1])]
 
@@ -142,7 +168,7 @@ def _upcast(
     event: Event[Any], current: registry.EventSpec, named: dict[str, Any]
 ) -> Event[Any] | DecodeError:
     """Lift a valid older-version event to the current version and validate the result."""
-    document = event.model_dump(mode="json", exclude_none=True)
+    document = from_json(encode_event(event))
     document["data"] = upcast(event.type, event.version, current.version, document["data"])
     document["dataschema"] = current.dataschema
     try:

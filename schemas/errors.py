@@ -1,20 +1,21 @@
 """Decode errors a partner can act on, safe to log: `DecodeError` and its `FieldError`s.
 
-Messages name the rule broken and, for fields that are not personal data, the offending
-value (shortened). Values of personal-data and free-text fields, of unknown fields and of
-whole objects are never echoed: these errors go to logs, HTTP answers and dead-letter
-headers.
+Messages say where (the path), which rule and what the rule asks for ("must be an E.164
+phone number", "String should have at most 200 characters"), never what was sent: no value
+of any field is echoed, personal or not, since these errors go to logs, HTTP answers,
+dead-letter headers and the `_deadletters` table. A type error says which JSON kind came
+(a number, an array), nothing more.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
+from pydantic_core.core_schema import ErrorType
 
 from schemas import common
 
@@ -130,27 +131,67 @@ _PATTERN_NAMES = {
     common.TEMPLATE_PATTERN: "a template name: lowercase letters, digits and '_'",
     common.PHONE_PATTERN: "an E.164 phone number: '+' then 8-15 digits, no spaces",
     common.EMAIL_PATTERN: "an email address: a local part, '@', and a domain with a dot",
-    common.TEXT_PATTERN: "non-blank text without control characters",
+    common.TEXT_PATTERN: "non-blank text without control characters (C0, C1, DEL), line or "
+    "paragraph separators (U+2028, U+2029) or bidi embedding, override or isolate controls "
+    "(U+202A-U+202E, U+2066-U+2069)",
+    common.DATETIME_PATTERN: "an RFC 3339 date-time with 'Z' or a numeric offset",
 }
 
-_SHOWN_CHARS = 40
-# Rules whose offending string is worth showing and is not free text: a wrong enum value,
-# a malformed date. Strings breaking a pattern or a length may be anything a partner put
-# in the wrong field (a name, a phone number), so only their length is reported.
-_ECHOED_RULES = frozenset({"enum", "format", "timezone"})
+# pydantic's own messages quote only the schema's constraints, except these, which can carry
+# what was sent or arbitrary exception text (a discriminator tag, a validator's message).
+_BUILTIN_KINDS = frozenset(get_args(ErrorType))
+_ECHO_MIN_CHARS = 4  # shorter strings occur in messages by chance ("ar" in "characters")
+_UNSAFE_KINDS = frozenset(
+    {
+        "union_tag_invalid",
+        "value_error",
+        "assertion_error",
+        "no_such_attribute",
+        "get_attribute_error",
+        "iteration_error",
+        "mapping_type",
+        "datetime_object_invalid",
+        "timezone_offset",
+        "bytes_invalid_encoding",
+        "url_parsing",
+        "url_syntax_violation",
+        "uuid_parsing",
+    }
+)
+_PLAIN_MESSAGES = {
+    "union_tag_invalid": "unknown event type (see `tatawwu schemas export` for the catalog)",
+    "datetime_object_invalid": "must be a valid date-time",
+    "timezone_offset": "has a time zone offset that is not accepted here",
+}
 
 
-def _describe(rule: str, value: Any) -> str:
-    """What to say about the offending value, without echoing arbitrary text."""
-    if isinstance(value, bool | int | float) or value is None:
-        text = json.dumps(value)
-        return f"got {text[:_SHOWN_CHARS]}..." if len(text) > _SHOWN_CHARS else f"got {text}"
+def _kind_of(value: Any) -> str:
+    """The JSON kind of a value, never the value itself."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
     if isinstance(value, str):
-        if rule in _ECHOED_RULES:
-            shown = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "..."
-            return f"got {shown!r}"
-        return f"got a string of {len(value)} characters"
-    return "got an array" if isinstance(value, list) else "got an object"
+        return "a string"
+    return "an array" if isinstance(value, list | tuple) else "an object"
+
+
+def _constraint(kind: str, rule: str, detail: ErrorDetails) -> str:
+    """What the rule asks for, in words built from the schema, never from the input."""
+    if rule == "pattern":
+        pattern = (detail.get("ctx") or {}).get("pattern", "")
+        return f"must be {_PATTERN_NAMES.get(pattern, 'in the documented format')}"
+    message = detail["msg"]
+    sent = detail.get("input")
+    # Custom kinds (`order`, `too_young`, `not_clearable`, `out_of_range`...) are raised by
+    # schemas/ with messages built from constants. Built-in ones quote constraints, except the
+    # unsafe few; the containment check guards against kinds a later pydantic adds.
+    echoed = isinstance(sent, str) and len(sent) >= _ECHO_MIN_CHARS and sent in message
+    if kind in _UNSAFE_KINDS or (kind in _BUILTIN_KINDS and echoed):
+        return _PLAIN_MESSAGES.get(kind, "is not a valid value here (see the published schema)")
+    return message
 
 
 _PATH_PART_CHARS = 64
@@ -165,7 +206,7 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 
 def field_error(detail: ErrorDetails) -> FieldError:
-    """Translate one pydantic error into a `FieldError`, redacting personal data."""
+    """Translate one pydantic error into a `FieldError` that quotes no input value."""
     kind = detail["type"]
     loc = tuple(detail["loc"])
     ctx = detail.get("ctx") or {}
@@ -174,15 +215,9 @@ def field_error(detail: ErrorDetails) -> FieldError:
     elif kind == "subject_mismatch":
         loc = ("subject",)
     rule = _RULES.get(kind) or ("type" if kind.endswith("_type") else kind)
-    text = detail["msg"]
-    if rule == "pattern":
-        text = f"must be {_PATTERN_NAMES.get(ctx.get('pattern', ''), 'in the documented format')}"
-    message = f"{rule}: {text}"
-    names = [part for part in loc if isinstance(part, str)]
-    redact = rule == "unknown_field" or bool(names and names[-1] in common.REDACTED_FIELDS)
-    if rule != "missing":
-        described = "value redacted" if redact else _describe(rule, detail.get("input"))
-        message += f" ({described})"
+    message = f"{rule}: {_constraint(kind, rule, detail)}"
+    if rule == "type":
+        message += f" (got {_kind_of(detail.get('input'))})"
     return FieldError(_path(loc), rule, message)
 
 

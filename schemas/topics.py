@@ -32,18 +32,26 @@ class TopicSpec:
         }
 
 
+# Facts are stamped with the broker's append time: when a fact entered the log, which a
+# producer cannot choose. The ownership rules bound an event's `time` by it.
+APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+
 # Event topics keep everything: projections are rebuilt from the start of the log.
 # None is compacted: each record is a fact, not the latest state of its key, so
 # compaction would silently delete history that rebuilds and the KPI depend on.
 # Volume drives partition counts: volunteers, sign-ups and attendance dominate.
-ORGANIZATIONS = TopicSpec("tatawwu.organizations", key="org_id", partitions=3)
-CAMPAIGNS = TopicSpec("tatawwu.campaigns", key="campaign_id", partitions=3)
-VOLUNTEERS = TopicSpec("tatawwu.volunteers", key="volunteer_id", partitions=6)
-SIGNUPS = TopicSpec("tatawwu.signups", key="volunteer_id", partitions=6)
-ATTENDANCE = TopicSpec("tatawwu.attendance", key="volunteer_id", partitions=6)
+ORGANIZATIONS = TopicSpec("tatawwu.organizations", key="org_id", partitions=3, config=APPEND_TIME)
+CAMPAIGNS = TopicSpec("tatawwu.campaigns", key="campaign_id", partitions=3, config=APPEND_TIME)
+VOLUNTEERS = TopicSpec("tatawwu.volunteers", key="volunteer_id", partitions=6, config=APPEND_TIME)
+SIGNUPS = TopicSpec("tatawwu.signups", key="volunteer_id", partitions=6, config=APPEND_TIME)
+ATTENDANCE = TopicSpec("tatawwu.attendance", key="volunteer_id", partitions=6, config=APPEND_TIME)
 # Delivery outcomes matter for a few months of audit, not forever.
 NOTIFICATIONS = TopicSpec(
-    "tatawwu.notifications", key="volunteer_id", partitions=3, retention_ms=180 * DAY_MS
+    "tatawwu.notifications",
+    key="volunteer_id",
+    partitions=3,
+    retention_ms=180 * DAY_MS,
+    config=APPEND_TIME,
 )
 # Dead letters wait for an operator: keep them a year, they are few.
 DEADLETTER = TopicSpec(

@@ -17,41 +17,63 @@ names ("Al Thani", "bin Hamad Al Attiyah") keep only their last word as `family_
 the family name first are split the wrong way round. Nothing is lost: joining
 `given_name + " " + family_name` gives back the v1 `full_name` (with its whitespace runs
 collapsed to one space at the split point), which is what projections display. Partners
-who know the real split should publish v2.
+who know the real split should publish v2. A split that would leave either part without a
+visible character (a zero-width joiner on its own) is not made: the whole name becomes
+`given_name`, so that every valid v1 name gives a valid v2 one.
+
+In `volunteer.profile_updated`, a v1 `full_name` replaces the whole name, so a one-word
+name is lifted with an explicit `family_name: null` (cleared), and the nulls v1 tolerated
+for "unchanged" are dropped: v2 refuses null where a field cannot be cleared.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
+
+from schemas.common import TEXT_BLANK, TEXT_FORBIDDEN
 
 JsonObject = dict[str, Any]
 Upcaster = Callable[[JsonObject], JsonObject]
 
 
+_VISIBLE = re.compile(f"[^{TEXT_FORBIDDEN}{TEXT_BLANK}]")
+
+
 def split_full_name(full_name: str) -> tuple[str, str | None]:
     """`(given_name, family_name)` from a v1 `full_name`, splitting on the last whitespace."""
     parts = full_name.strip().rsplit(maxsplit=1)
-    if len(parts) == 1:
-        return parts[0], None
-    return parts[0], parts[1]
+    if len(parts) == 2 and all(_VISIBLE.search(part) for part in parts):
+        return parts[0], parts[1]
+    return full_name.strip() or full_name, None
 
 
-def _names_from_full_name(data: JsonObject) -> JsonObject:
-    """Replace `full_name` (if present) by `given_name` and, when there is one, `family_name`."""
+def _lift_names(data: JsonObject, *, clear_missing_family: bool) -> JsonObject:
     lifted = {key: value for key, value in data.items() if key != "full_name"}
     full_name = data.get("full_name")
     if full_name is not None:
         given_name, family_name = split_full_name(full_name)
         lifted["given_name"] = given_name
-        if family_name is not None:
+        if family_name is not None or clear_missing_family:
             lifted["family_name"] = family_name
     return lifted
 
 
+def _registration_names(data: JsonObject) -> JsonObject:
+    """Replace `full_name` by `given_name` and, when there is one, `family_name`."""
+    return _lift_names(data, clear_missing_family=False)
+
+
+def _profile_update_names(data: JsonObject) -> JsonObject:
+    """Replace `full_name` (if sent) by the whole v2 name; drop v1's "unchanged" nulls."""
+    present = {key: value for key, value in data.items() if value is not None}
+    return _lift_names(present, clear_missing_family=True)
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
-    ("volunteer.registered", 1): _names_from_full_name,
-    ("volunteer.profile_updated", 1): _names_from_full_name,
+    ("volunteer.registered", 1): _registration_names,
+    ("volunteer.profile_updated", 1): _profile_update_names,
 }
 """(event type, from version) -> the function lifting that version's payload by one."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from schemas.common import (
     BirthYear,
@@ -21,6 +21,7 @@ from schemas.common import (
     Language,
     Municipality,
     NationalityGroup,
+    NotClearable,
     Payload,
     PersonName,
     Phone,
@@ -47,17 +48,22 @@ class VolunteerRegistered(Payload):
 class VolunteerProfileUpdated(Payload):
     """Some profile details changed; absent fields are unchanged (version 2).
 
+    Only `family_name` can be cleared: null means the volunteer has no family name. Every
+    other field is required at registration, so null is refused (rule `not_clearable`).
     The name changes as a whole: when `given_name` is present, a missing `family_name`
-    means the volunteer now has none. `family_name` alone is therefore rejected.
+    means the volunteer now has none (as does `family_name: null`). `family_name` alone
+    is therefore rejected.
     """
 
     volunteer_id: Id
-    given_name: PersonName | None = None
-    family_name: PersonName | None = None
-    phone: Phone | None = None
-    email: Email | None = None
-    language: Language | None = None
-    municipality: Municipality | None = None
+    given_name: NotClearable[PersonName] = None
+    family_name: PersonName | None = Field(
+        default=None, description="Absent: unchanged. null: the volunteer has no family name."
+    )
+    phone: NotClearable[Phone] = None
+    email: NotClearable[Email] = None
+    language: NotClearable[Language] = None
+    municipality: NotClearable[Municipality] = None
 
     @model_validator(mode="after")
     def _family_name_needs_given_name(self) -> Self:
@@ -94,7 +100,11 @@ class VolunteerRegisteredV1(Payload):
 
 
 class VolunteerProfileUpdatedV1(Payload):
-    """Version 1 of `volunteer.profile_updated`: one optional `full_name`."""
+    """Version 1 of `volunteer.profile_updated`: one optional `full_name`.
+
+    Version 1 accepted null for every optional field and meant "unchanged" by it; records
+    already in the log must keep decoding, so it still does, and the upcaster drops them.
+    """
 
     volunteer_id: Id
     full_name: PersonName | None = None

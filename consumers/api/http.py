@@ -15,6 +15,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from consumers.api.cursor import BadCursor
+
 log = structlog.get_logger(__name__)
 PROBLEM = "application/problem+json"
 
@@ -103,6 +105,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(request, exc)
+
+    @app.exception_handler(BadCursor)
+    async def _bad_cursor(request: Request, exc: BadCursor) -> Response:
+        # Whatever a client makes of a cursor is its own mistake: 400, never a 500.
+        return problem_response(request, Problem(400, "bad cursor", str(exc)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

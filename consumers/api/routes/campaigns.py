@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from consumers.api import cursor, queries
-from consumers.api.http import Problem, not_found
+from consumers.api import queries
+from consumers.api.http import not_found
 from consumers.api.models import CampaignDetail, CampaignPage, CampaignSummary
-from consumers.api.routes.deps import Src, answer
+from consumers.api.routes.deps import Cursors, Src, answer, cursor_signer
 from schemas.common import Municipality
 
-router = APIRouter(tags=["campaigns"])
+router = APIRouter(tags=["campaigns"], lifespan=cursor_signer)
 Status = Literal["active", "closed", "cancelled"]
 
 
@@ -21,6 +21,7 @@ Status = Literal["active", "closed", "cancelled"]
 async def list_campaigns(
     request: Request,
     sources: Src,
+    cursors: Cursors,
     municipality: Municipality | None = None,
     org_id: str | None = None,
     status: Status | None = None,
@@ -39,10 +40,8 @@ async def list_campaigns(
         "org_id": org_id,
         "status": status,
     }
-    try:
-        after = cursor.decode(cursor_, sort, filters) if cursor_ else None
-    except cursor.BadCursor as exc:
-        raise Problem(400, "bad cursor", str(exc)) from None
+    key_kind = queries.SORT_KEYS[sort.lstrip("-")][1]  # BadCursor: a 400 problem (http.py)
+    after = cursors.decode(cursor_, sort, filters, key_kind) if cursor_ else None
 
     async def build(conn: asyncpg.Connection) -> CampaignPage:
         rows = await queries.campaign_page(
@@ -53,7 +52,7 @@ async def list_campaigns(
         if more:
             last = rows[-1]
             key = queries.campaign_sort_key(last, sort)
-            next_cursor = cursor.encode(sort, filters, key, last["campaign_id"])
+            next_cursor = cursors.encode(sort, filters, key, last["campaign_id"])
         items = [CampaignSummary(**r) for r in rows]
         return CampaignPage(items=items, next_cursor=next_cursor, limit=limit, sort=sort)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel
 
+from consumers.api import cursor
 from consumers.api.http import Cache, etag_response, to_json
 from consumers.api.memo import shared
 from consumers.api.sources import Sources
@@ -28,9 +30,21 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def _cursors(request: Request) -> cursor.Cursors:
+    return cursor.signer(request.app.state.settings.cursor_secret)
+
+
 Conn = Annotated[asyncpg.Connection, Depends(_connection)]
 Src = Annotated[Sources, Depends(_sources)]
 Cfg = Annotated[Settings, Depends(_settings)]
+Cursors = Annotated[cursor.Cursors, Depends(_cursors)]
+
+
+@asynccontextmanager
+async def cursor_signer(app: FastAPI) -> AsyncIterator[None]:
+    """At start-up: refuse a short cursor secret, or warn that cursors are per-process."""
+    cursor.signer(app.state.settings.cursor_secret)
+    yield
 
 
 async def answer(

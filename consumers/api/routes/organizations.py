@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from consumers.api import cursor, queries
-from consumers.api.http import Problem, not_found
+from consumers.api import queries
+from consumers.api.http import not_found
 from consumers.api.models import (
     OrganizationDetail,
     OrganizationPage,
@@ -16,16 +16,17 @@ from consumers.api.models import (
     Sector,
     Sectors,
 )
-from consumers.api.routes.deps import Src, answer
+from consumers.api.routes.deps import Cursors, Src, answer, cursor_signer
 from schemas.common import Sector as SectorName
 
-router = APIRouter(tags=["organizations"])
+router = APIRouter(tags=["organizations"], lifespan=cursor_signer)
 
 
 @router.get("/v1/organizations", response_model=OrganizationPage)
 async def list_organizations(
     request: Request,
     sources: Src,
+    cursors: Cursors,
     sector: SectorName | None = None,
     status: Literal["active", "suspended"] | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -33,10 +34,7 @@ async def list_organizations(
 ) -> Response:
     """Organisations by id with campaigns, engaged volunteers and verified hours."""
     filters = {"sector": sector.value if sector else None, "status": status}
-    try:
-        after = cursor.decode(cursor_, "org_id", filters) if cursor_ else None
-    except cursor.BadCursor as exc:
-        raise Problem(400, "bad cursor", str(exc)) from None
+    after = cursors.decode(cursor_, "org_id", filters) if cursor_ else None  # BadCursor: 400
 
     async def build(conn: asyncpg.Connection) -> OrganizationPage:
         rows = await queries.organization_page(
@@ -46,7 +44,7 @@ async def list_organizations(
         last = rows[-1]["org_id"] if rows else ""
         return OrganizationPage(
             items=[OrganizationSummary(**r) for r in rows],
-            next_cursor=cursor.encode("org_id", filters, last, last) if more else None,
+            next_cursor=cursors.encode("org_id", filters, last, last) if more else None,
             limit=limit,
         )
 
