@@ -757,7 +757,8 @@ class ProjectorRuntime:
             first = next(d for d in poison if d.event_type == event_type)
             msg = (
                 f"{event_type} events fail to apply, and so does the valid example of that type"
-                f" ({type(exc).__name__}; first record: {first.detail}): a bug or a missing"
+                f" ({type(exc).__name__}: {str(exc)[:300]}; first record: {first.detail}): a bug"
+                " or a missing"
                 " migration, not bad records. Nothing was dead-lettered; fix and restart to"
                 " resume from the same offsets"
             )

@@ -22,6 +22,7 @@ from infra.kafka import build_producer
 from infra.logging import configure_logging
 from infra.migrations import apply
 from infra.settings import Settings, get_settings
+from producers.gateway.claims import ClaimCache
 from producers.gateway.context import RequestContext
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.partners import MIGRATIONS, KeyVerifier
@@ -68,7 +69,7 @@ def _lifespan(settings: Settings, producer_factory: ProducerFactory):  # type: i
         app.state.pool = pool
         app.state.producer = producer
         app.state.verifier = KeyVerifier(pool, settings.gateway_key_cache_s)
-        app.state.owners = {}  # campaign_id -> org_id, filled from gateway_campaign_owners
+        app.state.claims = ClaimCache(settings.gateway_key_cache_s)
         log.info("gateway_started", kafka=settings.bootstrap_servers)
         try:
             yield

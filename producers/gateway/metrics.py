@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -25,11 +27,20 @@ class GatewayMetrics:
             "gateway_rejections", "Requests refused, by reason", ["reason"],
             registry=self.registry,
         )  # fmt: skip
+        self.refused = Counter(
+            "gateway_events_refused", "Events refused by the ownership rules, by rule", ["rule"],
+            registry=self.registry,
+        )  # fmt: skip
         self.produce_seconds = Histogram(
             "gateway_produce_seconds", "Time from first send to the last Kafka acknowledgement",
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )  # fmt: skip
+
+    def refusals_by_rule(self, refusals: list[Any]) -> None:
+        """Count each refused event under its rule."""
+        for refusal in refusals:
+            self.refused.labels(refusal.rule).inc()
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -1,10 +1,9 @@
-"""The gateway's tables: partner keys (add, list, revoke, verify) and campaign owners."""
+"""The gateway's partner keys: add, list, revoke, verify (claims live in `claims.py`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,32 +112,3 @@ class KeyVerifier:
         if self._ttl > 0:
             self._cache[key_id] = (now + self._ttl, row["secret_hash"], principal)
         return principal if secret_matches(secret, row["secret_hash"]) else None
-
-
-# One round trip: claim the launched campaigns (first claim wins), then read the owner of
-# every campaign the batch names. Rows inserted by the CTE are not visible to the second
-# SELECT in the same statement, hence the UNION with what the CTE returned.
-_CLAIM_AND_READ = """
-with claimed as (
-    insert into gateway_campaign_owners (campaign_id, org_id)
-    select * from unnest($1::text[], $2::text[])
-    on conflict (campaign_id) do nothing
-    returning campaign_id, org_id
-)
-select campaign_id, org_id from claimed
-union all
-select campaign_id, org_id from gateway_campaign_owners where campaign_id = any($3::text[])
-"""
-
-
-async def claim_and_read_owners(
-    conn: asyncpg.Connection, claims: dict[str, str], wanted: Iterable[str]
-) -> dict[str, str]:
-    """Insert the unclaimed `claims` (campaign -> org); return the owner of each campaign named."""
-    names = sorted(set(wanted) | set(claims))
-    if not names:
-        return {}
-    rows = await conn.fetch(
-        _CLAIM_AND_READ, list(claims), list(claims.values()), names, timeout=QUERY_TIMEOUT_S
-    )
-    return {row["campaign_id"]: row["org_id"] for row in rows}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections import Counter
 from typing import Any
@@ -15,11 +16,12 @@ from starlette.responses import Response
 from structlog.contextvars import bind_contextvars
 
 from producers.gateway import authz
+from producers.gateway.claims import ClaimCache, read_claims, store_claims
 from producers.gateway.emit import KafkaUnavailable, RecordTooLarge, produce
 from producers.gateway.ingest import check_media_type, parse_events, read_body
 from producers.gateway.keys import Principal
-from producers.gateway.partners import claim_and_read_owners
 from producers.gateway.problems import Problem
+from schemas import ownership
 from schemas.envelope import Event
 
 log = structlog.get_logger("producers.gateway")
@@ -27,7 +29,6 @@ router = APIRouter()
 
 DB_TIMEOUT_S = 3.0
 HEALTH_TIMEOUT_S = 2.0
-MAX_KNOWN_OWNERS = 100_000
 # PostgreSQL trouble surfaces as any of these; all mean "retry later", never a 500.
 DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -66,39 +67,50 @@ class _Rollback(Exception):
 async def _refusals_with_claims(
     request: Request, principal: Principal, events: list[Event[Any]]
 ) -> list[authz.Refusal]:
-    known: dict[str, str] = request.app.state.owners
-    claims = authz.campaign_claims(principal, events)
-    wanted = set() if principal.is_admin else authz.campaigns_named(events)
-    # Ownership never changes once claimed, so owners seen before need no query.
-    ask_claims = {c: org for c, org in claims.items() if c not in known}
-    ask = {c for c in wanted if c not in known}
-    if not ask_claims and not ask:
-        return authz.refusals(principal, events, known)
-    refused: list[authz.Refusal] = []
-    async with request.app.state.pool.acquire(timeout=DB_TIMEOUT_S) as conn:
+    """Judge the request against the claims; store the claims it makes when it may pass."""
+    state = request.app.state
+    cache: ClaimCache = state.claims
+    bounds = state.settings.time_bounds
+    known, missing = cache.lookup(ownership.keys_for(events))
+    if missing:
+        found = await read_claims(state.pool, missing)
+        cache.remember(missing, found)
+        known.update(found)
+    now = dt.datetime.now(dt.UTC)
+    refused, claims = authz.judge_request(principal, events, known, now, bounds)
+    if refused or not claims:
+        return refused
+    async with state.pool.acquire(timeout=DB_TIMEOUT_S) as conn:
         try:
             async with conn.transaction():  # a refused request leaves no claim behind
-                owners = await claim_and_read_owners(conn, ask_claims, ask)
-                refused = authz.refusals(principal, events, {**known, **owners})
-                if refused:
-                    raise _Rollback
+                stored = await store_claims(conn, claims)
+                if any(stored.get(key) != owner for key, owner in claims.items()):
+                    # Another request claimed first, meanwhile: judge again with its claims.
+                    refused, _ = authz.judge_request(
+                        principal, events, {**known, **stored}, now, bounds
+                    )
+                    if refused:
+                        raise _Rollback
         except _Rollback:
             return refused
-    if len(known) > MAX_KNOWN_OWNERS:  # crude bound; owners are re-read on demand
-        known.clear()
-    known.update(owners)  # committed: safe to remember
-    return refused
+    cache.remember(stored, stored)  # committed: safe to remember
+    return []
 
 
 async def authorise(request: Request, principal: Principal, events: list[Event[Any]]) -> None:
-    """403 unless the caller may emit every event; claims launched campaigns on the way."""
+    """403 (422 for times out of bounds) unless the caller may emit every event."""
     try:
         refused = await _refusals_with_claims(request, principal, events)
     except DB_ERRORS:
-        raise _unavailable("database", "campaign owners cannot be checked right now") from None
+        raise _unavailable("database", "ownership cannot be checked right now") from None
     if refused:
+        request.app.state.metrics.refusals_by_rule(refused)
+        status = 422 if all(r.status == 422 for r in refused) else 403
         detail = f"{len(refused)} of {len(events)} events may not be emitted with this key"
-        raise Problem(403, "forbidden", "Forbidden", detail, errors=[r.as_dict() for r in refused])
+        slug, title = (
+            ("forbidden", "Forbidden") if status == 403 else ("invalid_time", "Invalid event time")
+        )
+        raise Problem(status, slug, title, detail, errors=[r.as_dict() for r in refused])
 
 
 @router.post("/v1/events", status_code=202)

@@ -42,6 +42,7 @@ class Partner:
         document["id"] = f"evt-{self.unique}-{event_type}-{n}"
         document["source"] = f"partner/{self.org}"
         ids = {"org_id": self.org, "campaign_id": self.campaign,
+               "opportunity_id": f"opp-{self.unique}",
                "volunteer_id": f"vol-{self.unique}-{n}"}  # fmt: skip
         for name, value in {**ids, **data}.items():
             if name in document["data"]:

@@ -95,7 +95,9 @@ async def test_a_partner_emits_for_a_campaign_it_launched_earlier(
     client: httpx.AsyncClient, partner: Partner
 ) -> None:
     """The launch claims the campaign; later requests about it are allowed."""
-    launch = orjson.dumps(partner.event("campaign.launched"))
+    launch = orjson.dumps(
+        [partner.event("campaign.launched"), partner.event("opportunity.published")]
+    )
     assert (
         await client.post("/v1/events", content=launch, headers=partner.headers)
     ).status_code == 202
@@ -111,7 +113,9 @@ async def test_an_admin_key_emits_for_any_organisation_and_campaign(
 ) -> None:
     """A platform-admin key may use another org's source, campaign and a platform source."""
     admin = await new_partner(gateway, f"admin-{unique}", admin=True)
-    launch = orjson.dumps(partner.event("campaign.launched"))
+    launch = orjson.dumps(
+        [partner.event("campaign.launched"), partner.event("opportunity.published")]
+    )
     assert (
         await client.post("/v1/events", content=launch, headers=partner.headers)
     ).status_code == 202
@@ -139,7 +143,9 @@ async def test_metrics_count_requests_events_and_rejections(
     client: httpx.AsyncClient, partner: Partner
 ) -> None:
     """/metrics exposes requests by status, accepted events by type and rejections by reason."""
-    body = orjson.dumps(partner.event("volunteer.consent_changed"))
+    body = orjson.dumps(
+        [partner.event("volunteer.registered"), partner.event("volunteer.consent_changed")]
+    )
     await client.post("/v1/events", content=body, headers=partner.headers)
     await client.post("/v1/events", content=b"[", headers=partner.headers)
     text = (await client.get("/metrics")).text
