@@ -12,10 +12,16 @@ Rules (the same result whatever order events arrive in, across or within topics)
 - A no-show counts only while the pair has no check-in.
 - *Attended*: checked in, or has verified hours. The pair's *activity time* is its
   earliest check-in, else the time of its first hours verification.
+- The pair's campaign is the smallest campaign id its facts name. Honest facts about
+  one opportunity all name its campaign (the runtime's ownership check refuses the
+  others); the rule only keeps a conflicting fact from winning by arriving first.
 Every merge here is commutative, associative and idempotent (last-writer-wins by
 (time, id), min, max, or), so batches fold in any order and the SQL upsert in
-`upsert_participations` applies exactly these rules. Each read model keeps its own
-copy of the table, in its own schema (migrations in `sql_participations/`).
+`upsert_participations` applies exactly these rules. Ids are compared in byte order on
+both sides: Python compares str by code point (ids are ASCII by contract), and the SQL
+says COLLATE "C", since the database's default collation may sort "a-1" after "A_1".
+Each read model keeps its own copy of the table, in its own schema (migrations in
+`sql_participations/`).
 """
 
 from __future__ import annotations
@@ -89,7 +95,7 @@ def merge(a: Participation, b: Participation) -> Participation:
     return Participation(
         a.volunteer_id,
         a.opportunity_id,
-        a.campaign_id,
+        min(a.campaign_id, b.campaign_id),
         signup_status=signup.signup_status,
         signup_stamp=signup.signup_stamp,
         checked_in_at=_least(a.checked_in_at, b.checked_in_at),
@@ -148,8 +154,10 @@ def fold_participations(
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 ONE_US = dt.timedelta(microseconds=1)
 _AT = "(timestamptz 'epoch' + ({})::int8 * interval '1 microsecond')"
+# Ids compare in byte order (COLLATE "C"), as Python compares them in `merge`.
 _LWW = """
-    {col} = case when (excluded.{t}, excluded.{e}) > (coalesce(p.{t}, '-infinity'), coalesce(p.{e}, ''))
+    {col} = case when (excluded.{t}, excluded.{e})
+            > (coalesce(p.{t}, '-infinity'), coalesce(p.{e}, ''))
         then excluded.{col} else p.{col} end"""
 # The rows travel as one JSON array of arrays (see UpsertBuilder.result for the order).
 UPSERT = f"""
@@ -161,6 +169,7 @@ select r->>0, r->>1, r->>2, r->>3, {_AT.format("r->>4")}, r->>5, {_AT.format("r-
     {_AT.format("r->>11")}, (r->>12)::boolean
 from jsonb_array_elements($1::text::jsonb) as r
 on conflict (volunteer_id, opportunity_id) do update set
+    campaign_id = least(p.campaign_id collate "C", excluded.campaign_id collate "C"),
     {",".join(_LWW.format(col=c, t="signup_time", e="signup_event") for c in ("signup_status", "signup_event", "signup_time"))},
     {",".join(_LWW.format(col=c, t="hours_time", e="hours_event") for c in ("hours", "hours_event", "hours_time"))},
     checked_in_at = least(p.checked_in_at, excluded.checked_in_at),

@@ -206,23 +206,28 @@ async def prepare_schema(conn: asyncpg.Connection, projector: Projector, schema:
 
 def decode_batch(
     records: Sequence[ConsumerRecord[bytes, bytes]], topic_prefix: str = ""
-) -> tuple[list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]], list[Dead]]:
-    """Split records into decoded events and dead letters (bad bytes, wrong topic)."""
-    good: list[tuple[ConsumerRecord[bytes, bytes], Event[Any]]] = []
+) -> tuple[list[Pair], list[Dead]]:
+    """Split records into decoded events and dead letters (bad bytes, wrong topic).
+
+    Nothing a record holds may stop the loop: whatever decoding one raises (a bug in a
+    validator or an upcaster the contract tests missed) makes that record a dead letter.
+    """
+    good: list[Pair] = []
     dead: list[Dead] = []
     for record in records:
-        result = decode_event(record.value or b"")
-        if isinstance(result, DecodeError):
-            dead.append(
-                Dead(
-                    record, str(result.reason), result.summary(), result.event_id, result.event_type
-                )
-            )
-        elif spec_of(result).topic.name != record.topic.removeprefix(topic_prefix):
-            detail = f"{result.type} belongs on {spec_of(result).topic.name}, not {record.topic}"
-            dead.append(Dead(record, "wrong_topic", detail, result.id, result.type))
-        else:
-            good.append((record, result))
+        try:
+            result = decode_event(record.value or b"")
+            if isinstance(result, DecodeError):
+                reason, summary = str(result.reason), result.summary()
+                dead.append(Dead(record, reason, summary, result.event_id, result.event_type))
+            elif spec_of(result).topic.name != record.topic.removeprefix(topic_prefix):
+                detail = f"{result.type} belongs on {spec_of(result).topic.name}, not this topic"
+                dead.append(Dead(record, "wrong_topic", detail, result.id, result.type))
+            else:
+                good.append((record, result))
+        except Exception as exc:
+            detail = f"decoding raised {type(exc).__name__} (a decoder bug; the record is kept)"
+            dead.append(Dead(record, "undecodable", detail))
     return good, dead
 
 

@@ -13,9 +13,10 @@ the platform) may state it:
 | `notification.*` | the platform |
 
 `platform/...` sources are the platform: they may state any fact (a volunteer's own STOP
-reply is a platform fact). A suspended organisation states nothing new: a fact it sends
-after its suspension (by the moment the fact entered the platform) is refused, while its
-history stays. Event time is bounded: at most `max_skew` ahead of the moment the fact
+reply is a platform fact). A suspended organisation states nothing new, while its history
+stays: an entry point (the gateway) refuses everything it sends once suspended; a
+projector, replaying a log that may have been written long after the facts happened,
+refuses its facts timed after the suspension. Event time is bounded: at most `max_skew` ahead of the moment the fact
 entered (now, at the gateway; the broker's append time, in a projector) and never before
 the platform's epoch.
 
@@ -259,9 +260,18 @@ def _partner_rules(event: Event[Any], actor: str, claims: Mapping[Key, str]) -> 
 
 
 def judge(
-    event: Event[Any], claims: Mapping[Key, str], entered: dt.datetime, bounds: TimeBounds
+    event: Event[Any],
+    claims: Mapping[Key, str],
+    entered: dt.datetime,
+    bounds: TimeBounds,
+    *,
+    at_entry: bool = False,
 ) -> Verdict:
-    """May `event`'s source state it, given the claims known and when the fact entered?"""
+    """May `event`'s source state it, given the claims known and when the fact entered?
+
+    `at_entry`: judged where the fact enters (the gateway), so a suspension refuses it
+    whatever its time; elsewhere only facts timed after the suspension are refused.
+    """
     actor = actor_of(event.source)
     if isinstance(event.data, PLATFORM_ONLY) and actor != PLATFORM:
         message = "notification facts are stated by the platform only"
@@ -271,10 +281,17 @@ def judge(
     if actor == PLATFORM:
         return None
     suspended = claims.get((Kind.SUSPENSION, actor))
-    if suspended is not None and entered >= dt.datetime.fromisoformat(suspended):
+    if suspended is not None and _after_suspension(event, entered, suspended, at_entry):
         message = "the organisation is suspended and may not state new facts"
         return Refused(Reason.ORGANIZATION_SUSPENDED, "organization_suspended", "source", message)
     return _partner_rules(event, actor, claims)
+
+
+def _after_suspension(
+    event: Event[Any], entered: dt.datetime, suspended: str, at_entry: bool
+) -> bool:
+    at = dt.datetime.fromisoformat(suspended)
+    return entered >= at if at_entry else event.time > at
 
 
 @dataclass
@@ -292,6 +309,8 @@ def settle(
     known: Mapping[Key, str],
     entered: Sequence[dt.datetime],
     bounds: TimeBounds,
+    *,
+    at_entry: bool = False,
 ) -> Settled:
     """Judge facts in order, each seeing the claims of those accepted before it.
 
@@ -308,7 +327,7 @@ def settle(
         pending: list[tuple[int, Pending]] = []
         progress = False
         for index in todo:
-            verdict = judge(events[index], view, entered[index], bounds)
+            verdict = judge(events[index], view, entered[index], bounds, at_entry=at_entry)
             if isinstance(verdict, Pending):
                 pending.append((index, verdict))
             elif isinstance(verdict, Refused):

@@ -3,7 +3,9 @@
 A campaign or opportunity row is its history folded in (time, id) order (see
 `consumers.history`): launched / published set every field, updated changes the
 fields it names, closed sets the status (closed, or cancelled when that is the
-reason), cancelled cancels an opportunity. Participation rules live in
+reason), cancelled cancels an opportunity. A campaign belongs to the organisation of
+its earliest launch: a later launch does not move it (the organizations read model
+credits the same one). Participation rules live in
 `consumers.participations`; the statistics are views over both (sql/).
 """
 
@@ -33,7 +35,10 @@ def fold_history(history: History) -> dict[str, Any]:
     for _time, _id, event_type, data in ordered(history):
         match event_type:
             case "campaign.launched" | "opportunity.published":
+                owner = row.get("org_id")
                 row.update(data)
+                if owner is not None:
+                    row["org_id"] = owner
                 if row["status"] == "unknown":
                     row["status"] = "active"
             case "campaign.updated":

@@ -37,7 +37,7 @@ from consumers import history, participations
 from consumers.history import History, ordered
 from consumers.notifications.rules import TRIGGERS, is_stale, notification_id
 from consumers.participations import PARTICIPATION_TYPES, upsert_participations
-from consumers.runtime import Projector
+from consumers.runtime import Projector, identity
 from consumers.volunteers import PROFILE_TYPES, fold_profile
 from infra.migrations import Migrations
 from infra.settings import Settings
@@ -98,7 +98,9 @@ def ledger_rows(events: Sequence[Event[Any]], now: dt.datetime, max_age_hours: f
         for template, channels in triggers:
             for channel in channels:
                 rows.append((
-                    notification_id(event.id, template, channel), event.id, template,
+                    # Keyed by the cause's identity (source and id): two partners may
+                    # both use an id; each of their events notifies.
+                    notification_id(identity(event), template, channel), event.id, template,
                     str(channel), data.volunteer_id, event.time, context,
                 ))  # fmt: skip
     return rows

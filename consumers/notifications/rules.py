@@ -13,6 +13,11 @@
   that triple, so a duplicate or replayed event maps onto the same ledger row.
 - A cause event older than the configured age (48 h by default) notifies nobody: a
   first start over an old log, or a replay, must not message people about the past.
+- A cause event timed more than a bound (5 min by default: clock skew) in the future is
+  suppressed when first looked at (`cause_in_future`). Every wait above is measured from
+  the cause time, so such a message would otherwise be looked at again every minute for
+  as long as its time lies ahead (forever, for a year-9999 time), and the age rule could
+  never retire it.
 - Consent and contact details are checked when sending, not when the event arrives:
   a volunteer who withdraws consent in between gets nothing. A message for a volunteer
   not (yet) registered waits for the registration, looked at again every minute, for up
@@ -48,6 +53,7 @@ REMINDER_LEAD = dt.timedelta(hours=24)
 # for up to 6 h after its cause event, then is suppressed.
 UNKNOWN_WAIT = dt.timedelta(hours=6)
 UNKNOWN_RECHECK = dt.timedelta(minutes=1)
+MAX_FUTURE = dt.timedelta(minutes=5)  # the default of TATAWWU_NOTIFY_MAX_FUTURE_S
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 600.0
 
@@ -93,6 +99,11 @@ def reminder_timing(
 def is_stale(event_time: dt.datetime, now: dt.datetime, max_age_hours: float) -> bool:
     """True when the cause event is too old to notify anyone about."""
     return now - event_time > dt.timedelta(hours=max_age_hours)
+
+
+def is_in_future(event_time: dt.datetime, now: dt.datetime, bound: dt.timedelta) -> bool:
+    """True when the cause event claims a time further ahead than clocks can disagree."""
+    return event_time - now > bound
 
 
 @dataclass(frozen=True)

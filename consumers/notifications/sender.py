@@ -29,12 +29,14 @@ import structlog
 
 from consumers.notifications.rules import (
     EMAIL,
+    MAX_FUTURE,
     REMINDER,
     SMS,
     UNKNOWN_RECHECK,
     UNKNOWN_WAIT,
     QuietHours,
     backoff_s,
+    is_in_future,
     is_permanent_http,
     is_permanent_smtp,
     reminder_timing,
@@ -102,8 +104,12 @@ def decide(
     quiet: QuietHours | None,
     opportunity: dict[str, Any] | None = None,
     signup_status: str | None = None,
+    *,
+    max_future: dt.timedelta = MAX_FUTURE,
 ) -> Decision:
     """Reminder timing, consent, contact details and quiet hours, as they stand now (pure)."""
+    if is_in_future(row.cause_time, now, max_future):  # every wait below would never end
+        return Decision(suppress=SuppressionReason.CAUSE_IN_FUTURE)
     if contact is None or contact.get("status") != "registered":
         if now - row.cause_time > UNKNOWN_WAIT:
             return Decision(suppress=SuppressionReason.UNKNOWN_VOLUNTEER)
@@ -242,6 +248,7 @@ class Sender:
         self.topic = topic_prefix + NOTIFICATIONS.name
         self.quiet = QuietHours.parse(settings.notify_quiet_hours, settings.notify_timezone)
         self.zone = self.quiet.zone if self.quiet else dt.UTC
+        self.max_future = dt.timedelta(seconds=settings.notify_max_future_s)
         self._limit = asyncio.Semaphore(concurrency)
 
     async def run(self, stopping: asyncio.Event, idle_s: float = 0.5) -> None:
@@ -331,7 +338,7 @@ class Sender:
         opportunity_id = row.context.get("opportunity_id", "")
         decision = decide(
             row, contact, self.clock(), self.quiet, opportunities.get(opportunity_id),
-            signups.get((row.volunteer_id, opportunity_id)),
+            signups.get((row.volunteer_id, opportunity_id)), max_future=self.max_future,
         )  # fmt: skip
         if decision.suppress is not None:
             await self._finish(row, "suppressed", reason=str(decision.suppress))

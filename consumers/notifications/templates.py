@@ -6,10 +6,36 @@ email is autoescaped, with `dir="rtl"` for Arabic. Variables: `name` (the volunt
 given name), `opportunity` (its title in the volunteer's language, or a generic
 phrase when the notifier has not seen it yet), `starts_at` (local date and time, or
 empty), `hours`.
+
+Names and titles are free text chosen by whoever registered or published, and a message
+from the official sender lends them its authority, so every variable is cleaned before
+it is interpolated (`clean_text`), whatever the contract accepted when the event was
+written (records already in the log are read again on replay):
+- NFKC first, so fullwidth, circled or mathematical letters and dots (`ｅｖｉｌ．ｅｘａｍｐｌｅ`,
+  U+FF0E, U+2024, U+FE52) read as the ASCII they imitate; the ideographic and Arabic full
+  stops and `[.]`, `(dot)`, `{.}` are dots, and `[at]`, `(at)` at signs.
+- Control characters (C0, C1 with NEL U+0085), line and paragraph separators (U+2028,
+  U+2029) and other whitespace become one space: a value can neither break an email
+  header (`EmailMessage` refuses a Subject with U+2028, which failed every email about
+  such an opportunity) nor start a paragraph. Format characters go (bidi embeddings,
+  overrides and isolates, zero-width spaces, soft hyphens, BOM, tags), except the joiners
+  and direction marks Arabic text needs (ZWNJ, ZWJ, LRM, RLM, ALM).
+- A word that looks like a link is dropped whole: anything with `://` (any scheme, so
+  `hxxp://` too), `mailto:`/`tel:`/`javascript:`-like schemes, `www.`, an e-mail address,
+  a host name (`evil.example`, `bit.ly/x`, `T.CO`: a label of two word characters or one
+  ASCII one, a dot, two letters of any script), an IPv4 address or punycode (`xn--`). A
+  space before a dot is closed first (`evil . example`, `evil .example`); a space only
+  after one is ordinary punctuation and stays, as does `evil dot example`: neither is
+  clickable. The price is a few innocent words (`Node.js`, `Dr.Smith` without a space);
+  a one-letter Arabic abbreviation (`د.أحمد`) is kept.
+- Then cut to `LIMITS` characters (a name 40, a title 80; others 40), ending with `…`.
+  An empty result falls back to a generic name or title.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +120,64 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
     },
 }
 GENERIC_OPPORTUNITY = {"en": "your volunteering opportunity", "ar": "فرصتك التطوعية"}
+GENERIC_NAME = {"en": "volunteer", "ar": "المتطوع"}
+LIMITS = {"name": 40, "opportunity": 80}
+DEFAULT_LIMIT = 40
+ELLIPSIS = "…"
+_KEPT_FORMAT = frozenset("\u200c\u200d\u200e\u200f\u061c")  # joiners, direction marks
+_DOTS = re.compile(r"[\u3002\u06d4]|\s*[\[({]\s*(?:\.|dot)\s*[\])}]\s*", re.IGNORECASE)
+_ATS = re.compile(r"\s*[\[({]\s*at\s*[\])}]\s*", re.IGNORECASE)
+_SPACED_DOT = re.compile(r"(?<=\w)\s+\.\s*(?=\w)")
+_LINK = re.compile(
+    r":[/\\]{2}"
+    r"|(?:mailto|tel|sms|smsto|mms|callto|facetime|skype|whatsapp|viber|tg|javascript"
+    r"|vbscript|data|file|intent|market|itms|geo|magnet):\S"
+    r"|www\d{0,3}\."
+    r"|[^\s@]@[^\s@]+\.\w"
+    r"|(?:[^\W_][\w-]+|[a-z0-9])\.[^\W\d_]{2}"
+    r"|\d{1,3}(?:\.\d{1,3}){3}"
+    r"|xn--",
+    re.IGNORECASE,
+)
+
+
+def _char(c: str) -> str:
+    category = unicodedata.category(c)
+    if category in ("Cc", "Zl", "Zp", "Zs"):
+        return " "
+    if category == "Cs" or (category == "Cf" and c not in _KEPT_FORMAT):
+        return ""
+    return c
+
+
+def _is_link(word: str) -> bool:
+    return bool(_LINK.search("".join(c for c in word if c not in _KEPT_FORMAT)))
+
+
+def clean_text(value: Any, limit: int = DEFAULT_LIMIT) -> str:
+    """Free text made safe to interpolate: one line, no links, at most `limit` characters."""
+    text = unicodedata.normalize("NFKC", str(value)[: limit * 50])
+    text = "".join(map(_char, text))
+    text = _ATS.sub("@", _DOTS.sub(".", text))
+    while True:  # dropping a word can bring a spaced dot next to another: until none is left
+        kept = " ".join(w for w in _SPACED_DOT.sub(".", text).split() if not _is_link(w))
+        if kept == text:
+            break
+        text = kept
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + ELLIPSIS
+    return text
+
+
+def clean_variables(variables: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Every variable cleaned to its limit; an emptied name or title becomes a generic one."""
+    cleaned = {k: clean_text(v, LIMITS.get(k, DEFAULT_LIMIT)) for k, v in variables.items()}
+    for key, generic in (("name", GENERIC_NAME), ("opportunity", GENERIC_OPPORTUNITY)):
+        if key in cleaned and not cleaned[key]:
+            cleaned[key] = generic[lang]
+    return cleaned
+
+
 _HTML = (
     '<!doctype html><html lang="{{ lang }}" dir="{{ dir }}"><body>'
     "{% for paragraph in paragraphs %}<p>{{ paragraph }}</p>{% endfor %}</body></html>"
@@ -124,6 +208,7 @@ class Email:
 def render_email(template: str, language: str, variables: dict[str, Any]) -> Email:
     """The email for `template` in `language` (falls back to Arabic for an unknown one)."""
     lang = language if language in ("ar", "en") else "ar"
+    variables = clean_variables(variables, lang)
     subject = _compiled[(template, lang, "subject")].render(variables)
     text = _compiled[(template, lang, "body")].render(variables)
     html = _html.render(
@@ -135,4 +220,4 @@ def render_email(template: str, language: str, variables: dict[str, Any]) -> Ema
 def render_sms(template: str, language: str, variables: dict[str, Any]) -> str:
     """The SMS text for `template` in `language`."""
     lang = language if language in ("ar", "en") else "ar"
-    return _compiled[(template, lang, "sms")].render(variables)
+    return _compiled[(template, lang, "sms")].render(clean_variables(variables, lang))

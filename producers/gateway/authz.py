@@ -84,7 +84,7 @@ def judge_request(
     refusals = [r for i, e in enumerate(events) if (r := source_refusal(principal, i, e))]
     if refusals:
         return refusals, {}
-    settled = ownership.settle(events, known, [now] * len(events), bounds)
+    settled = ownership.settle(events, known, [now] * len(events), bounds, at_entry=True)
     verdicts: list[tuple[int, Refused | Pending]] = [*settled.refused, *settled.pending]
     refusals = sorted((_refusal(i, v) for i, v in verdicts), key=lambda r: r.index)
     return refusals, settled.claims

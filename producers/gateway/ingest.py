@@ -124,7 +124,21 @@ def _decode_items(body: bytes, limit: int) -> list[Event[Any]]:
 
 
 def parse_events(body: bytes, max_events: int) -> list[Event[Any]]:
-    """One CloudEvent or a JSON array of them, all valid, or a Problem (400/413/422)."""
+    """One CloudEvent or a JSON array of them, all valid, or a Problem (400/413/422).
+
+    Never a 500 for what a body holds: whatever decoding raises (a validator bug the
+    contract tests missed) is the partner's 422, saying the body could not be decoded.
+    """
+    try:
+        return _parse_events(body, max_events)
+    except Problem:
+        raise
+    except Exception as exc:
+        detail = f"the body could not be decoded ({type(exc).__name__}); nothing was accepted"
+        raise Problem(422, "invalid_events", "Invalid events", detail) from None
+
+
+def _parse_events(body: bytes, max_events: int) -> list[Event[Any]]:
     start = body.lstrip()[:1]
     if start == b"{":
         return _decode_one(body)

@@ -62,10 +62,11 @@ def _orgs(rng: random.Random, config: SimConfig) -> list[Org]:
         org = Org(f"org-{i + 1:04d}", f"{kind_ar} {topic_ar} {i + 1}",
                   f"{kind_en} {topic_en} {i + 1}", sector, registered)  # fmt: skip
         if rng.random() < SUSPENDED_SHARE or (i == 4 and config.org_count >= 5):
-            org.suspended = (
-                config.as_of - rng.randint(HOUR, 3 * DAY),
-                rng.choice(v.SUSPENSION_REASONS),
-            )
+            # Suspended once the window ends: a suspended organisation states nothing new
+            # (schemas/ownership.py), so its activity, all counted, comes before. The draw
+            # of an earlier moment is kept so that a seed still gives the same world.
+            rng.randint(HOUR, 3 * DAY)
+            org.suspended = (config.as_of, rng.choice(v.SUSPENSION_REASONS))
         orgs.append(org)
     return orgs
 

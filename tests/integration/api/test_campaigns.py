@@ -127,6 +127,9 @@ async def test_pagination_is_stable_while_campaigns_are_launched(
                     "target_hours": 10,
                 },
                 dt.datetime.now(dt.UTC),
+                # The platform launches for an organisation of its own (a partner may only
+                # launch for itself, and org-0001's figures are compared with the truth).
+                source="platform/api-test",
             )
             for n, day in enumerate((dates[0], dates[len(dates) // 2], dates[-1]))
             for cid in [f"api-{unique}-{round_}-{n}"]

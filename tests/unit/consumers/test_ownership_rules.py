@@ -91,16 +91,20 @@ def test_a_hostile_partner_cannot_touch_another_orgs_opportunity() -> None:
         assert (verdict.reason, verdict.rule) == (Reason.NOT_OWNER, "opportunity_campaign")
 
 
-def test_a_suspension_refuses_what_entered_after_it_only() -> None:
-    """Facts that entered before the suspension stay; those after it are refused."""
+def test_a_suspension_refuses_new_facts_and_keeps_history() -> None:
+    """A projector keeps facts timed before the suspension; the gateway refuses all."""
+    suspended = dt.datetime(2026, 5, 31, 12, tzinfo=dt.UTC)
     claims = {(Kind.CAMPAIGN, "cmp-a"): "org-a", (Kind.OPPORTUNITY, "opp-a"): "cmp-a",
-              (Kind.SUSPENSION, "org-a"): T0.isoformat()}  # fmt: skip
-    event = make("volunteer.checked_in", **IDS)
-    before = judge(event, claims, T0 - dt.timedelta(seconds=1), BOUNDS)
-    after = judge(event, claims, T0, BOUNDS)
-    assert before is None
-    assert isinstance(after, Refused)
-    assert after.reason is Reason.ORGANIZATION_SUSPENDED
+              (Kind.SUSPENSION, "org-a"): suspended.isoformat()}  # fmt: skip
+    history = make("volunteer.checked_in", time="2026-05-31T12:00:00Z", **IDS)
+    new = make("volunteer.checked_in", time="2026-05-31T12:00:01Z", **IDS)
+    assert judge(history, claims, T0, BOUNDS) is None
+    for verdict in (
+        judge(new, claims, T0, BOUNDS),
+        judge(history, claims, T0, BOUNDS, at_entry=True),
+    ):
+        assert isinstance(verdict, Refused)
+        assert verdict.reason is Reason.ORGANIZATION_SUSPENDED
 
 
 def test_the_first_claim_wins_within_a_sequence() -> None:
