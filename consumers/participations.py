@@ -156,8 +156,8 @@ ONE_US = dt.timedelta(microseconds=1)
 _AT = "(timestamptz 'epoch' + ({})::int8 * interval '1 microsecond')"
 # Ids compare in byte order (COLLATE "C"), as Python compares them in `merge`.
 _LWW = """
-    {col} = case when (excluded.{t}, excluded.{e})
-            > (coalesce(p.{t}, '-infinity'), coalesce(p.{e}, ''))
+    {col} = case when (excluded.{t}, excluded.{e} collate "C")
+            > (coalesce(p.{t}, '-infinity'), coalesce(p.{e}, '') collate "C")
         then excluded.{col} else p.{col} end"""
 # The rows travel as one JSON array of arrays (see UpsertBuilder.result for the order).
 UPSERT = f"""

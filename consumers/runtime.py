@@ -53,6 +53,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from consumers import metrics
+from infra import claims as claims_registry
 from infra.db import create_pool
 from infra.kafka import build_consumer, build_producer
 from infra.logging import correlation_from_headers
@@ -263,6 +264,8 @@ class ProjectorRuntime:
         self._gap_seen: dict[TopicPartition, int] = {}
         self.applied: dict[TopicPartition, int] = {}  # next offset stored, per partition
         self._claims: dict[ownership.Key, str] = {}  # committed claims (they never change)
+        self.registry = claims_registry.registry_schema(topic_prefix)
+        self._parked_maybe = True  # until a batch finds `_parked` empty
         self._log = log.bind(projector=projector.name, schema=self.schema)
 
     # ----------------------------------------------------------------- set-up
@@ -286,6 +289,7 @@ class ProjectorRuntime:
             statement_cache_size=0,
         )
         async with self._pool.acquire() as conn:
+            await claims_registry.ensure_registry(conn, self.registry)
             await prepare_schema(conn, self.projector, self.schema)
         self._producer = build_producer(self.settings)
         await self._producer.start()
@@ -488,8 +492,12 @@ class ProjectorRuntime:
     ) -> BatchOutcome:
         """One transaction; the lock lets a revocation wait for it to finish."""
         assert self._pool is not None
-        async with self._lock, self._pool.acquire() as conn, conn.transaction():
-            outcome = await self._apply_batch(conn, records, good, dead, pre)
+        try:
+            async with self._lock, self._pool.acquire() as conn, conn.transaction():
+                outcome = await self._apply_batch(conn, records, good, dead, pre)
+        except BaseException:
+            self._parked_maybe = True  # what this batch learnt of `_parked` was rolled back
+            raise
         if len(self._claims) + len(outcome.claims) > MAX_CACHED_CLAIMS:
             self._claims.clear()
         self._claims.update(outcome.claims)  # committed: safe to trust without asking
@@ -626,13 +634,7 @@ class ProjectorRuntime:
         known = {k: self._claims[k] for k in keys if k in self._claims}
         ask = [k for k in keys if k not in known]
         if ask:
-            rows = await conn.fetch(
-                "select c.kind, c.id, c.owner from _claims c"
-                " join jsonb_array_elements($1::text::jsonb) as k"
-                " on c.kind = k->>0 and c.id = k->>1",
-                orjson.dumps(ask).decode(),
-            )
-            known.update({(r["kind"], r["id"]): r["owner"] for r in rows})
+            known.update(await claims_registry.read_claims(conn, self.registry, ask))
         return known
 
     async def _enforce(
@@ -650,41 +652,45 @@ class ProjectorRuntime:
         changed = False
         candidates = judged
         for _ in range(UNPARK_ROUNDS):
-            if not candidates:
+            if candidates:
+                events = [e for _, e in candidates]
+                known = await self._load_claims(conn, ownership.keys_for(events))
+                entered = [self._entered(r) for r, _ in candidates]
+                settled = ownership.settle(events, known, entered, self.settings.time_bounds)
+                accepted += [candidates[i] for i in settled.accepted]
+                for i, why in settled.refused:
+                    record, event = candidates[i]
+                    summary = why.summary()
+                    refused.append(
+                        Dead(record, str(why.reason), summary, event.id, event.type, event)
+                    )
+                    outcome.rules[why.rule] = outcome.rules.get(why.rule, 0) + 1
+                outcome.refused += len(settled.refused)
+                if settled.pending:
+                    await self._park(conn, [(candidates[i], p.needs) for i, p in settled.pending])
+                    outcome.parked += len(settled.pending)
+                    self._parked_maybe = True
+                changed = changed or bool(settled.refused or settled.pending)
+                if settled.claims:
+                    await self._store_claims(conn, settled.claims, outcome)
+            if not self._parked_maybe:
                 break
-            events = [e for _, e in candidates]
-            known = await self._load_claims(conn, ownership.keys_for(events))
-            entered = [self._entered(r) for r, _ in candidates]
-            settled = ownership.settle(events, known, entered, self.settings.time_bounds)
-            accepted += [candidates[i] for i in settled.accepted]
-            for i, why in settled.refused:
-                record, event = candidates[i]
-                summary = why.summary()
-                refused.append(Dead(record, str(why.reason), summary, event.id, event.type, event))
-                outcome.rules[why.rule] = outcome.rules.get(why.rule, 0) + 1
-            outcome.refused += len(settled.refused)
-            if settled.pending:
-                await self._park(conn, [(candidates[i], p.needs) for i, p in settled.pending])
-                outcome.parked += len(settled.pending)
-            changed = changed or bool(settled.refused or settled.pending)
-            if not settled.claims:
-                break
-            await self._store_claims(conn, settled.claims, outcome)
-            candidates = await self._unpark(conn, settled.claims)
+            # Another projector or the gateway may have made the claim a parked fact waits
+            # for: look at every parked fact whose claim the registry now holds.
+            candidates = await self._unpark(conn)
             outcome.unparked += len(candidates)
             changed = changed or bool(candidates)
+            if not candidates:
+                self._parked_maybe = bool(await conn.fetchval("select exists(select from _parked)"))
+                break
         return accepted, refused, changed
 
     async def _store_claims(
         self, conn: asyncpg.Connection, claims: dict[ownership.Key, str], outcome: BatchOutcome
     ) -> None:
-        await conn.execute(
-            "insert into _claims (kind, id, owner)"
-            " select r->>0, r->>1, r->>2 from jsonb_array_elements($1::text::jsonb) as r"
-            " on conflict do nothing",
-            orjson.dumps([(kind, id_, owner) for (kind, id_), owner in claims.items()]).decode(),
-        )
-        outcome.claims.update(claims)
+        # The registry is shared (the gateway, other projectors): what it holds now is what
+        # counts, whoever claimed first; cached once this batch commits.
+        outcome.claims.update(await claims_registry.store_claims(conn, self.registry, claims))
 
     async def _park(
         self, conn: asyncpg.Connection, parked: list[tuple[Pair, ownership.Key]]
@@ -701,15 +707,11 @@ class ProjectorRuntime:
             ]).decode(),
         )  # fmt: skip
 
-    async def _unpark(
-        self, conn: asyncpg.Connection, claims: dict[ownership.Key, str]
-    ) -> list[Pair]:
-        """Take out the parked facts that waited for these claims, decoded again."""
+    async def _unpark(self, conn: asyncpg.Connection) -> list[Pair]:
+        """Take out the parked facts whose claim the registry now holds, decoded again."""
         rows = await conn.fetch(
-            "delete from _parked p using jsonb_array_elements($1::text::jsonb) as k"
-            " where p.needs_kind = k->>0 and p.needs_id = k->>1"
-            " returning p.record",
-            orjson.dumps(list(claims)).decode(),
+            f'delete from _parked p using "{self.registry}".claims c'
+            " where c.kind = p.needs_kind and c.id = p.needs_id returning p.record"
         )
         freed: list[Pair] = []
         records = sorted((_record_from_json(r["record"]) for r in rows), key=_origin)

@@ -1,14 +1,5 @@
--- The trust boundary in every projector (schemas/ownership.py).
-
--- Claims this projector has accepted, first claim wins and never changes: campaign ->
--- owning organisation, opportunity -> its campaign, volunteer -> registrar, organisation
--- -> when suspended. Rebuilt from the log like everything else in the schema.
-create table _claims (
-    kind  text not null,
-    id    text not null,
-    owner text not null,
-    primary key (kind, id)
-);
+-- The trust boundary in every projector (schemas/ownership.py). Claims live in the
+-- platform's shared registry (infra/claims.py), not here.
 
 -- Facts whose owner cannot be decided yet (the claim they need has not arrived: cross-
 -- topic order is not guaranteed). Each batch applies or refuses the ones whose claim has

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from structlog.contextvars import bind_contextvars
 
+from infra.claims import DEFAULT_SCHEMA, read_claims, store_claims
 from producers.gateway import authz
-from producers.gateway.claims import ClaimCache, read_claims, store_claims
+from producers.gateway.claims import ClaimCache
 from producers.gateway.emit import KafkaUnavailable, RecordTooLarge, produce
 from producers.gateway.ingest import check_media_type, parse_events, read_body
 from producers.gateway.keys import Principal
@@ -73,7 +74,7 @@ async def _refusals_with_claims(
     bounds = state.settings.time_bounds
     known, missing = cache.lookup(ownership.keys_for(events))
     if missing:
-        found = await read_claims(state.pool, missing)
+        found = await read_claims(state.pool, DEFAULT_SCHEMA, missing)
         cache.remember(missing, found)
         known.update(found)
     now = dt.datetime.now(dt.UTC)
@@ -83,7 +84,7 @@ async def _refusals_with_claims(
     async with state.pool.acquire(timeout=DB_TIMEOUT_S) as conn:
         try:
             async with conn.transaction():  # a refused request leaves no claim behind
-                stored = await store_claims(conn, claims)
+                stored = await store_claims(conn, DEFAULT_SCHEMA, claims)
                 if any(stored.get(key) != owner for key, owner in claims.items()):
                     # Another request claimed first, meanwhile: judge again with its claims.
                     refused, _ = authz.judge_request(
@@ -132,6 +133,10 @@ async def post_events(request: Request) -> Response:
         raise Problem(408, "request_timeout", "Request timeout", detail) from None
     events = parse_events(body, settings.gateway_max_batch_events)
     request.scope.setdefault("tatawwu", {})["events"] = len(events)
+    rate, burst = settings.gateway_events_per_s, settings.gateway_events_burst
+    if (wait := state.limiter.take_events(principal.key_id, len(events), rate, burst)) > 0:
+        detail = f"more than {rate:g} events/s for this key; send fewer or smaller batches"
+        raise Problem(429, "rate_limited", "Too many requests", detail, retry_after=wait)
     try:
         # Belt and braces: each step has its own bound, this one caps the request as a whole.
         async with asyncio.timeout(settings.gateway_request_timeout_s):

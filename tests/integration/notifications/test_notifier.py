@@ -16,6 +16,7 @@ from infra.settings import Settings
 from schemas.decode import decode_event
 from tests.integration.notifications.conftest import notifier, settled
 from tests.integration.notifications.world import (
+    SOURCE,
     cancelled,
     hours_verified,
     opportunity,
@@ -104,15 +105,15 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
         i for i, r in sent.items() if r["channel"] == "sms"
     )
     by_key = {m["headers"]["x-idempotency-key"]: m for m in emails}
-    arabic = by_key[rules.notification_id("su-v-1-opp-1", "signup_confirmed", "email")]
+    arabic = by_key[rules.notification_id(f"{SOURCE} su-v-1-opp-1", "signup_confirmed", "email")]
     assert arabic["rcpt_tos"] == ["v-1@example.org"]
     assert "تنظيف الشاطئ" in arabic["subject"]  # the opportunity's Arabic title
     assert arabic["headers"]["content-language"] == "ar"
     assert 'dir="rtl"' in arabic["html"]
-    english = by_key[rules.notification_id("su-v-2-opp-1", "signup_confirmed", "email")]
+    english = by_key[rules.notification_id(f"{SOURCE} su-v-2-opp-1", "signup_confirmed", "email")]
     assert "Beach clean-up" in english["subject"]
     assert english["text"].startswith("Dear Sara")
-    reminder = by_key[rules.notification_id("su-v-2-opp-1", "shift_reminder", "email")]
+    reminder = by_key[rules.notification_id(f"{SOURCE} su-v-2-opp-1", "shift_reminder", "email")]
     assert reminder["subject"].startswith("Reminder: Beach clean-up")
     thanks = next(t for t in texts if "2.5" in t["body"])
     assert thanks["to"] == "+97450000001"
@@ -229,7 +230,9 @@ async def test_a_row_that_breaks_the_sender_fails_alone(
                 " channel, volunteer_id, cause_time) values ('ntf-bug', 'e-bug', 'no_such_text',"
                 " 'email', 'v-1', now())"
             )
-            await publish_events(notifier_settings, prefix, [signed_up("v-1")])
+            # Starting in five days: its reminders wait, the sign-up is confirmed now.
+            later = opportunity(starts_in=dt.timedelta(days=5))
+            await publish_events(notifier_settings, prefix, [later, signed_up("v-1")])
             rows = await settled(conn, schema, expected=7, task=task, held_ok=True)
             assert not task.done()
     finally:

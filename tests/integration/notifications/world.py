@@ -10,7 +10,7 @@ import orjson
 from infra.kafka import build_producer
 from infra.settings import Settings
 from schemas.attendance import VolunteerHoursVerified
-from schemas.campaigns import OpportunityCancelled, OpportunityPublished
+from schemas.campaigns import CampaignLaunched, OpportunityCancelled, OpportunityPublished
 from schemas.decode import encode_event
 from schemas.envelope import Event
 from schemas.registry import new_event, spec_of
@@ -73,8 +73,25 @@ def hours_verified(volunteer_id: str, hours: str = "2.5") -> Event[Any]:
     )  # fmt: skip
 
 
+def launched() -> Event[Any]:
+    """Campaign cmp-1, launched by org-1: the claim every fact of these tests needs."""
+    return new_event(
+        _json(
+            CampaignLaunched, campaign_id="cmp-1", org_id="org-1", title_ar="حملة الشاطئ",
+            title_en="Beach campaign", kind="volunteer_drive", municipality="doha",
+            starts_on="2026-01-01", ends_on="2027-12-31", target_volunteers=100, target_hours=300,
+        ),
+        source=SOURCE, event_id="launch-cmp-1", time=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )  # fmt: skip
+
+
 async def publish_events(settings: Settings, prefix: str, events: list[Event[Any]]) -> None:
-    """Send the events to their (prefixed) topics, keyed by subject, and wait for the acks."""
+    """Send the events to their (prefixed) topics, keyed by subject, and wait for the acks.
+
+    Campaign cmp-1's launch goes first every time (the same event: counted once), so the
+    ownership rules can decide every fact; tests of those rules live elsewhere.
+    """
+    events = [launched(), *events]
     producer = build_producer(settings)
     await producer.start()
     try:

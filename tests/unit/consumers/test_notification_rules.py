@@ -52,7 +52,8 @@ def test_each_trigger_gives_one_row_per_channel_with_a_stable_id() -> None:
         ("e-2", "signup_withdrawn", "email"),
         ("e-3", "hours_thanks", "email"), ("e-3", "hours_thanks", "sms"),
     ]  # fmt: skip
-    assert rows[0][0] == notification_id("e-1", "signup_confirmed", "email")
+    # Keyed by the cause's identity: its source and its id.
+    assert rows[0][0] == notification_id("partner/org-1 e-1", "signup_confirmed", "email")
     assert rows[0][0] != rows[1][0]
     assert rows[5][6] == {"opportunity_id": "o-1", "hours": "2.5"}
     assert ledger_rows([signup, signup], NOW, 48)[0][0] == ledger_rows([signup], NOW, 48)[0][0]

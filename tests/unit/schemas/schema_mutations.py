@@ -17,6 +17,52 @@ from schema_strategies import LATEST_BIRTH_YEAR, Doc, any_events, ids, names
 
 from schemas import registry
 
+# The contract for partial updates: every optional field but `family_name` cannot be cleared.
+NOT_CLEARABLE = {
+    "campaign.updated": (
+        "title_ar",
+        "title_en",
+        "municipality",
+        "starts_on",
+        "ends_on",
+        "target_volunteers",
+        "target_hours",
+    ),
+    "volunteer.profile_updated": ("given_name", "phone", "email", "language", "municipality"),
+}
+TEXT_FIELDS = (
+    "title_ar",
+    "title_en",
+    "name_ar",
+    "name_en",
+    "given_name",
+    "family_name",
+    "reason",
+    "error",
+)
+# One character of each class text fields refuse: C0, DEL, C1 (NEL), separators, bidi.
+REFUSED_IN_TEXT = [
+    "\x00",
+    "\t",
+    "\n",
+    "\x1b",
+    "\x7f",
+    "\x80",
+    "\x85",
+    "\x9f",
+    "\u2028",
+    "\u2029",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+]
+
 
 @dataclass(frozen=True)
 class Mutation:
@@ -84,6 +130,30 @@ def _ends_on_before(doc: Doc, draw: st.DrawFn) -> str:
 def _family_name_alone(doc: Doc, draw: st.DrawFn) -> str:
     doc["data"]["family_name"] = draw(names)
     return "data.given_name"  # reported where the fix belongs
+
+
+def _clears(doc: Doc) -> bool:
+    return doc["type"] in NOT_CLEARABLE
+
+
+def _clear_unclearable(doc: Doc, draw: st.DrawFn) -> str:
+    field = draw(st.sampled_from(NOT_CLEARABLE[doc["type"]]))
+    doc["data"][field] = None
+    return f"data.{field}"
+
+
+def _has_text(doc: Doc) -> bool:
+    return any(isinstance(doc["data"].get(field), str) for field in TEXT_FIELDS)
+
+
+def _refused_character(doc: Doc, draw: st.DrawFn) -> str:
+    fields = [field for field in TEXT_FIELDS if isinstance(doc["data"].get(field), str)]
+    field = draw(st.sampled_from(fields))
+    value = doc["data"][field]
+    # Never last: Python's `$` (jsonschema) matches before a final newline (a known gap).
+    at = draw(st.integers(0, len(value) - 1))
+    doc["data"][field] = value[:at] + draw(st.sampled_from(REFUSED_IN_TEXT)) + value[at:]
+    return f"data.{field}"
 
 
 def _other_subject(doc: Doc, draw: st.DrawFn) -> str:
@@ -158,6 +228,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         lambda doc: doc["type"] == "volunteer.profile_updated" and "given_name" not in doc["data"],
         _family_name_alone,
     ),
+    Mutation("clear a field that cannot be cleared", _clears, _clear_unclearable),
+    Mutation("refused character in text", _has_text, _refused_character),
     # Rules JSON Schema cannot express (see schemas/export.py):
     Mutation("subject is not the key", lambda doc: True, _other_subject, cross_field=True),
     Mutation(

@@ -21,8 +21,15 @@ LATEST_BIRTH_YEAR = dt.datetime.now(dt.UTC).year - common.MIN_VOLUNTEER_AGE
 
 ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,20}", fullmatch=True)
 event_ids = st.one_of(st.uuids().map(str), st.from_regex(r"evt-[a-z0-9]{1,30}", fullmatch=True))
-# Any printable text (Arabic included) that is not blank: a visible head, any tail.
-_tail = st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=30)
+# Characters text fields refuse besides the Cc category (C0, DEL, C1): line and paragraph
+# separators and the bidi embedding, override and isolate controls.
+TEXT_REFUSED = "\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Any printable text (Arabic, ZWJ, RLM and emoji included) that is not blank: a visible
+# head, any allowed tail.
+_tail = st.text(
+    st.characters(exclude_categories=("Cc", "Cs"), exclude_characters=TEXT_REFUSED),
+    max_size=30,
+)
 texts = st.builds(str.__add__, st.sampled_from(["A", "f", "م", "ع", "7", "("]), _tail)
 names = texts
 phones = st.from_regex(r"\+[1-9][0-9]{7,14}", fullmatch=True)
@@ -47,25 +54,36 @@ def enum(kind: type) -> st.SearchStrategy[str]:
     return st.sampled_from([member.value for member in kind])
 
 
-def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(st.just(_ABSENT), st.none(), strategy)
+def _maybe(strategy: st.SearchStrategy[Any], *, nullable: bool = True) -> st.SearchStrategy[Any]:
+    """Absent, a value, or (where the field may be cleared) null."""
+    choices = [st.just(_ABSENT), strategy]
+    return st.one_of(*choices, st.none()) if nullable else st.one_of(*choices)
 
 
 _ABSENT = object()  # optional field left out of the document
 
 
 @st.composite
-def _fixed(draw: st.DrawFn, required: dict[str, Any], optional: dict[str, Any]) -> Doc:
+def _fixed(
+    draw: st.DrawFn, required: dict[str, Any], optional: dict[str, Any], nullable: bool
+) -> Doc:
     doc = {key: draw(strategy) for key, strategy in required.items()}
     for key, strategy in optional.items():
-        value = draw(_maybe(strategy))
+        value = draw(_maybe(strategy, nullable=nullable))
         if value is not _ABSENT:
             doc[key] = value
     return doc
 
 
-def _payload(required: dict[str, Any], optional: dict[str, Any] | None = None):
-    return _fixed(required, optional or {})
+def _payload(
+    required: dict[str, Any], optional: dict[str, Any] | None = None, *, nullable: bool = True
+):
+    return _fixed(required, optional or {}, nullable)
+
+
+def _update(required: dict[str, Any], optional: dict[str, Any]):
+    """A partial update: optional fields absent or set, never null (they cannot be cleared)."""
+    return _fixed(required, optional, False)
 
 
 _triple = {"volunteer_id": ids, "opportunity_id": ids, "campaign_id": ids}
@@ -115,7 +133,7 @@ def _campaign_launched(draw: st.DrawFn) -> Doc:
 @st.composite
 def _campaign_updated(draw: st.DrawFn) -> Doc:
     doc = draw(
-        _payload(
+        _update(
             {"campaign_id": ids},
             {
                 "title_ar": texts,
@@ -155,7 +173,7 @@ def _opportunity_published(draw: st.DrawFn) -> Doc:
 @st.composite
 def _profile_updated(draw: st.DrawFn) -> Doc:
     doc = draw(
-        _payload(
+        _update(
             {"volunteer_id": ids},
             {
                 "phone": phones,
@@ -165,7 +183,7 @@ def _profile_updated(draw: st.DrawFn) -> Doc:
             },
         )
     )
-    if draw(st.booleans()):  # the name changes as a whole
+    if draw(st.booleans()):  # the name changes as a whole; null: no family name
         doc["given_name"] = draw(names)
         family = draw(_maybe(names))
         if family is not _ABSENT:
@@ -207,7 +225,13 @@ PAYLOADS_V1: dict[str, st.SearchStrategy[Doc]] = {
     "volunteer.registered": _payload({"volunteer_id": ids, "full_name": names, **_profile}),
     "volunteer.profile_updated": _payload(
         {"volunteer_id": ids},
-        {"full_name": names, "phone": phones, "language": enum(common.Language)},
+        {
+            "full_name": names,
+            "phone": phones,
+            "email": emails,
+            "language": enum(common.Language),
+            "municipality": enum(common.Municipality),
+        },
     ),
 }
 

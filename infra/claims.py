@@ -1,0 +1,80 @@
+"""The platform's claims registry: who owns which campaign, opportunity, volunteer; suspensions.
+
+One table that every entry point (the gateway, the Kafka-ingress router) and every
+projector reads and writes, so they all decide ownership from the same first claims
+(`schemas/ownership.py`): a claim is first-come and never changes, and a rebuilt
+projection finds the claims the live one made. Production uses schema `ownership`;
+a test running projectors on its own topic prefix gets a registry of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import asyncpg
+import orjson
+
+from schemas.ownership import Key
+
+DEFAULT_SCHEMA = "ownership"
+QUERY_TIMEOUT_S = 3.0
+
+# Idempotent: created at start by whoever needs it first (advisory-locked).
+_DDL = """
+create schema if not exists "{schema}";
+create table if not exists "{schema}".claims (
+    kind       text        not null,
+    id         text        not null,
+    owner      text        not null,
+    claimed_at timestamptz not null default now(),
+    primary key (kind, id)
+);
+"""
+
+Executor = asyncpg.Connection | asyncpg.Pool
+
+
+def registry_schema(topic_prefix: str = "") -> str:
+    """The registry's schema: `ownership`, or one per topic prefix (tests)."""
+    if not topic_prefix:
+        return DEFAULT_SCHEMA
+    return f"{DEFAULT_SCHEMA}_{re.sub(r'[^a-z0-9]+', '_', topic_prefix.lower()).strip('_')}"[:63]
+
+
+async def ensure_registry(conn: asyncpg.Connection, schema: str) -> None:
+    """Create the registry's schema and table when missing."""
+    await conn.execute("select pg_advisory_lock(hashtext($1))", f"claims:{schema}")
+    try:
+        await conn.execute(_DDL.format(schema=schema))
+    finally:
+        await conn.execute("select pg_advisory_unlock(hashtext($1))", f"claims:{schema}")
+
+
+async def read_claims(db: Executor, schema: str, keys: Iterable[Key]) -> dict[Key, str]:
+    """The stored claims among `keys`."""
+    ask = sorted(keys)
+    if not ask:
+        return {}
+    rows = await db.fetch(
+        f'select c.kind, c.id, c.owner from "{schema}".claims c'
+        " join jsonb_array_elements($1::text::jsonb) as k on c.kind = k->>0 and c.id = k->>1",
+        orjson.dumps(ask).decode(),
+        timeout=QUERY_TIMEOUT_S,
+    )
+    return {(r["kind"], r["id"]): r["owner"] for r in rows}
+
+
+async def store_claims(db: Executor, schema: str, claims: dict[Key, str]) -> dict[Key, str]:
+    """Insert the claims not made before; return the owner now stored for each (first wins)."""
+    if not claims:
+        return {}
+    rows = [(kind, id_, owner) for (kind, id_), owner in sorted(claims.items())]
+    await db.execute(
+        f'insert into "{schema}".claims (kind, id, owner)'
+        " select r->>0, r->>1, r->>2 from jsonb_array_elements($1::text::jsonb) as r"
+        " on conflict do nothing",
+        orjson.dumps(rows).decode(),
+        timeout=QUERY_TIMEOUT_S,
+    )
+    return await read_claims(db, schema, claims)
