@@ -19,6 +19,8 @@ class SuppressionReason(StrEnum):
     NO_CONTACT = "no_contact"
     DUPLICATE = "duplicate"
     UNKNOWN_VOLUNTEER = "unknown_volunteer"
+    # The cause event's time is further in the future than clocks can disagree.
+    CAUSE_IN_FUTURE = "cause_in_future"
     # Reminders: the sign-up was withdrawn, the opportunity cancelled, unknown or already begun.
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"
