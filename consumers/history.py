@@ -3,7 +3,13 @@
 Partial updates (`campaign.updated`, `volunteer.profile_updated`) applied in arrival
 order would let an older update overwrite a newer one. Entity events are few, so each
 read model stores them in its `history` table and, for every entity a batch touches,
-refolds the row from all its events sorted by (time, id).
+refolds the row from all its events sorted by (time, id, source).
+
+An event is known by its source and id together (two partners may use one id), so a
+history entry carries, where its id would be, the *tie key* `"<id> <source>"`: neither
+holds a space, which sorts below every id character, so comparing tie keys as strings
+orders by (id, source) in byte order (Python compares str by code point; ids and
+sources are ASCII by contract). Folds only use it to order.
 """
 
 from __future__ import annotations
@@ -19,11 +25,16 @@ from infra.migrations import Migrations
 from schemas.envelope import Event
 
 MIGRATIONS = Migrations("history", Path(__file__).with_name("sql_history"))
-History = list[tuple[dt.datetime, str, str, dict[str, Any]]]  # (time, id, type, data)
+History = list[tuple[dt.datetime, str, str, dict[str, Any]]]  # (time, tie key, type, data)
+
+
+def tie_key(event_id: str, source: str) -> str:
+    """What orders two entries of one instant: (id, source), as one string (see above)."""
+    return f"{event_id} {source}"
 
 
 def ordered(history: History) -> History:
-    """History in the order the fold reads it: (time, id)."""
+    """History in the order the fold reads it: (time, id, source)."""
     return sorted(history, key=lambda h: (h[0], h[1]))
 
 
@@ -39,13 +50,18 @@ async def record_and_load(
     for event in events:
         aggregate, aggregate_id = aggregate_of(event)
         data = event.data.model_dump(mode="json", exclude_unset=True)
-        records.append((event.id, aggregate, aggregate_id, event.time, event.type, data))
+        records.append(
+            (event.id, aggregate, aggregate_id, event.time, event.type, data, event.source)
+        )
     await conn.executemany(
-        "insert into history values ($1, $2, $3, $4, $5, $6) on conflict do nothing", records
+        "insert into history (event_id, aggregate, aggregate_id, event_time, event_type, data,"
+        " source) values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
+        records,
     )
     touched = sorted({(r[1], r[2]) for r in records})
     rows = await conn.fetch(
-        "select aggregate, aggregate_id, event_time, event_id, event_type, data from history"
+        "select aggregate, aggregate_id, event_time, event_id, source, event_type, data"
+        " from history"
         " where (aggregate, aggregate_id) in (select * from unnest($1::text[], $2::text[]))",
         [a for a, _ in touched],
         [i for _, i in touched],
@@ -53,7 +69,7 @@ async def record_and_load(
     histories: dict[tuple[str, str], History] = {key: [] for key in touched}
     for r in rows:
         histories[(r["aggregate"], r["aggregate_id"])].append(
-            (r["event_time"], r["event_id"], r["event_type"], r["data"])
+            (r["event_time"], tie_key(r["event_id"], r["source"]), r["event_type"], r["data"])
         )
     return histories
 

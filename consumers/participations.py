@@ -2,11 +2,12 @@
 
 Rules (the same result whatever order events arrive in, across or within topics):
 - Sign-up status is the latest of the pair's signed_up / signup_withdrawn events by
-  (time, id): a withdrawal that arrives before its sign-up still wins if it is later.
+  (time, id, source): a withdrawal that arrives before its sign-up still wins if it is
+  later. The source breaks ties between two partners' events that share an id.
 - Check-in keeps the earliest `at`, check-out the latest `at`. A walk-in (check-in
   without sign-up) is a participant like any other.
-- Verified hours: the latest `volunteer.hours_verified` for the pair by (time, id)
-  replaces earlier ones. Only verified hours count toward targets and KPIs.
+- Verified hours: the latest `volunteer.hours_verified` for the pair by (time, id,
+  source) replaces earlier ones. Only verified hours count toward targets and KPIs.
 - A check-in without verified hours credits *unverified* attended time: check-out
   (or, without one, the opportunity's scheduled end) minus check-in, shown apart.
 - A no-show counts only while the pair has no check-in.
@@ -16,7 +17,7 @@ Rules (the same result whatever order events arrive in, across or within topics)
   one opportunity all name its campaign (the runtime's ownership check refuses the
   others); the rule only keeps a conflicting fact from winning by arriving first.
 Every merge here is commutative, associative and idempotent (last-writer-wins by
-(time, id), min, max, or), so batches fold in any order and the SQL upsert in
+(time, id, source), min, max, or), so batches fold in any order and the SQL upsert in
 `upsert_participations` applies exactly these rules. Ids are compared in byte order on
 both sides: Python compares str by code point (ids are ASCII by contract), and the SQL
 says COLLATE "C", since the database's default collation may sort "a-1" after "A_1".
@@ -43,7 +44,7 @@ PARTICIPATION_TYPES = frozenset({
     "volunteer.checked_out", "volunteer.hours_verified", "volunteer.no_show",
 })  # fmt: skip
 MIGRATIONS = Migrations("participations", Path(__file__).with_name("sql_participations"))
-Stamp = tuple[dt.datetime, str]  # (event time, event id): the order "latest wins" uses
+Stamp = tuple[dt.datetime, str, str]  # (time, id, source): the order "latest wins" uses
 
 
 @dataclass(slots=True)
@@ -107,6 +108,10 @@ def merge(a: Participation, b: Participation) -> Participation:
     )
 
 
+def _stamp(event: Event[Any]) -> Stamp:
+    return (event.time, event.id, event.source)
+
+
 def participation_of(event: Event[Any]) -> Participation:
     """The partial view of a pair that one participation event gives."""
     data = event.data
@@ -114,20 +119,16 @@ def participation_of(event: Event[Any]) -> Participation:
     pair = (data.volunteer_id, data.opportunity_id, data.campaign_id)
     match event.type:
         case "volunteer.signed_up":
-            return Participation(
-                *pair, signup_status="signed_up", signup_stamp=(event.time, event.id)
-            )
+            return Participation(*pair, signup_status="signed_up", signup_stamp=_stamp(event))
         case "volunteer.signup_withdrawn":
-            return Participation(
-                *pair, signup_status="withdrawn", signup_stamp=(event.time, event.id)
-            )
+            return Participation(*pair, signup_status="withdrawn", signup_stamp=_stamp(event))
         case "volunteer.checked_in":
             return Participation(*pair, checked_in_at=data.at)
         case "volunteer.checked_out":
             return Participation(*pair, checked_out_at=data.at)
         case "volunteer.hours_verified":
             return Participation(
-                *pair, hours=float(data.hours), hours_stamp=(event.time, event.id),
+                *pair, hours=float(data.hours), hours_stamp=_stamp(event),
                 first_verified_at=event.time,
             )  # fmt: skip
         case "volunteer.no_show":
@@ -154,24 +155,27 @@ def fold_participations(
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 ONE_US = dt.timedelta(microseconds=1)
 _AT = "(timestamptz 'epoch' + ({})::int8 * interval '1 microsecond')"
-# Ids compare in byte order (COLLATE "C"), as Python compares them in `merge`.
+# Ids and sources compare in byte order (COLLATE "C"), as Python compares them in `merge`.
 _LWW = """
-    {col} = case when (excluded.{t}, excluded.{e} collate "C")
-            > (coalesce(p.{t}, '-infinity'), coalesce(p.{e}, '') collate "C")
+    {col} = case when (excluded.{t}, excluded.{e} collate "C", excluded.{s} collate "C")
+            > (coalesce(p.{t}, '-infinity'), coalesce(p.{e}, '') collate "C",
+               coalesce(p.{s}, '') collate "C")
         then excluded.{col} else p.{col} end"""
+_SIGNUP = {"t": "signup_time", "e": "signup_event", "s": "signup_source"}
+_HOURS = {"t": "hours_time", "e": "hours_event", "s": "hours_source"}
 # The rows travel as one JSON array of arrays (see UpsertBuilder.result for the order).
 UPSERT = f"""
 insert into participations as p (volunteer_id, opportunity_id, campaign_id, signup_status,
     signup_time, signup_event, checked_in_at, checked_out_at, hours, hours_time, hours_event,
-    first_verified_at, no_show)
+    first_verified_at, no_show, signup_source, hours_source)
 select r->>0, r->>1, r->>2, r->>3, {_AT.format("r->>4")}, r->>5, {_AT.format("r->>6")},
     {_AT.format("r->>7")}, (r->>8)::numeric(6, 2), {_AT.format("r->>9")}, r->>10,
-    {_AT.format("r->>11")}, (r->>12)::boolean
+    {_AT.format("r->>11")}, (r->>12)::boolean, r->>13, r->>14
 from jsonb_array_elements($1::text::jsonb) as r
 on conflict (volunteer_id, opportunity_id) do update set
     campaign_id = least(p.campaign_id collate "C", excluded.campaign_id collate "C"),
-    {",".join(_LWW.format(col=c, t="signup_time", e="signup_event") for c in ("signup_status", "signup_event", "signup_time"))},
-    {",".join(_LWW.format(col=c, t="hours_time", e="hours_event") for c in ("hours", "hours_event", "hours_time"))},
+    {",".join(_LWW.format(col=c, **_SIGNUP) for c in ("signup_status", *_SIGNUP.values()))},
+    {",".join(_LWW.format(col=c, **_HOURS) for c in ("hours", *_HOURS.values()))},
     checked_in_at = least(p.checked_in_at, excluded.checked_in_at),
     checked_out_at = greatest(p.checked_out_at, excluded.checked_out_at),
     first_verified_at = least(p.first_verified_at, excluded.first_verified_at),
@@ -215,7 +219,9 @@ class UpsertBuilder:
              _us(r.checked_in_at), _us(r.checked_out_at), r.hours,
              _us(r.hours_stamp[0]) if r.hours_stamp else None,
              r.hours_stamp[1] if r.hours_stamp else None,
-             _us(r.first_verified_at), r.no_show)
+             _us(r.first_verified_at), r.no_show,
+             r.signup_stamp[2] if r.signup_stamp else None,
+             r.hours_stamp[2] if r.hours_stamp else None)
             for r in self.pairs.values()
         ]).decode()  # fmt: skip
 
@@ -232,7 +238,7 @@ async def upsert_participations(
 ) -> None:
     """One set-based upsert with the rules above (`prepared`: its parameter built ahead of time).
 
-    Every SET expression sees the old row (PostgreSQL semantics), so the three columns
+    Every SET expression sees the old row (PostgreSQL semantics), so the four columns
     of a last-writer-wins group all compare against the same old stamp.
     """
     rows = prepared if prepared is not None else prepare_upsert(events)
@@ -244,9 +250,11 @@ def row_to_participation(r: Any) -> Participation:
     """A participations row (asyncpg Record or dict) as the pure model."""
     return Participation(
         r["volunteer_id"], r["opportunity_id"], r["campaign_id"], r["signup_status"],
-        (r["signup_time"], r["signup_event"]) if r["signup_time"] else None,
+        (r["signup_time"], r["signup_event"], r["signup_source"] or "")
+        if r["signup_time"] else None,
         r["checked_in_at"], r["checked_out_at"],
         float(r["hours"]) if r["hours"] is not None else None,
-        (r["hours_time"], r["hours_event"]) if r["hours_time"] else None,
+        (r["hours_time"], r["hours_event"], r["hours_source"] or "")
+        if r["hours_time"] else None,
         r["first_verified_at"], r["no_show"],
     )  # fmt: skip

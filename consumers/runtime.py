@@ -83,6 +83,9 @@ FETCH_SLICE = 500  # records taken from aiokafka's buffer per getmany (~1 ms to 
 DECODE_SLICE = 20  # records decoded between two yields (~0.2 ms)
 UNPARK_ROUNDS = 8  # parked facts freed by claims that other freed facts made, in one batch
 MAX_CACHED_CLAIMS = 500_000  # claims never change once made: cached after commit
+PARKED_SWEEP_S = 2.0  # while idle with facts parked, look at them this often
+# Topics whose records make the claims other facts wait for (see `_claims_first`).
+CLAIM_TOPICS = (CAMPAIGNS.name, ORGANIZATIONS.name)
 # Failures of the plumbing, not of a record: retry the batch from the stored offsets.
 TRANSIENT = (
     OSError,
@@ -266,6 +269,8 @@ class ProjectorRuntime:
         self._claims: dict[ownership.Key, str] = {}  # committed claims (they never change)
         self.registry = claims_registry.registry_schema(topic_prefix)
         self._parked_maybe = True  # until a batch finds `_parked` empty
+        self._paused: set[TopicPartition] = set()  # waiting for the claim topics (catch-up)
+        self._claim_targets: dict[TopicPartition, int] = {}
         self._log = log.bind(projector=projector.name, schema=self.schema)
 
     # ----------------------------------------------------------------- set-up
@@ -345,6 +350,42 @@ class ProjectorRuntime:
             "partitions_positioned",
             positions={f"{tp.topic}/{tp.partition}": stored.get(tp, 0) for tp in partitions},
         )
+        await self._claims_first(partitions, stored)
+
+    async def _claims_first(
+        self, partitions: Sequence[TopicPartition], stored: dict[TopicPartition, int]
+    ) -> None:
+        """Catching up, read the claim topics (campaigns, organizations) before the rest.
+
+        Facts met before the claim that decides their owner are parked and freed later:
+        correct, but costly when a projector catches up from far behind (a first start, a
+        rebuild), where whole topics would be parked. So until the claim partitions it was
+        given reach the end they had at assignment, the others are paused.
+        """
+        self._paused = set()
+        claim_topics = {self.topic_prefix + t for t in CLAIM_TOPICS}
+        claims = [tp for tp in partitions if tp.topic in claim_topics]
+        others = [tp for tp in partitions if tp.topic not in claim_topics]
+        if not claims or not others:
+            return
+        ends = await self._consumer.end_offsets(claims)
+        self._claim_targets = {tp: end for tp, end in ends.items() if end > stored.get(tp, 0)}
+        if self._claim_targets:
+            self._paused = set(others)
+            self._consumer.pause(*others)
+
+    def _track_claims_first(self, batch: Fetched) -> None:
+        """Resume the paused partitions once the claim partitions reached their targets."""
+        for tp, records in batch.items():
+            if tp in self._claim_targets and records[-1].offset + 1 >= self._claim_targets[tp]:
+                del self._claim_targets[tp]
+        assigned = self._consumer.assignment()
+        for tp in list(self._claim_targets):
+            if tp not in assigned:
+                del self._claim_targets[tp]
+        if not self._claim_targets:
+            self._consumer.resume(*(tp for tp in self._paused if tp in assigned))
+            self._paused = set()
 
     # ------------------------------------------------------------------ loop
     async def run(self) -> None:
@@ -355,7 +396,7 @@ class ProjectorRuntime:
         if N fails, N+1 is dropped and both are fetched again from N's first offsets.
         """
         backoff = 0.2
-        last_commit = time.monotonic()
+        last_commit = last_sweep = time.monotonic()
         in_flight: tuple[asyncio.Task[BatchOutcome], Fetched] | None = None
         lag_commit: asyncio.Task[None] | None = None
         while True:
@@ -404,6 +445,13 @@ class ProjectorRuntime:
                 self._rewind(batch)
                 break
             if decoded is None:
+                if self._parked_maybe and time.monotonic() - last_sweep > PARKED_SWEEP_S:
+                    # Idle, with facts parked: their claim may have been made elsewhere (the
+                    # gateway, another instance owning the claim partitions). An empty
+                    # batch looks at them.
+                    last_sweep = time.monotonic()
+                    empty = ([], [], [], time.perf_counter(), None)
+                    in_flight = (asyncio.create_task(self._apply_decoded(*empty)), {})
                 continue
             in_flight = (asyncio.create_task(self._apply_decoded(*decoded)), batch)
             if time.monotonic() - last_commit > 2 and (lag_commit is None or lag_commit.done()):
@@ -433,6 +481,8 @@ class ProjectorRuntime:
                 count += len(records)
             timeout_ms = 0  # only what is already fetched: the batch must not wait
             await asyncio.sleep(0)
+        if self._paused:
+            self._track_claims_first(batch)
         return batch
 
     async def _decode(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> tuple[Any, ...]:
@@ -647,6 +697,9 @@ class ProjectorRuntime:
         """
         types = self.projector.event_types
         judged = [p for p in fresh if p[1].type in types or isinstance(p[1].data, CLAIMING)]
+        # First claims win: judge in the order facts entered the log (the broker's append
+        # time, then their position), not the order partitions happen to be fetched in.
+        judged.sort(key=_entry_order)
         accepted = [p for p in fresh if not (p[1].type in types or isinstance(p[1].data, CLAIMING))]
         refused: list[Dead] = []
         changed = False
@@ -857,6 +910,8 @@ class ProjectorRuntime:
     ) -> None:
         elapsed = time.perf_counter() - began
         name = self.projector.name
+        if not records and not (outcome.unparked or outcome.dead):
+            return  # an idle look at parked facts that freed none
         metrics.EVENTS.labels(name, "applied").inc(outcome.applied)
         metrics.EVENTS.labels(name, "duplicate").inc(outcome.duplicates)
         metrics.EVENTS.labels(name, "dead_lettered").inc(outcome.dead)
@@ -948,6 +1003,11 @@ async def run_projector(runtime: ProjectorRuntime) -> None:
 def identity(event: Event[Any]) -> str:
     """An event's identity: its `source` and its `id` (neither can hold a space)."""
     return f"{event.source} {event.id}"
+
+
+def _entry_order(pair: Pair) -> tuple[int, str, int, int]:
+    record = pair[0]
+    return record.timestamp, record.topic, record.partition, record.offset
 
 
 def _origin(record: Record) -> tuple[str, int, int]:

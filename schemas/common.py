@@ -152,9 +152,9 @@ EMAIL_MAX = 254
 MIN_VOLUNTEER_AGE = 10
 FIRST_BIRTH_YEAR = 1900
 
-# Field names whose values are personal data or free text that may contain it. Error
-# messages echo no value of any field (see schemas/errors.py); this list is for code that
-# logs or displays payloads (masking in sinks and dashboards).
+# Field names whose values are personal data or free text that may contain it, for code
+# that logs or displays payloads. Error messages need no such list: they echo no value of
+# any field (see schemas/errors.py).
 REDACTED_FIELDS = frozenset(
     {"full_name", "given_name", "family_name", "phone", "email", "birth_year", "reason", "error"}
 )
@@ -202,7 +202,8 @@ DATETIME_PATTERN = (
 Instant = Annotated[
     AwareDatetime,
     Field(
-        description="RFC 3339 date-time with Z or a numeric offset; normalised to UTC.",
+        description="RFC 3339 date-time with Z or a numeric offset; normalised to UTC, "
+        "which must fall within the years 0001 to 9999.",
         json_schema_extra={"pattern": DATETIME_PATTERN},
     ),
     AfterValidator(_to_utc),
@@ -248,18 +249,19 @@ class _RefuseNull:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        def refuse_null(
-            value: Any, validate: core_schema.ValidatorFunctionWrapHandler, info: Any
-        ) -> Any:
+        # An after validator: a wrap or before one would see a Python value and, strict,
+        # refuse the JSON string form of dates. Defaults are not validated, so it runs only
+        # when the field was sent.
+        def refuse_null(value: Any, info: core_schema.ValidationInfo) -> Any:
             if value is None:
                 raise PydanticCustomError(
                     "not_clearable",
                     "{name} cannot be cleared: send a value, or omit it to leave it unchanged",
                     {"name": info.field_name or "this field"},
                 )
-            return validate(value)
+            return value
 
-        return core_schema.with_info_wrap_validator_function(refuse_null, handler(source))
+        return core_schema.with_info_after_validator_function(refuse_null, handler(source))
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler

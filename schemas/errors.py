@@ -9,6 +9,7 @@ dead-letter headers and the `_deadletters` table. A type error says which JSON k
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, get_args
@@ -134,7 +135,6 @@ _PATTERN_NAMES = {
     common.TEXT_PATTERN: "non-blank text without control characters (C0, C1, DEL), line or "
     "paragraph separators (U+2028, U+2029) or bidi embedding, override or isolate controls "
     "(U+202A-U+202E, U+2066-U+2069)",
-    common.DATETIME_PATTERN: "an RFC 3339 date-time with 'Z' or a numeric offset",
 }
 
 # pydantic's own messages quote only the schema's constraints, except these, which can carry
@@ -198,10 +198,12 @@ _PATH_PART_CHARS = 64
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
-    # Unknown keys come from the input: keep a 60 KB key from becoming a 60 KB path.
-    parts = (str(part) for part in loc)
+    # Unknown keys come from the input: keep a 60 KB key from becoming a 60 KB path, and
+    # control or bidi characters in one from breaking or reordering a log line.
+    parts = (str(part)[: _PATH_PART_CHARS + 1] for part in loc)
+    shown = (p if p.isprintable() else json.dumps(p)[1:-1] for p in parts)
     return ".".join(
-        p if len(p) <= _PATH_PART_CHARS else p[:_PATH_PART_CHARS] + "..." for p in parts
+        p if len(p) <= _PATH_PART_CHARS else p[:_PATH_PART_CHARS] + "..." for p in shown
     )
 
 

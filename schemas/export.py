@@ -8,7 +8,10 @@ committed copies in `schemas/published/` can be compared byte for byte.
 
 What JSON Schema cannot say, and the decoder enforces (each document says it in prose):
 `subject` equals the payload's key field; `ends_at` after `starts_at`, `ends_on` on or
-after `starts_on`; `birth_year` at most the current year minus 10.
+after `starts_on`; `birth_year` at most the current year minus 10; an instant whose offset
+takes it outside the years 0001-9999 in UTC (rule `out_of_range`). Partial updates are
+expressed: fields that cannot be cleared are published without `null` (rule
+`not_clearable` in the decoder).
 """
 
 from __future__ import annotations

@@ -139,37 +139,51 @@ CLAIMING = (CampaignLaunched, OpportunityPublished, VolunteerRegistered, Organiz
 """Payloads whose acceptance records a claim (see `claims_of`)."""
 
 
+_CAMPAIGN, _OPPORTUNITY, _VOLUNTEER, _SUSPENSION = (
+    Kind.CAMPAIGN, Kind.OPPORTUNITY, Kind.VOLUNTEER, Kind.SUSPENSION,
+)  # fmt: skip
+_ACTORS: dict[str, str] = {}  # source -> actor; sources are few (one per partner)
+
+
 def actor_of(source: str) -> str:
     """The organisation a `partner/X` source speaks for, or PLATFORM for `platform/...`."""
-    kind, _, name = source.partition("/")
-    return PLATFORM if kind == "platform" else name
+    actor = _ACTORS.get(source)
+    if actor is None:
+        kind, _, name = source.partition("/")
+        actor = PLATFORM if kind == "platform" else name
+        if len(_ACTORS) < 100_000:
+            _ACTORS[source] = actor
+    return actor
 
 
 def needed_keys(event: Event[Any]) -> list[Key]:
     """Every claim `judge` may read for this event (to load them in one query)."""
     data, actor = event.data, actor_of(event.source)
-    keys: list[Key] = [] if actor == PLATFORM else [(Kind.SUSPENSION, actor)]
-    if (campaign := getattr(data, "campaign_id", None)) is not None:
-        keys.append((Kind.CAMPAIGN, campaign))
-    if (opportunity := getattr(data, "opportunity_id", None)) is not None:
-        keys.append((Kind.OPPORTUNITY, opportunity))
-    if isinstance(data, VolunteerRegistered | VolunteerProfileUpdated | VolunteerConsentChanged):
-        keys.append((Kind.VOLUNTEER, data.volunteer_id))
+    keys: list[Key] = [] if actor == PLATFORM else [(_SUSPENSION, actor)]
+    cls = type(data)
+    if cls in _SCOPED or cls is OpportunityPublished:
+        keys.append((_CAMPAIGN, data.campaign_id))
+        keys.append((_OPPORTUNITY, data.opportunity_id))
+    elif cls in _CAMPAIGN_EVENTS:
+        keys.append((_CAMPAIGN, data.campaign_id))
+    elif cls in _VOLUNTEER_EVENTS:
+        keys.append((_VOLUNTEER, data.volunteer_id))
     return keys
 
 
 def claims_of(event: Event[Any]) -> list[tuple[Key, str]]:
     """The claims an accepted event makes (first claims win; later ones change nothing)."""
-    match event.data:
-        case CampaignLaunched(campaign_id=campaign, org_id=org):
-            return [((Kind.CAMPAIGN, campaign), org)]
-        case OpportunityPublished(opportunity_id=opportunity, campaign_id=campaign):
-            return [((Kind.OPPORTUNITY, opportunity), campaign)]
-        case VolunteerRegistered(volunteer_id=volunteer):
-            return [((Kind.VOLUNTEER, volunteer), actor_of(event.source))]
-        case OrganizationSuspended(org_id=org):
-            return [((Kind.SUSPENSION, org), event.time.astimezone(dt.UTC).isoformat())]
-    return []
+    data = event.data
+    cls = type(data)
+    if cls not in _CLAIMING:
+        return []
+    if cls is CampaignLaunched:
+        return [((_CAMPAIGN, data.campaign_id), data.org_id)]
+    if cls is OpportunityPublished:
+        return [((_OPPORTUNITY, data.opportunity_id), data.campaign_id)]
+    if cls is VolunteerRegistered:
+        return [((_VOLUNTEER, data.volunteer_id), actor_of(event.source))]
+    return [((_SUSPENSION, data.org_id), event.time.astimezone(dt.UTC).isoformat())]
 
 
 def check_time(event: Event[Any], entered: dt.datetime, bounds: TimeBounds) -> Refused | None:
@@ -188,80 +202,122 @@ def _not_owner(rule: str, path: str, message: str) -> Refused:
     return Refused(Reason.NOT_OWNER, rule, path, message)
 
 
-def _campaign_owner(campaign: str, actor: str, claims: Mapping[Key, str]) -> Verdict:
-    owner = claims.get((Kind.CAMPAIGN, campaign))
+_FOREIGN_CAMPAIGN = _not_owner(
+    "campaign_owner", "data.campaign_id", "the campaign belongs to another organisation"
+)
+_FOREIGN_OPPORTUNITY = _not_owner(
+    "opportunity_campaign",
+    "data.opportunity_id",
+    "the opportunity was first published under another campaign",
+)
+Claims = Mapping[Key, str]
+
+
+def _campaign_owner(campaign: str, actor: str, claims: Claims) -> Verdict:
+    owner = claims.get((_CAMPAIGN, campaign))
     if owner is None:
-        return Pending((Kind.CAMPAIGN, campaign))
+        return Pending((_CAMPAIGN, campaign))
+    return None if owner == actor else _FOREIGN_CAMPAIGN
+
+
+def _organization(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdict:
+    if event.subject != actor:
+        message = "organisation events may only be stated by that organisation"
+        return _not_owner("organization", "subject", message)
+    return None
+
+
+def _launch(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdict:
+    if data.org_id != actor:
+        message = "a launch must name the launching organisation as data.org_id"
+        return _not_owner("organization", "data.org_id", message)
+    owner = claims.get((_CAMPAIGN, data.campaign_id))
+    if owner is not None and owner != actor:
+        message = "the campaign was first launched by another organisation"
+        return _not_owner("campaign_owner", "data.campaign_id", message)
+    return None
+
+
+def _campaign(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdict:
+    return _campaign_owner(data.campaign_id, actor, claims)
+
+
+def _publish(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdict:
+    if (verdict := _campaign_owner(data.campaign_id, actor, claims)) is not None:
+        return verdict
+    bound = claims.get((_OPPORTUNITY, data.opportunity_id))
+    return None if bound is None or bound == data.campaign_id else _FOREIGN_OPPORTUNITY
+
+
+def _scoped(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdict:
+    """Opportunity cancellations and participation facts: campaign owner, then binding."""
+    campaign = data.campaign_id
+    owner = claims.get((_CAMPAIGN, campaign))
+    if owner is None:
+        return Pending((_CAMPAIGN, campaign))
     if owner != actor:
-        return _not_owner(
-            "campaign_owner", "data.campaign_id", "the campaign belongs to another organisation"
-        )
-    return None
-
-
-def _opportunity_binding(opportunity: str, campaign: str, claims: Mapping[Key, str]) -> Verdict:
-    bound = claims.get((Kind.OPPORTUNITY, opportunity))
+        return _FOREIGN_CAMPAIGN
+    bound = claims.get((_OPPORTUNITY, data.opportunity_id))
     if bound is None:
-        return Pending((Kind.OPPORTUNITY, opportunity))
-    if bound != campaign:
-        return _not_owner(
-            "opportunity_campaign",
-            "data.opportunity_id",
-            "the opportunity was first published under another campaign",
-        )
+        return Pending((_OPPORTUNITY, data.opportunity_id))
+    return None if bound == campaign else _FOREIGN_OPPORTUNITY
+
+
+def _register(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdict:
+    registrar = claims.get((_VOLUNTEER, data.volunteer_id))
+    if registrar is not None and registrar != actor:
+        message = "the volunteer was registered by another organisation"
+        return _not_owner("volunteer_registrar", "data.volunteer_id", message)
     return None
 
 
-def _partner_rules(event: Event[Any], actor: str, claims: Mapping[Key, str]) -> Verdict:
-    data = event.data
-    match data:
-        case OrganizationRegistered() | OrganizationSuspended():
-            if event.subject != actor:
-                message = "organisation events may only be stated by that organisation"
-                return _not_owner("organization", "subject", message)
-            return None
-        case CampaignLaunched(campaign_id=campaign, org_id=org):
-            if org != actor:
-                message = "a launch must name the launching organisation as data.org_id"
-                return _not_owner("organization", "data.org_id", message)
-            owner = claims.get((Kind.CAMPAIGN, campaign))
-            if owner is not None and owner != actor:
-                message = "the campaign was first launched by another organisation"
-                return _not_owner("campaign_owner", "data.campaign_id", message)
-            return None
-        case CampaignUpdated() | CampaignClosed():
-            return _campaign_owner(data.campaign_id, actor, claims)
-        case OpportunityPublished(opportunity_id=opportunity, campaign_id=campaign):
-            if (verdict := _campaign_owner(campaign, actor, claims)) is not None:
-                return verdict
-            bound = claims.get((Kind.OPPORTUNITY, opportunity))
-            if bound is not None and bound != campaign:
-                return _opportunity_binding(opportunity, campaign, claims)
-            return None
-        case _ if isinstance(data, OpportunityCancelled | PARTICIPATION_UNION):
-            if (verdict := _campaign_owner(data.campaign_id, actor, claims)) is not None:
-                return verdict
-            return _opportunity_binding(data.opportunity_id, data.campaign_id, claims)
-        case VolunteerRegistered(volunteer_id=volunteer):
-            registrar = claims.get((Kind.VOLUNTEER, volunteer))
-            if registrar is not None and registrar != actor:
-                message = "the volunteer was registered by another organisation"
-                return _not_owner("volunteer_registrar", "data.volunteer_id", message)
-            return None
-        case VolunteerProfileUpdated() | VolunteerConsentChanged():
-            registrar = claims.get((Kind.VOLUNTEER, data.volunteer_id))
-            if registrar is None:
-                return Pending((Kind.VOLUNTEER, data.volunteer_id))
-            if registrar != actor:
-                message = "only the registering organisation or the platform may change this"
-                return _not_owner("volunteer_registrar", "data.volunteer_id", message)
-            return None
+def _profile(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdict:
+    registrar = claims.get((_VOLUNTEER, data.volunteer_id))
+    if registrar is None:
+        return Pending((_VOLUNTEER, data.volunteer_id))
+    if registrar != actor:
+        message = "only the registering organisation or the platform may change this"
+        return _not_owner("volunteer_registrar", "data.volunteer_id", message)
     return None
+
+
+_SCOPED = frozenset({OpportunityCancelled, *PARTICIPATION})
+_CAMPAIGN_EVENTS = frozenset({CampaignLaunched, CampaignUpdated, CampaignClosed})
+_VOLUNTEER_EVENTS = frozenset(
+    {VolunteerRegistered, VolunteerProfileUpdated, VolunteerConsentChanged}
+)
+_CLAIMING = frozenset(CLAIMING)
+_PLATFORM_ONLY = frozenset(PLATFORM_ONLY)
+# One rule per payload class (a dict lookup: this runs for every event a projector reads).
+_RULES = {
+    OrganizationRegistered: _organization,
+    OrganizationSuspended: _organization,
+    CampaignLaunched: _launch,
+    CampaignUpdated: _campaign,
+    CampaignClosed: _campaign,
+    OpportunityPublished: _publish,
+    VolunteerRegistered: _register,
+    VolunteerProfileUpdated: _profile,
+    VolunteerConsentChanged: _profile,
+    **dict.fromkeys(_SCOPED, _scoped),
+}
+_PLATFORM_ONLY_REFUSAL = Refused(
+    Reason.PLATFORM_ONLY,
+    "platform_only",
+    "source",
+    "notification facts are stated by the platform only",
+)
+_SUSPENDED = Refused(
+    Reason.ORGANIZATION_SUSPENDED,
+    "organization_suspended",
+    "source",
+    "the organisation is suspended and may not state new facts",
+)
 
 
 def judge(
     event: Event[Any],
-    claims: Mapping[Key, str],
+    claims: Claims,
     entered: dt.datetime,
     bounds: TimeBounds,
     *,
@@ -273,18 +329,20 @@ def judge(
     whatever its time; elsewhere only facts timed after the suspension are refused.
     """
     actor = actor_of(event.source)
-    if isinstance(event.data, PLATFORM_ONLY) and actor != PLATFORM:
-        message = "notification facts are stated by the platform only"
-        return Refused(Reason.PLATFORM_ONLY, "platform_only", "source", message)
-    if (refused := check_time(event, entered, bounds)) is not None:
-        return refused
+    data = event.data
+    cls = type(data)
+    if cls in _PLATFORM_ONLY and actor != PLATFORM:
+        return _PLATFORM_ONLY_REFUSAL
+    time = event.time
+    if time > entered + bounds.max_skew or time < bounds.epoch:
+        return check_time(event, entered, bounds)
     if actor == PLATFORM:
         return None
-    suspended = claims.get((Kind.SUSPENSION, actor))
+    suspended = claims.get((_SUSPENSION, actor))
     if suspended is not None and _after_suspension(event, entered, suspended, at_entry):
-        message = "the organisation is suspended and may not state new facts"
-        return Refused(Reason.ORGANIZATION_SUSPENDED, "organization_suspended", "source", message)
-    return _partner_rules(event, actor, claims)
+        return _SUSPENDED
+    rule = _RULES.get(cls)
+    return None if rule is None else rule(event, data, actor, claims)
 
 
 def _after_suspension(
@@ -306,7 +364,7 @@ class Settled:
 
 def settle(
     events: Sequence[Event[Any]],
-    known: Mapping[Key, str],
+    known: Claims,
     entered: Sequence[dt.datetime],
     bounds: TimeBounds,
     *,
@@ -319,25 +377,27 @@ def settle(
     both whatever their order in the batch.
     """
     claims: dict[Key, str] = {}
-    view = _Overlay(known, claims)
+    view = dict(known)  # the known claims, and those made so far in this sequence
     accepted: list[int] = []
     refused: list[tuple[int, Refused]] = []
-    todo = list(range(len(events)))
+    todo = range(len(events))
     while True:
         pending: list[tuple[int, Pending]] = []
         progress = False
         for index in todo:
-            verdict = judge(events[index], view, entered[index], bounds, at_entry=at_entry)
-            if isinstance(verdict, Pending):
-                pending.append((index, verdict))
-            elif isinstance(verdict, Refused):
-                refused.append((index, verdict))
-            else:
+            event = events[index]
+            verdict = judge(event, view, entered[index], bounds, at_entry=at_entry)
+            if verdict is None:
                 accepted.append(index)
                 progress = True
-                for key, owner in claims_of(events[index]):
-                    if view.get(key) is None:
-                        claims[key] = owner
+                if type(event.data) in _CLAIMING:
+                    for key, owner in claims_of(event):
+                        if key not in view:
+                            view[key] = claims[key] = owner
+            elif type(verdict) is Pending:
+                pending.append((index, verdict))
+            else:
+                refused.append((index, verdict))  # type: ignore[arg-type]
         if not pending or not progress:
             return Settled(sorted(accepted), sorted(refused, key=_first), pending, claims)
         todo = [index for index, _ in pending]
@@ -345,28 +405,6 @@ def settle(
 
 def _first(item: tuple[int, Any]) -> int:
     return item[0]
-
-
-class _Overlay(Mapping[Key, str]):
-    """Known claims with the claims made so far in this sequence on top."""
-
-    def __init__(self, known: Mapping[Key, str], new: dict[Key, str]) -> None:
-        self._known, self._new = known, new
-
-    def __getitem__(self, key: Key) -> str:
-        if key in self._new:
-            return self._new[key]
-        return self._known[key]
-
-    def __iter__(self) -> Any:
-        return iter({**self._known, **self._new})
-
-    def __len__(self) -> int:
-        return len({**self._known, **self._new})
-
-    def get(self, key: Key, default: Any = None) -> Any:
-        value = self._new.get(key)
-        return value if value is not None else self._known.get(key, default)
 
 
 def keys_for(events: Iterable[Event[Any]]) -> set[Key]:

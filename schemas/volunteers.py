@@ -58,7 +58,9 @@ class VolunteerProfileUpdated(Payload):
     volunteer_id: Id
     given_name: NotClearable[PersonName] = None
     family_name: PersonName | None = Field(
-        default=None, description="Absent: unchanged. null: the volunteer has no family name."
+        default=None,
+        description="Only with `given_name` (the name changes as a whole); then null or "
+        "absent means the volunteer has no family name.",
     )
     phone: NotClearable[Phone] = None
     email: NotClearable[Email] = None

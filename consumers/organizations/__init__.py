@@ -2,8 +2,9 @@
 
 Rules: an organisation's row is its registration and suspensions folded in (time, id)
 order; accreditation status is `active` until an `organization.suspended`. A campaign
-belongs to the organisation named in its earliest `campaign.launched` by (time, id), ids
-in byte order, whatever order launches arrive in (the campaigns read model agrees).
+belongs to the organisation named in its earliest `campaign.launched` by (time, id,
+source), in byte order, whatever order launches arrive in (the campaigns read model
+agrees).
 Per organisation: campaigns launched, distinct volunteers engaged (an attended pair —
 checked in or verified — in one of its campaigns), verified hours. Per sector: the
 same, with volunteers distinct across the sector (views in sql/).
@@ -32,7 +33,7 @@ from schemas.envelope import Event
 from schemas.topics import ATTENDANCE, CAMPAIGNS, ORGANIZATIONS, SIGNUPS
 
 ORG_TYPES = frozenset({"organization.registered", "organization.suspended"})
-Launch = tuple[dt.datetime, str, str]  # (event time, event id, org id)
+Launch = tuple[dt.datetime, str, str, str]  # (event time, event id, source, org id)
 ORG_COLUMNS = {
     "name_ar": "text", "name_en": "text", "sector": "text", "status": "text",
     "registered_at": "timestamptz",
@@ -54,27 +55,30 @@ def fold_organization(events: History) -> dict[str, Any]:
 
 
 def earliest_launches(events: Iterable[Event[Any]]) -> dict[str, Launch]:
-    """Per campaign, the earliest of these launches by (time, id): who owns it."""
+    """Per campaign, the earliest of these launches by (time, id, source): who owns it."""
     earliest: dict[str, Launch] = {}
     for e in events:
         if e.type == "campaign.launched":
-            launch = (e.time, e.id, e.data.org_id)
+            launch = (e.time, e.id, e.source, e.data.org_id)
             earliest[e.data.campaign_id] = min(earliest.get(e.data.campaign_id, launch), launch)
     return earliest
 
 
-# A launch replaces the stored owner only when it is earlier by (time, id), ids in byte
-# order as in Python; a row without a stamp (written before 0002) gives way to any.
+# A launch replaces the stored owner only when it is earlier by (time, id, source), in
+# byte order as in Python; a row without a stamp (written before 0002) gives way to any.
 RECORD_OWNERS = """
-insert into org_campaigns as c (campaign_id, org_id, launched_time, launched_event)
-select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[])
+insert into org_campaigns as c (campaign_id, org_id, launched_time, launched_event,
+    launched_source)
+select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
 on conflict (campaign_id) do update set
     org_id = excluded.org_id,
     launched_time = excluded.launched_time,
-    launched_event = excluded.launched_event
+    launched_event = excluded.launched_event,
+    launched_source = excluded.launched_source
 where c.launched_time is null
-   or (excluded.launched_time, excluded.launched_event collate "C")
-      < (c.launched_time, c.launched_event collate "C")
+   or (excluded.launched_time, excluded.launched_event collate "C",
+       excluded.launched_source collate "C")
+      < (c.launched_time, c.launched_event collate "C", coalesce(c.launched_source, '') collate "C")
 """
 
 
@@ -92,9 +96,10 @@ async def apply(
         await conn.execute(
             RECORD_OWNERS,
             campaigns,
-            [launches[c][2] for c in campaigns],
+            [launches[c][3] for c in campaigns],
             [launches[c][0] for c in campaigns],
             [launches[c][1] for c in campaigns],
+            [launches[c][2] for c in campaigns],
         )
     await upsert_participations(conn, events, prepared)
 

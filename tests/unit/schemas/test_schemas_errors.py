@@ -226,8 +226,7 @@ def marked_events(draw: st.DrawFn, event_type: str, version: int) -> dict:
 def test_errors_never_quote_what_was_sent(
     event_type: str, version: int, data: st.DataObject
 ) -> None:
-    """A marker in every field, the type and the dataschema: no summary, detail or field error
-    repeats it (they go to logs, dead-letter headers and HTTP answers)."""
+    """No summary, detail or field error repeats a value sent: markers everywhere stay out."""
     document = data.draw(marked_events(event_type, version))
     result = decode_event(json.dumps(document))
     assert isinstance(result, DecodeError)

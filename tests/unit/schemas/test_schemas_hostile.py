@@ -8,6 +8,7 @@ import time
 import pytest
 
 from schemas import MAX_EVENT_BYTES, DecodeError, Reason, decode_event
+from schemas import decode as decode_module
 from schemas.examples import example
 
 FAST_ENOUGH_S = 0.050
@@ -138,6 +139,37 @@ CORPUS: list[tuple[str, bytes | str, Reason, str | None]] = [
         "traceparent",
     ),
     ("naive time", document_with("time", "2025-03-21T08:02:15"), Reason.INVALID_EVENT, "time"),
+    (
+        "time past year 9999 in UTC",
+        document_with("time", "9999-12-31T23:59:59-23:59"),
+        Reason.INVALID_EVENT,
+        "time",
+    ),
+    (
+        "time before year 1 in UTC",
+        document_with("time", "0001-01-01T00:00:00+05:00"),
+        Reason.INVALID_EVENT,
+        "time",
+    ),
+    (
+        "check-in past year 9999 in UTC",
+        document_with("data.at", "9999-12-31T23:30:00-00:31"),
+        Reason.INVALID_EVENT,
+        "data.at",
+    ),
+    (
+        "leap second",
+        document_with("data.at", "2025-06-30T23:59:60Z"),
+        Reason.INVALID_EVENT,
+        "data.at",
+    ),
+    (
+        "offset of 24 hours",
+        document_with("time", "2025-03-21T08:02:15+24:00"),
+        Reason.INVALID_EVENT,
+        "time",
+    ),
+    ("year zero", document_with("time", "0000-01-01T00:00:00Z"), Reason.INVALID_EVENT, "time"),
     ("time as epoch number", document_with("time", 1742540535), Reason.INVALID_EVENT, "time"),
     (
         "date for a datetime",
@@ -188,6 +220,53 @@ def test_hostile_input_is_a_decode_error_with_a_clear_reason(
         assert path in [error.path for error in result.errors], result.summary()
     assert result.detail
     assert elapsed < FAST_ENOUGH_S, f"took {elapsed * 1000:.1f} ms"
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("time", "9999-12-31T23:59:59-23:59"),
+        ("time", "0001-01-01T00:00:00+05:00"),
+        ("data.at", "9999-12-31T23:59:59.999999-00:01"),
+        ("data.at", "0001-01-01T04:59:59+05:00"),
+    ],
+)
+def test_instants_leaving_the_calendar_in_utc_are_out_of_range(path: str, value: str) -> None:
+    """Valid syntax whose UTC form is before year 1 or after 9999: rule `out_of_range`."""
+    result = decode_event(document_with(path, value))
+    assert isinstance(result, DecodeError)
+    [error] = result.errors
+    assert (error.path, error.rule) == (path, "out_of_range")
+    assert (
+        error.message
+        == "out_of_range: must fall within the years 0001 to 9999 once converted to UTC"
+    )
+    assert value not in result.summary()
+
+
+def test_the_last_representable_instants_still_decode() -> None:
+    """The same edges, one minute inside the calendar, decode to UTC."""
+    for value in ("9999-12-31T23:58:59-00:01", "0001-01-01T05:00:00+05:00"):
+        assert not isinstance(decode_event(document_with("time", value)), DecodeError), value
+
+
+def test_a_validator_bug_in_the_fast_path_is_a_decode_error_not_an_exception(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Any exception other than a validation error from pydantic still gives a DecodeError."""
+
+    class Exploding:
+        def validate_json(self, raw: bytes) -> None:
+            raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(decode_module, "_ANY_EVENT", Exploding())
+    assert not isinstance(
+        decode_module.decode_event(VALID), DecodeError
+    )  # the slow path decodes it
+    monkeypatch.setattr(decode_module, "_diagnose", Exploding().validate_json)
+    result = decode_module.decode_event(VALID)
+    assert isinstance(result, DecodeError)
+    assert result.detail == "undiagnosable input (RecursionError)"
 
 
 def test_inputs_over_the_limit_are_refused_without_parsing() -> None:

@@ -7,6 +7,7 @@ schema descriptions or in schemas/export.py):
   current year minus 10 (mutations marked `cross_field` in schema_strategies.py);
 - calendar validity of date-times (`2025-02-30T10:00:00Z`): the schema gives the shape as a
   pattern; jsonschema checks `format: date-time` only with the optional rfc3339-validator;
+  nor can it say that `9999-12-31T23:59:59-23:59` leaves the calendar once in UTC;
 - Python's `re` lets `$` match before a final newline, so jsonschema accepts `"opp-1\\n"`
   where ECMA-262 (the JSON Schema regex dialect) and the decoder do not;
 - integral floats (`5.0`) are integers to JSON Schema but not to the strict decoder;

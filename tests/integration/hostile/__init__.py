@@ -1,0 +1,1 @@
+"""The hostile-partner suite: a partner attacking the trust boundary, on the real stack."""

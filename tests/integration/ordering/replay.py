@@ -1,0 +1,93 @@
+"""Apply events to a fresh projector schema exactly as the runtime does, and read it back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from consumers.runtime import Projector, prepare_schema
+from schemas.envelope import Event
+
+# The runtime's own tables (named with a leading underscore: offsets, seen ids, dead
+# letters, claims...) and the migration ledger are not part of the read model.
+MIGRATION_LEDGER = "tatawwu_schema_migrations"
+# Columns stamped with the clock when a row is written (the ledger's insertion time and
+# its first due time, `now()`): they differ from run to run by design.
+CLOCK_COLUMNS = frozenset({("outbox", "created_at"), ("outbox", "next_attempt_at")})
+Snapshot = dict[str, list[str]]  # table -> its rows as JSON text, sorted
+
+
+async def apply_batch(
+    conn: asyncpg.Connection, projector: Projector, schema: str, batch: Sequence[Event[Any]]
+) -> None:
+    """One batch in one transaction: precompute over the whole batch, apply the handled events."""
+    pre = None
+    if projector.precompute is not None:
+        accumulator = projector.precompute()
+        accumulator.add(batch)
+        pre = accumulator.result()
+    handled = [e for e in batch if e.type in projector.event_types]
+    if not handled:
+        return
+    async with conn.transaction():
+        await conn.execute(f'set local search_path to "{schema}"')
+        if pre is None:
+            await projector.apply(conn, handled)
+        else:
+            await projector.apply(conn, handled, pre)
+
+
+async def snapshot(conn: asyncpg.Connection, schema: str) -> Snapshot:
+    """Every read-model table's full contents, each row as JSON text, sorted."""
+    columns = await conn.fetch(
+        "select c.table_name, c.column_name from information_schema.columns c"
+        " join information_schema.tables t using (table_schema, table_name)"
+        " where c.table_schema = $1 and t.table_type = 'BASE TABLE'"
+        " order by c.table_name, c.ordinal_position",
+        schema,
+    )
+    tables: dict[str, list[str]] = {}
+    for r in columns:
+        table, column = r["table_name"], r["column_name"]
+        if table.startswith("_") or table == MIGRATION_LEDGER or (table, column) in CLOCK_COLUMNS:
+            continue
+        tables.setdefault(table, []).append(column)
+    result: Snapshot = {}
+    for table, names in tables.items():
+        cols = ", ".join(f'"{n}"' for n in names)
+        rows = await conn.fetch(
+            f'select row_to_json(t)::text as r from (select {cols} from "{schema}"."{table}") t'
+        )
+        result[table] = sorted(r["r"] for r in rows)
+    return result
+
+
+class Schemas:
+    """Fresh projector schemas for one test, each dropped when done."""
+
+    def __init__(self, conn: asyncpg.Connection, prefix: str) -> None:
+        self.conn = conn
+        self.prefix = prefix
+
+    async def fresh(self, projector: Projector) -> str:
+        schema = f"{self.prefix}_{projector.name}_{uuid.uuid4().hex[:8]}"
+        await prepare_schema(self.conn, projector, schema)
+        return schema
+
+    async def drop(self, schema: str) -> None:
+        await self.conn.execute(f'drop schema if exists "{schema}" cascade')
+
+
+def difference(expected: Snapshot, actual: Snapshot) -> str:
+    """What differs between two snapshots, table by table (for assertion messages)."""
+    lines = []
+    for table in sorted(set(expected) | set(actual)):
+        old, new = set(expected.get(table, [])), set(actual.get(table, []))
+        if old != new:
+            lines.append(f"{table}:")
+            lines += [f"  - {row}" for row in sorted(old - new)]
+            lines += [f"  + {row}" for row in sorted(new - old)]
+    return "\n".join(lines)
