@@ -24,8 +24,19 @@ MEDIA = st.sampled_from([
     "application/json; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded",
 ])  # fmt: skip
 HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)
+# Values that once made the decoder raise (an instant out of range once in UTC) or that
+# only a careful contract refuses (separators, bidi controls), beside arbitrary JSON.
+EDGE_VALUES = st.sampled_from([
+    "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59.999999Z",
+    "2026-02-29T10:00:00Z", "title\u2028line", "a\u0085b", "\u202ereversed", 10**40, -0.0,
+])  # fmt: skip
 JSON_SCALARS = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | EDGE_VALUES
 )
 JSON = st.recursive(
     JSON_SCALARS,
