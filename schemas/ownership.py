@@ -18,7 +18,7 @@ stays: an entry point (the gateway) refuses everything it sends once suspended; 
 projector, replaying a log that may have been written long after the facts happened,
 refuses its facts timed after the suspension. Event time is bounded: at most `max_skew` ahead of the moment the fact
 entered (now, at the gateway; the broker's append time, in a projector) and never before
-the platform's epoch.
+the platform's epoch; so is the `at` of a check-in or check-out.
 
 First claims win and never change: a launch claims its campaign for its organisation, a
 publication binds its opportunity to its campaign, a registration claims its volunteer
@@ -198,6 +198,17 @@ def check_time(event: Event[Any], entered: dt.datetime, bounds: TimeBounds) -> R
     return None
 
 
+def _check_at(at: dt.datetime, entered: dt.datetime, bounds: TimeBounds) -> Refused | None:
+    """A check-in or check-out moment obeys the same bounds as the event's time."""
+    if at > entered + bounds.max_skew:
+        message = "a check-in or check-out cannot be later than when the event was received"
+        return Refused(Reason.TIME_IN_FUTURE, "time_in_future", "data.at", message)
+    if at < bounds.epoch:
+        message = "a check-in or check-out cannot be before the platform's epoch"
+        return Refused(Reason.TIME_BEFORE_EPOCH, "time_before_epoch", "data.at", message)
+    return None
+
+
 def _not_owner(rule: str, path: str, message: str) -> Refused:
     return Refused(Reason.NOT_OWNER, rule, path, message)
 
@@ -287,6 +298,7 @@ _VOLUNTEER_EVENTS = frozenset(
     {VolunteerRegistered, VolunteerProfileUpdated, VolunteerConsentChanged}
 )
 _CLAIMING = frozenset(CLAIMING)
+_ATTENDANCE_TIMES = frozenset({VolunteerCheckedIn, VolunteerCheckedOut})
 _PLATFORM_ONLY = frozenset(PLATFORM_ONLY)
 # One rule per payload class (a dict lookup: this runs for every event a projector reads).
 _RULES = {
@@ -336,6 +348,8 @@ def judge(
     time = event.time
     if time > entered + bounds.max_skew or time < bounds.epoch:
         return check_time(event, entered, bounds)
+    if cls in _ATTENDANCE_TIMES and (refused := _check_at(data.at, entered, bounds)):
+        return refused
     if actor == PLATFORM:
         return None
     suspended = claims.get((_SUSPENSION, actor))

@@ -9,13 +9,12 @@ created here once with an ICU en-US collation when missing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 
 from infra.db import connect
 from infra.settings import Settings
+from tests.integration.ordering.replay import Database
 
 ICU_SUFFIX = "_icu_en_us"
 ICU_LOCALE = "en-US"
@@ -86,25 +85,22 @@ async def _check_icu(conn: asyncpg.Connection) -> None:
 
 
 @pytest.fixture(scope="session", params=["default", "icu_en_us"])
-async def db(request: pytest.FixtureRequest, stack: Settings) -> AsyncIterator[asyncpg.Connection]:
-    """A connection to the stack's database, then to its ICU en-US twin (created if missing)."""
+async def db(request: pytest.FixtureRequest, stack: Settings) -> Database:
+    """The stack's database, then its ICU en-US twin (created if missing)."""
     if request.param == "default":
-        conn = await connect(stack)
-    else:
-        database, owner = await _database_of(stack)
-        name = database + ICU_SUFFIX
-        try:
-            await _create_icu_database(stack, name, owner)
-        except asyncpg.PostgresError as exc:
-            msg = (
-                f"could not create the ICU {ICU_LOCALE} database {name!r}: {exc}"
-                " (is this PostgreSQL built with ICU? `select * from pg_collation where"
-                " collprovider = 'i'` lists nothing without it)"
-            )
-            raise AssertionError(msg) from exc
-        conn = await connect(stack, database=name)
-        await _check_icu(conn)
+        return Database(stack)
+    database, owner = await _database_of(stack)
+    name = database + ICU_SUFFIX
     try:
-        yield conn
-    finally:
-        await conn.close()
+        await _create_icu_database(stack, name, owner)
+    except asyncpg.PostgresError as exc:
+        msg = (
+            f"could not create the ICU {ICU_LOCALE} database {name!r}: {exc}"
+            " (is this PostgreSQL built with ICU? `select * from pg_collation where"
+            " collprovider = 'i'` lists nothing without it)"
+        )
+        raise AssertionError(msg) from exc
+    icu = Database(stack, name)
+    async with icu.connection() as conn:
+        await _check_icu(conn)
+    return icu

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from consumers.runtime import Projector, prepare_schema
+from infra.db import connect
+from infra.settings import Settings
 from schemas.envelope import Event
 
 # The runtime's own tables (named with a leading underscore: offsets, seen ids, dead
@@ -18,6 +22,23 @@ MIGRATION_LEDGER = "tatawwu_schema_migrations"
 # its first due time, `now()`): they differ from run to run by design.
 CLOCK_COLUMNS = frozenset({("outbox", "created_at"), ("outbox", "next_attempt_at")})
 Snapshot = dict[str, list[str]]  # table -> its rows as JSON text, sorted
+
+
+@dataclass(frozen=True)
+class Database:
+    """One of the two databases; each example takes its own connection to it."""
+
+    settings: Settings
+    name: str | None = None  # None: the stack's own database
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A fresh connection, so an example cut short cannot leave one busy for the next."""
+        conn = await connect(self.settings, **({"database": self.name} if self.name else {}))
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
 
 async def apply_batch(

@@ -137,3 +137,49 @@ async def test_parked_facts_are_applied_once_their_claims_arrive_and_foreign_one
         assert closed == "active"
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize("batch", [1, 5000])
+async def test_a_duplicate_identity_never_applies_its_content_whatever_the_batches(
+    stack: Settings, unique: str, batch: int
+) -> None:
+    """A re-sent identity with other content changes nothing, in its own batch or not."""
+    prefix = f"dup.{unique}."
+    await create_prefixed_topics(stack, prefix)
+    other = {**PAIR, "volunteer_id": "vol-o"}
+    stream = [
+        fact("campaign.launched", "d-1", HONEST, campaign_id="cmp-h", org_id=HONEST),
+        fact("opportunity.published", "d-2", HONEST, **PAIR),
+        fact("volunteer.checked_in", "d-3", HONEST, **PAIR, at="2026-05-01T10:00:00Z"),
+        # The same identity again, claiming an earlier check-in: a duplicate, never applied.
+        fact("volunteer.checked_in", "d-3", HONEST, **PAIR, at="2026-05-01T08:00:00Z"),
+        fact("volunteer.checked_in", "d-4", HONEST, **other, at="2026-05-01T09:00:00Z"),
+    ]
+    producer = build_producer(stack)
+    await producer.start()
+    try:
+        for document in stream:
+            topic = prefix + spec_for(document["type"]).topic.name
+            await producer.send_and_wait(
+                topic, orjson.dumps(document), key=document["subject"].encode()
+            )
+    finally:
+        await producer.stop()
+    schema = f"dup_campaigns_{unique}"
+    await run_until_caught_up(
+        stack, {"campaigns": PROJECTORS["campaigns"]}, {"campaigns": schema}, prefix,
+        group=f"dup-{unique}", max_records=batch,
+    )  # fmt: skip
+    conn = await connect(stack)
+    try:
+        rows = await conn.fetch(
+            f'select volunteer_id, checked_in_at from "{schema}".participations'
+            " order by volunteer_id"
+        )
+        assert [(r["volunteer_id"], r["checked_in_at"].isoformat()) for r in rows] == [
+            ("vol-h", "2026-05-01T10:00:00+00:00"),
+            ("vol-o", "2026-05-01T09:00:00+00:00"),
+        ]
+        assert await conn.fetchval(f'select duplicates from "{schema}"._stats') == 1
+    finally:
+        await conn.close()

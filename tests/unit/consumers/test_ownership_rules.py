@@ -124,3 +124,14 @@ def test_the_platform_may_state_any_fact_but_not_out_of_bounds_times() -> None:
     verdict = judge(late, {}, T0, BOUNDS)
     assert isinstance(verdict, Refused)
     assert verdict.reason is Reason.TIME_IN_FUTURE
+
+
+def test_check_in_moments_obey_the_time_bounds() -> None:
+    """A check-in `at` in 2099 or before the epoch is refused at data.at."""
+    claims = {(Kind.CAMPAIGN, "cmp-a"): "org-a", (Kind.OPPORTUNITY, "opp-a"): "cmp-a"}
+    for at, reason in (("2099-01-01T00:00:00Z", Reason.TIME_IN_FUTURE),
+                       ("2019-01-01T00:00:00Z", Reason.TIME_BEFORE_EPOCH)):  # fmt: skip
+        verdict = judge(make("volunteer.checked_out", at=at, **IDS), claims, T0, BOUNDS)
+        assert isinstance(verdict, Refused)
+        assert (verdict.reason, verdict.path) == (reason, "data.at")
+    assert judge(make("volunteer.checked_in", **IDS), claims, T0, BOUNDS) is None
