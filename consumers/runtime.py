@@ -374,14 +374,15 @@ class ProjectorRuntime:
             self._paused = set(others)
             self._consumer.pause(*others)
 
-    def _track_claims_first(self, batch: Fetched) -> None:
-        """Resume the paused partitions once the claim partitions reached their targets."""
-        for tp, records in batch.items():
-            if tp in self._claim_targets and records[-1].offset + 1 >= self._claim_targets[tp]:
-                del self._claim_targets[tp]
+    async def _track_claims_first(self) -> None:
+        """Resume the paused partitions once the claim partitions reached their targets.
+
+        Positions, not the records of the last fetch: the claim partitions may have been
+        read to their end while their targets were being computed.
+        """
         assigned = self._consumer.assignment()
         for tp in list(self._claim_targets):
-            if tp not in assigned:
+            if tp not in assigned or await self._consumer.position(tp) >= self._claim_targets[tp]:
                 del self._claim_targets[tp]
         if not self._claim_targets:
             self._consumer.resume(*(tp for tp in self._paused if tp in assigned))
@@ -482,7 +483,7 @@ class ProjectorRuntime:
             timeout_ms = 0  # only what is already fetched: the batch must not wait
             await asyncio.sleep(0)
         if self._paused:
-            self._track_claims_first(batch)
+            await self._track_claims_first()
         return batch
 
     async def _decode(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> tuple[Any, ...]:
