@@ -373,6 +373,7 @@ class ProjectorRuntime:
         if self._claim_targets:
             self._paused = set(others)
             self._consumer.pause(*others)
+            self._log.info("claims_first", claim_partitions=len(self._claim_targets))
 
     async def _track_claims_first(self) -> None:
         """Resume the paused partitions once the claim partitions reached their targets.
@@ -382,11 +383,19 @@ class ProjectorRuntime:
         """
         assigned = self._consumer.assignment()
         for tp in list(self._claim_targets):
-            if tp not in assigned or await self._consumer.position(tp) >= self._claim_targets[tp]:
+            if tp not in assigned or await self._position(tp) >= self._claim_targets[tp]:
                 del self._claim_targets[tp]
         if not self._claim_targets:
             self._consumer.resume(*(tp for tp in self._paused if tp in assigned))
+            self._log.info("claims_read_first", resumed=len(self._paused))
             self._paused = set()
+
+    async def _position(self, tp: TopicPartition) -> int:
+        """The next offset to fetch, or -1 while the fetcher has not settled it yet."""
+        try:
+            return int(await asyncio.wait_for(self._consumer.position(tp), 0.05))
+        except (TimeoutError, KafkaError):
+            return -1
 
     # ------------------------------------------------------------------ loop
     async def run(self) -> None:

@@ -338,8 +338,8 @@ def tie_scenario() -> tuple[list[Event[Any]], list[Run]]:
     sign-up and a withdrawal both "b", from a partner and from the platform, and two
     sign-ups "b:1" likewise (the notifier owes each its messages); a campaign
     launched by its owner and by the platform for the other organisation; a profile
-    registered and updated under one id by two sources; a check-in naming the wrong
-    campaign; a check-out before the check-in; the opportunity published last. Delivered
+    registered and updated under one id by two sources; a check-out, then its check-in
+    naming the wrong campaign; the opportunity published last. Delivered
     as one batch, then one event per batch forwards and backwards.
     """
     at = TIMES[0]
@@ -354,12 +354,12 @@ def tie_scenario() -> tuple[list[Event[Any]], list[Run]]:
         (VolunteerSignupWithdrawn(**{**pair, "volunteer_id": "VOL_2"}), platform, "b"),
         (VolunteerSignedUp(**{**pair, "volunteer_id": "vol.3"}), org_a, "b:1"),
         (VolunteerSignedUp(**{**pair, "opportunity_id": "opp.3"}), platform, "b:1"),
+        (VolunteerCheckedOut(**pair, at=ATS[0]), org_a, "A_1"),
         (
             VolunteerCheckedIn(**{**pair, "campaign_id": "CMP_a"}, at=ATS[1], method=CheckInMethod.QR),
             org_a,
             "a_1",
         ),
-        (VolunteerCheckedOut(**pair, at=ATS[0]), org_a, "A_1"),
         (
             CampaignLaunched(
                 campaign_id="cmp-a", org_id="org-a", title_ar="حملة", title_en="Owner's",
