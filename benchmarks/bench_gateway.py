@@ -53,15 +53,21 @@ def signup(run: str, org: str, n: int, phase: str) -> dict[str, Any]:
     event = example("volunteer.signed_up")
     volunteer = f"vol-{run}-{n % 5000}"
     event.update(id=f"evt-{run}-{phase}-{n}", source=f"partner/{org}", subject=volunteer)
-    event["data"].update(volunteer_id=volunteer, campaign_id=f"cmp-{run}")
+    event["data"].update(
+        volunteer_id=volunteer, campaign_id=f"cmp-{run}", opportunity_id=f"opp-{run}"
+    )
     return event
 
 
-def launch(run: str, org: str) -> dict[str, Any]:
+def launch(run: str, org: str) -> list[dict[str, Any]]:
+    """The bench campaign and its opportunity: the claims its sign-ups need."""
     event = example("campaign.launched")
     event.update(id=f"evt-{run}-launch", source=f"partner/{org}", subject=f"cmp-{run}")
     event["data"].update(campaign_id=f"cmp-{run}", org_id=org)
-    return event
+    published = example("opportunity.published")
+    published.update(id=f"evt-{run}-publish", source=f"partner/{org}", subject=f"cmp-{run}")
+    published["data"].update(campaign_id=f"cmp-{run}", opportunity_id=f"opp-{run}")
+    return [event, published]
 
 
 # ------------------------------------------------------------------ (a) the ceiling

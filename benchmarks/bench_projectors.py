@@ -92,8 +92,8 @@ async def naive(settings: Settings, prefix: str, limit: int, schema: str) -> flo
 
     conn = await connect(settings)
     await conn.execute(f'create schema "{schema}"; set search_path to "{schema}"')
-    sql = (ROOT / "consumers/sql_participations/0001_participations.sql").read_text()
-    await conn.execute(sql)
+    for path in sorted((ROOT / "consumers/sql_participations").glob("*.sql")):
+        await conn.execute(path.read_text())
     broker = build_broker(settings, logger=None)  # no per-message log lines: a fair baseline
     done = asyncio.Event()
     count = 0
@@ -210,7 +210,8 @@ async def freshness(settings: Settings, rate: int, seconds: int) -> tuple[float,
         for n, (topic, key, value) in enumerate(records):
             if (delay := began + n * interval - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
-            event_id = orjson.loads(value)["id"]
+            document = orjson.loads(value)
+            event_id = f"{document['source']} {document['id']}"  # identity: source and id
             sends.append(asyncio.create_task(send_one(topic, key, value, event_id)))
         await asyncio.gather(*sends)
         await asyncio.wait_for(watcher, timeout=60)
