@@ -3,6 +3,11 @@
 Every statement names its tables with the schema (`"campaigns".campaigns`), and the
 pool keeps no prepared-statement cache, so after a rebuild swaps a schema by rename
 the next request reads the new tables.
+
+Ids that order rows or break ties are compared with COLLATE "C" (byte order), in ORDER
+BY and in the keyset comparison alike: the default collation is the database's, and
+one created with en-US would sort "a-1" before "A_1", so pages would differ between
+servers and, were the two clauses to disagree, repeat or skip rows.
 """
 
 from __future__ import annotations
@@ -80,8 +85,9 @@ async def campaign_page(
         where ($1::text is null or municipality = $1)
           and ($2::text is null or org_id = $2)
           and ($3::text is null or status = $3)
-          and ($4::text is null or ({expr}, campaign_id) {compare} ($4::text::{sql_type}, $5::text))
-        order by {expr} {direction}, campaign_id {direction}
+          and ($4::text is null
+               or ({expr}, campaign_id collate "C") {compare} ($4::text::{sql_type}, $5::text))
+        order by {expr} {direction}, campaign_id collate "C" {direction}
         limit $6
     """
     rows = await conn.fetch(
@@ -112,7 +118,9 @@ async def campaign(
                    o.municipality, o.min_age, o.status, s.signups, s.withdrawals, s.waitlisted,
                    s.check_ins, s.no_shows, s.verified_hours, s.unverified_hours, s.fill_rate
             from {c}.opportunities o join {c}.opportunity_stats s using (opportunity_id)
-            where o.campaign_id = $1 order by o.starts_at nulls last, o.opportunity_id""",
+            where o.campaign_id = $1
+            order by o.starts_at nulls last, o.opportunity_id collate "C"
+        """,
         campaign_id,
     )
     return {**plain(row), "opportunities": [plain(o) for o in opportunities]}
@@ -133,8 +141,8 @@ async def organization_page(
             from {sources.q("organizations")}.organization_stats s
             join {sources.q("organizations")}.organizations o using (org_id)
             where ($1::text is null or s.sector = $1) and ($2::text is null or s.status = $2)
-              and ($3::text is null or s.org_id > $3)
-            order by s.org_id limit $4""",
+              and ($3::text is null or s.org_id collate "C" > $3)
+            order by s.org_id collate "C" limit $4""",
         sector,
         status,
         None if after is None else after.id,
@@ -158,7 +166,9 @@ async def organization(
     campaigns = await conn.fetch(
         f"""select oc.campaign_id, c.title_ar, c.title_en, c.municipality, c.status, c.starts_on
             from {o}.org_campaigns oc left join {c}.campaigns c using (campaign_id)
-            where oc.org_id = $1 order by c.starts_on desc nulls last, oc.campaign_id""",
+            where oc.org_id = $1
+            order by c.starts_on desc nulls last, oc.campaign_id collate "C"
+        """,
         org_id,
     )
     return {**plain(row), "campaign_list": [plain(r) for r in campaigns]}
@@ -167,7 +177,8 @@ async def organization(
 async def sectors(conn: asyncpg.Connection, sources: Sources) -> list[dict[str, Any]]:
     """Every sector's totals."""
     rows = await conn.fetch(
-        f"select * from {sources.q('organizations')}.sector_stats order by sector nulls last"
+        f"select * from {sources.q('organizations')}.sector_stats"
+        ' order by sector collate "C" nulls last'
     )
     return [plain(r) for r in rows]
 

@@ -73,9 +73,9 @@ ID_POOL = tuple(
     + ["a", "A", "b", "B"]
 )
 ORGS = ("org-a", "ORG_b")
-OWNER = {"cmp-a": "org-a", "CMP_a": "ORG_b", "cmp.b": "org-a"}
+OWNER = {"cmp-a": "org-a", "cmp_a": "ORG_b", "cmp.b": "org-a"}
 CAMPAIGNS = tuple(OWNER)
-OPPORTUNITY_CAMPAIGN = {"opp-1": "cmp-a", "OPP_2": "CMP_a", "opp.3": "cmp.b"}
+OPPORTUNITY_CAMPAIGN = {"opp-1": "cmp-a", "OPP_2": "cmp_a", "opp.3": "cmp.b"}
 OPPORTUNITIES = tuple(OPPORTUNITY_CAMPAIGN)
 VOLUNTEERS = ("vol-1", "VOL_2", "vol.3")
 STARTS = (dt.date(2026, 1, 10), dt.date(2026, 2, 1))
@@ -337,7 +337,8 @@ def tie_scenario() -> tuple[list[Event[Any]], list[Run]]:
     bytes, the reverse in en-US); hours verified as "B" and as "a.1" (likewise); a
     sign-up and a withdrawal both "b", from a partner and from the platform, and two
     sign-ups "b:1" likewise (the notifier owes each its messages); a campaign
-    launched by its owner and by the platform for the other organisation; a profile
+    launched by its owner and by the platform for the other organisation, another one
+    likewise under one id "a:2"; a profile
     registered and updated under one id by two sources; a check-out, then its check-in
     naming the wrong campaign; the opportunity published last. Delivered
     as one batch, then one event per batch forwards and backwards.
@@ -356,7 +357,7 @@ def tie_scenario() -> tuple[list[Event[Any]], list[Run]]:
         (VolunteerSignedUp(**{**pair, "opportunity_id": "opp.3"}), platform, "b:1"),
         (VolunteerCheckedOut(**pair, at=ATS[0]), org_a, "A_1"),
         (
-            VolunteerCheckedIn(**{**pair, "campaign_id": "CMP_a"}, at=ATS[1], method=CheckInMethod.QR),
+            VolunteerCheckedIn(**{**pair, "campaign_id": "cmp_a"}, at=ATS[1], method=CheckInMethod.QR),
             org_a,
             "a_1",
         ),
@@ -380,6 +381,19 @@ def tie_scenario() -> tuple[list[Event[Any]], list[Run]]:
             platform,
             "A:1",
         ),
+        *[
+            (
+                CampaignLaunched(
+                    campaign_id="cmp.b", org_id=org, title_ar="حملة", title_en="Twice",
+                    kind=CampaignKind.AWARENESS, municipality=Municipality.AL_KHOR,
+                    starts_on=STARTS[0], ends_on=STARTS[1], target_volunteers=5,
+                    target_hours=20,
+                ),
+                source,
+                "a:2",
+            )
+            for org, source in (("org-a", org_a), ("ORG_b", platform))
+        ],
         (
             VolunteerRegistered(
                 volunteer_id="vol-1", given_name="Amna", phone="+97455501234",
