@@ -88,7 +88,15 @@ async def test_new_check_ins_appear_on_the_page_without_a_reload(
     await page.evaluate("window.__notReloaded = true")
     before_live = int(await page.get_attribute("#checkins-total", "data-value"))
     before_active = int(await page.get_attribute("#kpi-active", "data-value"))
-    opportunity_id, opportunity = next(iter(e2e_world.truth["opportunities"].items()))
+    # Stated by the organisation that owns the opportunity's campaign (the ownership rules),
+    # one that is not suspended (a suspended organisation states nothing new).
+    truth = e2e_world.truth
+    opportunity_id, opportunity, owner = next(
+        (o, opp, org)
+        for o, opp in truth["opportunities"].items()
+        for org in [truth["campaigns"][opp["campaign_id"]]["org_id"]]
+        if truth["organizations"]["by_id"][org]["status"] != "suspended"
+    )
     now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=2)
     check_ins = [
         event(
@@ -103,6 +111,7 @@ async def test_new_check_ins_appear_on_the_page_without_a_reload(
                 "method": "qr",
             },
             now,
+            source=f"partner/{owner}",
         )
         for n in range(12)
         for volunteer_id in [f"vol-e2e-{unique}-{n}"]
