@@ -126,14 +126,6 @@ PARTICIPATION = (
     VolunteerHoursVerified,
     VolunteerNoShow,
 )
-PARTICIPATION_UNION = (
-    VolunteerSignedUp
-    | VolunteerSignupWithdrawn
-    | VolunteerCheckedIn
-    | VolunteerCheckedOut
-    | VolunteerHoursVerified
-    | VolunteerNoShow
-)
 PLATFORM_ONLY = (NotificationSent, NotificationFailed, NotificationSuppressed)
 CLAIMING = (CampaignLaunched, OpportunityPublished, VolunteerRegistered, OrganizationSuspended)
 """Payloads whose acceptance records a claim (see `claims_of`)."""
@@ -263,11 +255,8 @@ def _publish(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdic
 def _scoped(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdict:
     """Opportunity cancellations and participation facts: campaign owner, then binding."""
     campaign = data.campaign_id
-    owner = claims.get((_CAMPAIGN, campaign))
-    if owner is None:
-        return Pending((_CAMPAIGN, campaign))
-    if owner != actor:
-        return _FOREIGN_CAMPAIGN
+    if (verdict := _campaign_owner(campaign, actor, claims)) is not None:
+        return verdict
     bound = claims.get((_OPPORTUNITY, data.opportunity_id))
     if bound is None:
         return Pending((_OPPORTUNITY, data.opportunity_id))
