@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 system-deps: ## Install Java, Maven, PostgreSQL, kcat when missing (apt, as root)
 	@bash infra/local/install-system-deps.sh
 
-setup: system-deps $(STAMP) ## Create the virtualenv and install everything
+setup: system-deps $(STAMP) ## Install the system packages, create the virtualenv and install everything
 
 up: setup ## Start Kafka and PostgreSQL, create topics, apply migrations
 	@$(BIN)/tatawwu infra up
@@ -37,7 +37,7 @@ demo: up ## Run the whole platform on the local defaults with seeded national ac
 	@echo "Seeded. Starting the gateway, the projectors and the read API (Ctrl-C stops them)."
 	@$(BIN)/tatawwu platform run
 
-lint: setup ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check (the virtualenv only, no system packages)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 
@@ -45,11 +45,11 @@ test: setup ## The whole suite against the real Kafka and PostgreSQL (starts and
 	@$(BIN)/ruff check .
 	@$(BIN)/pytest
 
-test-fast: setup ## Unit tests only (no services)
+test-fast: $(STAMP) ## Unit tests only (the virtualenv only: no services, no system packages)
 	@$(BIN)/pytest tests/unit
 
-bench: setup ## Benchmarks, printing tables
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: setup ## Benchmarks, printing tables (each run as `python -m benchmarks.bench_x`)
+	@for b in benchmarks/bench_*.py; do m=$$(basename $$b .py); echo "== benchmarks.$$m"; $(BIN)/python -m benchmarks.$$m || exit 1; done
 
 format: setup
 	@$(BIN)/ruff format .
