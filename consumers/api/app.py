@@ -6,9 +6,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -21,6 +23,7 @@ from consumers.api.routes import campaigns, kpi, operations, organizations, volu
 from consumers.api.sources import Sources
 from infra.db import create_pool
 from infra.logging import bind_correlation_id
+from infra.problems import declare_problems
 from infra.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -42,6 +45,20 @@ def _metrics(registry: CollectorRegistry) -> tuple[Counter, Histogram]:
         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     )
     return requests, seconds
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, every error declared as the shared problem+json schema."""
+
+    def openapi() -> dict[str, Any]:
+        if not app.openapi_schema:
+            document = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            app.openapi_schema = declare_problems(document)
+        return app.openapi_schema
+
+    return openapi
 
 
 def create_app(
@@ -113,4 +130,5 @@ def create_app(
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

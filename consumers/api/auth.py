@@ -34,7 +34,7 @@ def require_volunteers_scope(request: Request) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         msg = "personal data needs a bearer token with the volunteers scope"
-        raise Problem(401, "authentication required", msg)
+        raise Problem(401, "unauthorized", None, msg)
     presented = digest(token.strip())
     allowed = request.app.state.settings.api_volunteer_token_digests
     # Compare with every digest (no early exit) so timing tells nothing about the list.
@@ -42,4 +42,4 @@ def require_volunteers_scope(request: Request) -> None:
     for candidate in allowed:
         granted |= hmac.compare_digest(presented, candidate)
     if not granted:
-        raise Problem(403, "forbidden", "this token does not have the volunteers scope")
+        raise Problem(403, "forbidden", None, "this token does not have the volunteers scope")

@@ -1,4 +1,7 @@
-"""HTTP conventions of the read API: cached JSON with ETags, and problem+json errors."""
+"""HTTP conventions of the read API: cached JSON with ETags, and problem+json errors.
+
+The problem shape is the platform's one (`infra.problems`), shared with the gateway.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consumers.api.cursor import BadCursor
+from infra.problems import MEDIA_TYPE, Problem, generic, validation_errors
+
+__all__ = ["MEDIA_TYPE", "Cache", "Problem", "cached_json", "not_found", "problem_response"]
 
 log = structlog.get_logger(__name__)
-PROBLEM = "application/problem+json"
 
 
 class Cache(StrEnum):
@@ -29,17 +34,9 @@ class Cache(StrEnum):
     PRIVATE = "private"  # personal data: never stored by a shared or browser cache
 
 
-class Problem(Exception):
-    """An error the API answers with an RFC 9457 problem document."""
-
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
-        self.status, self.title, self.detail, self.extra = status, title, detail, extra
-        super().__init__(detail)
-
-
 def not_found(what: str, ident: str) -> Problem:
     """A precise 404: which kind of resource, which id."""
-    return Problem(404, f"{what} not found", f"no {what} with id {ident!r}")
+    return Problem(404, "not_found", None, f"no {what} with id {ident!r}")
 
 
 def _cache_control(cache: Cache, max_age: int) -> str:
@@ -84,19 +81,11 @@ def cached_json(request: Request, payload: BaseModel | dict[str, Any], cache: Ca
 
 
 def problem_response(request: Request, problem: Problem) -> Response:
-    """The problem document for an error."""
-    body = {
-        "type": "about:blank",
-        "title": problem.title,
-        "status": problem.status,
-        "detail": problem.detail,
-        "instance": request.url.path,
-        **problem.extra,
-    }
+    """The problem document for an error (never cached; 401 says how to authenticate)."""
     headers = {"Cache-Control": "no-store"}
     if problem.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="tatawwu", scope="volunteers"'
-    return Response(orjson.dumps(body), problem.status, headers, media_type=PROBLEM)
+    return problem.response(headers, instance=request.url.path)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -109,24 +98,23 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(BadCursor)
     async def _bad_cursor(request: Request, exc: BadCursor) -> Response:
         # Whatever a client makes of a cursor is its own mistake: 400, never a 500.
-        return problem_response(request, Problem(400, "bad cursor", str(exc)))
+        return problem_response(request, Problem(400, "bad_cursor", None, str(exc)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        title = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "error")
-        detail = exc.detail if isinstance(exc.detail, str) else title
-        if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no resource at {request.url.path}"
-        return problem_response(request, Problem(exc.status_code, title, detail))
+        problem = generic(exc.status_code, exc.detail if isinstance(exc.detail, str) else "")
+        if exc.status_code == 404:
+            problem.detail = f"no resource at {request.url.path}"
+        return problem_response(request, problem)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['where']}: {e['problem']}" for e in errors)
+        errors = validation_errors(exc.errors())
+        for error in errors:  # the names this API used before the shapes were merged
+            error["where"], error["problem"] = error["path"], error["message"]
+        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
         return problem_response(
-            request, Problem(422, "invalid request parameters", detail, errors=errors)
+            request, Problem(422, "invalid_request", None, detail, errors=errors)
         )
 
     @app.exception_handler(asyncpg.UndefinedTableError)
@@ -134,13 +122,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _not_ready(request: Request, exc: asyncpg.PostgresError) -> Response:
         # A projector that never started has no schema yet: not the client's fault, retry.
         detail = "a read model this answer needs is not there yet (projector not started?)"
-        response = problem_response(request, Problem(503, "read model unavailable", detail))
-        response.headers["Retry-After"] = "5"
-        return response
+        problem = Problem(503, "read_model_unavailable", None, detail, retry_after=5)
+        return problem_response(request, problem)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("request_failed", path=request.url.path, error=type(exc).__name__)
         return problem_response(
-            request, Problem(500, "internal error", "the read API failed; see its logs")
+            request, Problem(500, "internal", None, "the read API failed; see its logs")
         )

@@ -6,14 +6,18 @@ app = create_app(settings)   # uvicorn producers.gateway.app:main --factory
 from __future__ import annotations
 
 import asyncio
+import functools
+import operator
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic import Field, TypeAdapter
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -21,14 +25,17 @@ from infra.db import create_pool
 from infra.kafka import build_producer
 from infra.logging import configure_logging
 from infra.migrations import apply
+from infra.problems import declare_problems, validation_errors
 from infra.settings import Settings, get_settings
 from producers.gateway.claims import ClaimCache
 from producers.gateway.context import RequestContext
+from producers.gateway.ingest import MEDIA_TYPES
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.partners import MIGRATIONS, KeyVerifier
 from producers.gateway.problems import Problem, generic
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
+from schemas import registry
 
 log = structlog.get_logger("producers.gateway")
 
@@ -87,7 +94,7 @@ def _lifespan(settings: Settings, producer_factory: ProducerFactory):  # type: i
 def _record(request: Request, problem: Problem) -> Response:
     request.scope.setdefault("tatawwu", {})["reason"] = problem.slug
     request.app.state.metrics.rejections.labels(problem.slug).inc()
-    return problem.response()
+    return problem.response(instance=request.url.path)
 
 
 async def _on_problem(request: Request, exc: Exception) -> Response:
@@ -102,14 +109,68 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"path": ".".join(map(str, e.get("loc", ()))), "rule": e.get("type", ""),
-         "message": e.get("msg", "")}
-        for e in exc.errors()
-    ]  # fmt: skip
     problem = generic(422, "the request does not match the endpoint's parameters")
-    problem.errors = errors
+    problem.errors = validation_errors(exc.errors())
     return _record(request, problem)
+
+
+def _events_request_body() -> tuple[dict[str, Any], dict[str, Any]]:
+    """`POST /v1/events`'s body (one CloudEvent or a batch), and the schemas it refers to."""
+    # The current version of every type, discriminated by `type`, as ingest validates it.
+    envelopes = functools.reduce(operator.or_, (s.envelope for s in registry.CURRENT.values()))
+    one = Annotated[envelopes, Field(discriminator="type")]  # type: ignore[valid-type]
+    body = TypeAdapter(one | list[one]).json_schema(  # type: ignore[valid-type]
+        ref_template="#/components/schemas/{model}"
+    )
+    definitions = body.pop("$defs", {})
+    body["description"] = (
+        "One CloudEvents 1.0 envelope (structured JSON) or a JSON array of them (a batch). "
+        "Older versions of a type (see `dataschema` and schemas/published/) are accepted too."
+    )
+    return body, definitions
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document with the events body, the 202 answer and problem+json errors."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        body, definitions = _events_request_body()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(definitions)
+        schemas["EventsRequest"] = body
+        ref = {"$ref": "#/components/schemas/EventsRequest"}
+        content = {media: {"schema": ref} for media in sorted(MEDIA_TYPES)}
+        operation = document["paths"]["/v1/events"]["post"]
+        operation["requestBody"] = {"required": True, "content": content}
+        accepted = {"type": "object", "required": ["accepted"],
+                    "properties": {"accepted": {"type": "array", "items": {"type": "string"},
+                                                "description": "The ids of the events, in order"}}}  # fmt: skip
+        operation["responses"] = {
+            "202": {"description": "Every event acknowledged by Kafka",
+                    "content": {"application/json": {"schema": accepted}}},
+            **{str(status): {"description": title} for status, title in _EVENTS_ERRORS.items()},
+        }  # fmt: skip
+        app.openapi_schema = declare_problems(document)
+        return app.openapi_schema
+
+    return openapi
+
+
+# What `POST /v1/events` can answer besides 202 (the README's table, in OpenAPI).
+_EVENTS_ERRORS = {
+    400: "Malformed JSON, not an object or array, empty batch or body",
+    401: "Missing, malformed, unknown or revoked key",
+    403: "A fact this key may not state (`errors` per event, each naming its rule)",
+    408: "The body did not arrive in time",
+    413: "Body or batch over the limit",
+    415: "Content-Type not JSON or CloudEvents JSON",
+    422: "Events that do not match the contract, or a time out of bounds (`errors` per event)",
+    429: "Over a rate limit (Retry-After)",
+    503: "Kafka or PostgreSQL unavailable (Retry-After); retrying the same request is safe",
+}
 
 
 def create_app(
@@ -133,6 +194,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_middleware(RequestContext, metrics=metrics)
     app.include_router(router)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 
 

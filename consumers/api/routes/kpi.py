@@ -45,7 +45,9 @@ async def participation(
     monthly series and trajectory to 10% by 2030. Counts of 1..k-1 volunteers are withheld."""
     at = instant(as_of)
     if at.year > 2100 or at.year < 2000:
-        raise Problem(422, "invalid request parameters", "as_of must be between 2000 and 2100")
+        detail = "as_of must be between 2000 and 2100"
+        error = {"path": "query.as_of", "rule": "range", "message": detail}
+        raise Problem(422, "invalid_request", None, detail, errors=[error])
     return await answer(request, lambda conn: kpi(
         conn, sources, at, k=settings.api_min_cell, hourly_rate=settings.api_hourly_rate_qar,
         municipality=municipality.value if municipality else None,

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.integration.api.world import ProjectedWorld, event
+from tests.support.problems import assert_problem
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 COUNTS = ("signups", "withdrawals", "check_ins", "no_shows", "verified_hours")
@@ -157,7 +158,7 @@ async def test_a_cursor_is_refused_with_another_sort_or_garbage(api) -> None:
     assert other_sort.headers["content-type"] == "application/problem+json"
     garbage = await api.get("/v1/campaigns", params={"cursor": "not-a-cursor!"})
     assert garbage.status_code == 400
-    assert garbage.json()["title"] == "bad cursor"
+    assert_problem(garbage, 400, "bad_cursor")
 
 
 async def test_organisations_and_sectors_equal_the_ground_truth(api, world: ProjectedWorld) -> None:
@@ -183,18 +184,17 @@ async def test_organisations_and_sectors_equal_the_ground_truth(api, world: Proj
 
 async def test_unknown_ids_get_precise_problem_404s(api) -> None:
     """A missing campaign, organisation or route: 404 problem+json naming what was missing."""
-    for path, title in (("/v1/campaigns/cmp-nope", "campaign not found"),
-                        ("/v1/organizations/org-nope", "organization not found"),
-                        ("/v1/nothing-here", "not found")):  # fmt: skip
-        response = await api.get(path)
-        assert response.status_code == 404
-        assert response.headers["content-type"] == "application/problem+json"
-        problem = response.json()
-        assert problem["title"] == title
+    for path, named in (("/v1/campaigns/cmp-nope", "no campaign with id 'cmp-nope'"),
+                        ("/v1/organizations/org-nope", "no organization with id 'org-nope'"),
+                        ("/v1/nothing-here", "no resource at /v1/nothing-here")):  # fmt: skip
+        problem = assert_problem(await api.get(path), 404, "not_found")
+        assert problem["detail"] == named
         assert problem["instance"] == path
     invalid = await api.get("/v1/kpi/participation", params={"municipality": "atlantis"})
-    assert invalid.status_code == 422
-    assert "municipality" in invalid.json()["detail"]
+    problem = assert_problem(invalid, 422, "invalid_request")
+    assert "municipality" in problem["detail"]
+    assert [e["path"] for e in problem["errors"]] == ["query.municipality"]
+    assert [e["where"] for e in problem["errors"]] == ["query.municipality"]  # the old name
 
 
 async def test_concurrent_readers_all_get_the_same_answer(api) -> None:

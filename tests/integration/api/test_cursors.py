@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from consumers.api import cursor
 from tests.integration.api.conftest import ApiFactory
 from tests.integration.api.test_campaigns import every_page
+from tests.support.problems import assert_problem
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 SECRET = "integration-test cursor secret, 32+ chars"
@@ -57,12 +58,7 @@ async def refused(api: httpx.AsyncClient, token: str, path: str = "/v1/campaigns
                   **params: Any) -> str:  # fmt: skip
     """Assert a 400 bad-cursor problem and return its detail."""
     response = await api.get(path, params={**params, "cursor": token})
-    assert response.status_code == 400, (response.status_code, response.text[:300])
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["title"] == "bad cursor"
-    assert problem["status"] == 400
-    return problem["detail"]
+    return assert_problem(response, 400, "bad_cursor")["detail"]
 
 
 @pytest.mark.parametrize("sort", ["starts_on", "-starts_on", "fill_rate", "-fill_rate"])

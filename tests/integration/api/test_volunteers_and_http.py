@@ -6,6 +6,7 @@ import pytest
 
 from tests.integration.api.conftest import TOKEN, ApiFactory
 from tests.integration.api.world import ProjectedWorld
+from tests.support.problems import assert_problem
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -22,13 +23,12 @@ async def test_personal_data_needs_a_token_with_the_volunteers_scope(
     """No token: 401 with a Bearer challenge; a wrong token: 403; neither shows the record."""
     path = f"/v1/volunteers/{busiest_volunteer(world)}"
     missing = await api.get(path)
-    assert missing.status_code == 401
+    assert_problem(missing, 401, "unauthorized")
     assert missing.headers["www-authenticate"].startswith("Bearer")
-    assert missing.headers["content-type"] == "application/problem+json"
     wrong = await api.get(path, headers={"Authorization": "Bearer tvol_guessed"})
-    assert wrong.status_code == 403
+    assert_problem(wrong, 403, "forbidden")
     not_bearer = await api.get(path, headers={"Authorization": f"Basic {TOKEN}"})
-    assert not_bearer.status_code == 401
+    assert_problem(not_bearer, 401, "unauthorized")
     for response in (missing, wrong, not_bearer):
         assert "phone" not in response.text
         assert "email" not in response.text
@@ -53,8 +53,7 @@ async def test_the_right_token_reads_the_volunteer_with_the_truths_totals(
     assert body["given_name"]
     assert body["status"] == "registered"
     unknown = await api.get("/v1/volunteers/vol-none", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert unknown.status_code == 404
-    assert unknown.json()["title"] == "volunteer not found"
+    assert assert_problem(unknown, 404, "not_found")["detail"] == "no volunteer with id 'vol-none'"
 
 
 async def test_etags_answer_304_and_aggregates_are_cached_briefly(api) -> None:
@@ -131,6 +130,5 @@ async def test_a_read_model_that_does_not_exist_yet_is_a_503_problem(
     """Before its projector ever ran, an endpoint over it answers 503 with Retry-After."""
     async with make_api(schemas={**world.schemas, "campaigns": "api_absent_schema"}) as api:
         response = await api.get("/v1/campaigns")
-    assert response.status_code == 503
+    assert_problem(response, 503, "read_model_unavailable")
     assert response.headers["retry-after"] == "5"
-    assert response.json()["title"] == "read model unavailable"

@@ -53,7 +53,9 @@ async def test_big_batches_under_the_request_limit_are_throttled_by_events(
     assert throttled.headers["content-type"] == "application/problem+json"
     assert 1 <= int(throttled.headers["retry-after"]) <= 5  # 50 events at 10/s
     problem = throttled.json()
-    assert problem["type"] == "urn:tatawwu:problem:rate_limited"
+    assert problem["type"] == "https://tatawwu.example/problems/rate_limited"
+    assert problem["code"] == "rate_limited"
+    assert problem["instance"] == "/v1/events"
     assert problem["detail"] == (
         "more than 10 events/s for this key; send fewer or smaller batches"
     )

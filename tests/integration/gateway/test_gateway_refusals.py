@@ -13,21 +13,9 @@ from fastapi import FastAPI
 from gateway_helpers import Partner, new_partner
 
 from producers.gateway.partners import revoke_partner_key
+from tests.support.problems import assert_problem
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with `status`; return its body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith("urn:tatawwu:problem:")
-    assert body["title"]
-    assert body["detail"]
-    return body
 
 
 async def post(
@@ -242,5 +230,5 @@ async def test_an_unexpected_failure_is_a_bare_500(
     problem = assert_problem(response, 500)
     assert "secret" not in response.text
     assert "RuntimeError" not in response.text
-    assert problem["type"] == "urn:tatawwu:problem:internal"
+    assert problem["type"] == "https://tatawwu.example/problems/internal"
     assert response.headers["x-correlation-id"]
