@@ -7,7 +7,7 @@ seconds per endpoint. Prints requests/s and p50/p99 latency as the clients saw t
 (loopback, client and server on the same machine, so the client's CPU counts too).
 Also the same KPI request revalidated with If-None-Match (the dashboard's 304 path).
 
-    .venv/bin/python benchmarks/bench_api.py [--volunteers N] [--concurrency C] [--seconds D]
+    .venv/bin/python -m benchmarks.bench_api [--volunteers N] [--concurrency C] [--seconds D]
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from consumers.registry import PROJECTORS
+from consumers.runtime import ProjectorRuntime
+from infra.db import connect
+from infra.settings import Settings, child_env
+from producers.simulator import SimConfig, Via, run, simulate
+from tests.support.projectors import end_offsets, wait_caught_up
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from consumers.registry import PROJECTORS  # noqa: E402
-from consumers.runtime import ProjectorRuntime  # noqa: E402
-from infra.db import connect  # noqa: E402
-from infra.settings import Settings, child_env  # noqa: E402
-from producers.simulator import SimConfig, Via, run, simulate  # noqa: E402
-from tests.support.projectors import end_offsets, wait_caught_up  # noqa: E402
-
 SCHEMAS_ENV = "TATAWWU_BENCH_API_SCHEMAS"
 
 

@@ -5,7 +5,7 @@ verified hours; few registrations and campaign events), encodes them as partners
 (compact JSON, +03:00 offsets), then times `decode_event` against plain `json.loads` and
 `orjson.loads` of the same bytes (parsing only: the ceiling), and the v1 upcast path.
 
-    .venv/bin/python benchmarks/bench_decode.py [--events N] [--repeat R]
+    .venv/bin/python -m benchmarks.bench_decode [--events N] [--repeat R]
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from schemas import DecodeError, decode_event, spec_for
+from schemas import DecodeError, decode_event
 from schemas.examples import example
+from tests.support.events import event
 
 # Relative weights of event types in a busy week (per 100 events).
 MIX = {
@@ -53,15 +54,11 @@ def make_event(
     event_type: str, number: int, rng: random.Random, version: int | None = None
 ) -> bytes:
     """One distinct event of `event_type` as compact JSON bytes, like a partner sends."""
-    document = example(event_type, version)
-    data = document["data"]
-    for field in ID_FIELDS:
-        if field in data:
-            data[field] = f"{field[:3]}-{rng.randrange(10**7)}"
-    document["id"] = f"evt-{number:09d}"
-    document["subject"] = data[spec_for(event_type).key_field]
+    payload = example(event_type, version)["data"]
+    ids = {field: f"{field[:3]}-{rng.randrange(10**7)}" for field in ID_FIELDS if field in payload}
     day, hour = rng.randint(1, 28), rng.randint(0, 23)
-    document["time"] = f"2025-03-{day:02d}T{hour:02d}:15:07.{number % 1000:03d}+03:00"
+    time = f"2025-03-{day:02d}T{hour:02d}:15:07.{number % 1000:03d}+03:00"
+    document = event(event_type, f"evt-{number:09d}", time, version=version, check=False, **ids)
     if version is None and rng.random() < 0.5:  # half the partners omit dataschema
         del document["dataschema"]
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()

@@ -8,7 +8,7 @@ The gateway runs in this process (uvicorn on an ephemeral port, on this event lo
 HTTP load comes from a child process so that client work does not share the gateway's
 interpreter. Targets: (b) >= 50% of (a), (c) p99 < 20 ms.
 
-    .venv/bin/python benchmarks/bench_gateway.py [--events 30000] [--profile] 2>/dev/null
+    .venv/bin/python -m benchmarks.bench_gateway [--events 30000] [--profile] 2>/dev/null
 
 (stderr carries the gateway's JSON log lines, one per request, as in production.)
 """
@@ -38,8 +38,8 @@ from producers.gateway import create_app
 from producers.gateway.app import producer_options
 from producers.gateway.partners import add_partner_key, revoke_partner_key
 from producers.gateway.server import bind_ephemeral, uvicorn_config
-from schemas.examples import example
 from schemas.registry import spec_for
+from tests.support.events import event
 
 BATCH = 500
 CLIENTS = 4
@@ -50,24 +50,20 @@ SIGNUP_TOPIC = spec_for("volunteer.signed_up").topic.name
 
 def signup(run: str, org: str, n: int, phase: str) -> dict[str, Any]:
     """A small valid sign-up in the bench organisation's campaign."""
-    event = example("volunteer.signed_up")
-    volunteer = f"vol-{run}-{n % 5000}"
-    event.update(id=f"evt-{run}-{phase}-{n}", source=f"partner/{org}", subject=volunteer)
-    event["data"].update(
-        volunteer_id=volunteer, campaign_id=f"cmp-{run}", opportunity_id=f"opp-{run}"
-    )
-    return event
+    return event("volunteer.signed_up", f"evt-{run}-{phase}-{n}", source=f"partner/{org}",
+                 volunteer_id=f"vol-{run}-{n % 5000}", campaign_id=f"cmp-{run}",
+                 opportunity_id=f"opp-{run}", check=False)  # fmt: skip
 
 
 def launch(run: str, org: str) -> list[dict[str, Any]]:
     """The bench campaign and its opportunity: the claims its sign-ups need."""
-    event = example("campaign.launched")
-    event.update(id=f"evt-{run}-launch", source=f"partner/{org}", subject=f"cmp-{run}")
-    event["data"].update(campaign_id=f"cmp-{run}", org_id=org)
-    published = example("opportunity.published")
-    published.update(id=f"evt-{run}-publish", source=f"partner/{org}", subject=f"cmp-{run}")
-    published["data"].update(campaign_id=f"cmp-{run}", opportunity_id=f"opp-{run}")
-    return [event, published]
+    source = f"partner/{org}"
+    return [
+        event("campaign.launched", f"evt-{run}-launch", source=source,
+              campaign_id=f"cmp-{run}", org_id=org),
+        event("opportunity.published", f"evt-{run}-publish", source=source,
+              campaign_id=f"cmp-{run}", opportunity_id=f"opp-{run}"),
+    ]  # fmt: skip
 
 
 # ------------------------------------------------------------------ (a) the ceiling

@@ -8,7 +8,7 @@ The sinks run as their own process (`python -m infra.local.sinks`), as with
       notifier started; messages sent per second from start until every ledger row is
       sent and its `notification.sent` event published.
 
-    .venv/bin/python benchmarks/bench_notifier.py [--volunteers 1000]
+    .venv/bin/python -m benchmarks.bench_notifier [--volunteers 1000]
 
 Uses its own topic prefix, schema and sink directory; removes them afterwards.
 """
@@ -27,21 +27,19 @@ import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
+import aiosmtplib
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from consumers.notifications.service import serve
+from infra.db import connect
+from infra.logging import configure_logging
+from infra.settings import Settings
+from tests.integration.notifications.world import publish_events, registered
+from tests.support.projectors import create_prefixed_topics
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import aiosmtplib  # noqa: E402
-import httpx  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from consumers.notifications.service import serve  # noqa: E402
-from infra.db import connect  # noqa: E402
-from infra.logging import configure_logging  # noqa: E402
-from infra.settings import Settings  # noqa: E402
-from tests.integration.notifications.world import publish_events, registered  # noqa: E402
-from tests.support.projectors import create_prefixed_topics  # noqa: E402
-
 console = Console()
 CONCURRENCY = 10
 

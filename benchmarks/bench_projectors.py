@@ -9,7 +9,7 @@
   (e) memory: the campaigns projector's RSS as history grows (run as its own process);
   (f) optional --rebuild-events N: `rebuild` of the campaigns model from N events.
 
-    .venv/bin/python benchmarks/bench_projectors.py [--events 200000] [--rebuild-events 1000000]
+    .venv/bin/python -m benchmarks.bench_projectors [--events 200000] [--rebuild-events 1000000]
 
 Each run uses its own topic prefix and schemas and drops/deletes them afterwards.
 """
@@ -26,27 +26,25 @@ import time
 import uuid
 from pathlib import Path
 
+import orjson
+from aiokafka import TopicPartition
+from rich.console import Console
+from rich.table import Table
+
+from consumers.participations import upsert_participations
+from consumers.rebuild import rebuild
+from consumers.registry import PROJECTORS
+from consumers.runtime import tune_gc
+from infra.db import connect
+from infra.kafka import build_admin, build_broker, build_consumer, build_producer
+from infra.logging import configure_logging
+from infra.settings import Settings
+from schemas.decode import decode_event
+from schemas.errors import DecodeError
+from tests.support.projectors import create_prefixed_topics, end_offsets, wait_caught_up
+from tests.support.streams import build_stream, publish
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import orjson  # noqa: E402
-from aiokafka import TopicPartition  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from consumers.participations import upsert_participations  # noqa: E402
-from consumers.rebuild import rebuild  # noqa: E402
-from consumers.registry import PROJECTORS  # noqa: E402
-from consumers.runtime import tune_gc  # noqa: E402
-from infra.db import connect  # noqa: E402
-from infra.kafka import build_admin, build_broker, build_consumer, build_producer  # noqa: E402
-from infra.logging import configure_logging  # noqa: E402
-from infra.settings import Settings  # noqa: E402
-from schemas.decode import decode_event  # noqa: E402
-from schemas.errors import DecodeError  # noqa: E402
-from tests.support.projectors import create_prefixed_topics, end_offsets, wait_caught_up  # noqa: E402
-from tests.support.streams import build_stream, publish  # noqa: E402
-
 console = Console()
 TOPICS = ("tatawwu.campaigns", "tatawwu.signups", "tatawwu.attendance")
 

@@ -6,7 +6,7 @@
 (b) generation only, in this process: world, events, serialised records.
 (c) reproducibility: the truth file of (a) and two in-process generations hash the same.
 
-    .venv/bin/python benchmarks/bench_simulator.py [--volunteers 100000] [--days 30]
+    .venv/bin/python -m benchmarks.bench_simulator [--volunteers 100000] [--days 30]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ really fetched, then storage format and broker start. Warm: jars cached, storage
 formatted, broker stopped and started again. Same for PostgreSQL (initdb + start
 versus restart). Runs on side ports so a running development stack is untouched.
 
-    .venv/bin/python benchmarks/bench_startup.py [--keep-maven-cache]
+    .venv/bin/python -m benchmarks.bench_startup [--keep-maven-cache]
 """
 
 from __future__ import annotations

@@ -37,7 +37,9 @@ CATALOG: dict[str, ProblemType] = {
         400, "Malformed request body", "Invalid JSON, neither an object nor an array, or empty."
     ),
     "bad_cursor": ProblemType(
-        400, "Bad cursor", "A pagination cursor is malformed, altered, expired or foreign."
+        400,
+        "Bad cursor",
+        "A pagination cursor is malformed, altered, too long or from another query.",
     ),
     "unauthorized": ProblemType(401, "Unauthorized", "No credentials, or unknown or revoked."),
     "forbidden": ProblemType(

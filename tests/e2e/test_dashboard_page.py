@@ -10,7 +10,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.integration.api.world import ProjectedWorld, event
+from tests.integration.api.world import ProjectedWorld
+from tests.support.events import event, iso
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -100,18 +101,15 @@ async def test_new_check_ins_appear_on_the_page_without_a_reload(
     now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=2)
     check_ins = [
         event(
-            f"{unique}-{n}",
             "volunteer.checked_in",
-            volunteer_id,
-            {
-                "volunteer_id": volunteer_id,
-                "opportunity_id": opportunity_id,
-                "campaign_id": opportunity["campaign_id"],
-                "at": now.isoformat().replace("+00:00", "Z"),
-                "method": "qr",
-            },
+            f"api-test-{unique}-{n}",
             now,
             source=f"partner/{owner}",
+            volunteer_id=volunteer_id,
+            opportunity_id=opportunity_id,
+            campaign_id=opportunity["campaign_id"],
+            at=iso(now),
+            method="qr",
         )
         for n in range(12)
         for volunteer_id in [f"vol-e2e-{unique}-{n}"]

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
 from producers.simulator.events import world_events
@@ -35,35 +34,11 @@ from producers.simulator.model import (
     World,
     day_of,
 )
-from schemas.decode import decode_event
-from schemas.errors import DecodeError
-from schemas.examples import example
-from schemas.registry import CURRENT
 
-TOPIC = {event_type: spec.topic.name for event_type, spec in CURRENT.items()}
 PARTICIPATION_TYPES = (
     "volunteer.signed_up", "volunteer.signup_withdrawn", "volunteer.checked_in",
     "volunteer.checked_out", "volunteer.hours_verified", "volunteer.no_show",
 )  # fmt: skip
-
-
-def iso(at: dt.datetime) -> str:
-    """RFC 3339 UTC with a Z."""
-    return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def event(
-    event_type: str, source: str, event_id: str, when: dt.datetime, /, **data: Any
-) -> dict[str, Any]:
-    """A valid CloudEvent of `event_type` (the registry's example, with `data` laid over it)."""
-    doc = example(event_type)
-    doc["data"].update(data)
-    doc["data"] = {k: v for k, v in doc["data"].items() if v is not None}
-    doc.update(id=event_id, source=source, time=iso(when))
-    doc["subject"] = doc["data"][CURRENT[event_type].key_field]
-    decoded = decode_event(orjson.dumps(doc))
-    assert not isinstance(decoded, DecodeError), (event_type, decoded.summary())
-    return doc
 
 
 @dataclass

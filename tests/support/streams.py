@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from consumers.participations import Participation, fold_participations
 from schemas.decode import decode_event
+from tests.support.events import event
 
 START = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 PARTICIPATION = {
@@ -42,14 +43,9 @@ class Stream:
     campaigns: set[str] = field(default_factory=set)
 
 
-def _event(
-    i: int, event_type: str, subject: str, data: dict[str, Any], at: dt.datetime
-) -> dict[str, Any]:
-    return {
-        "specversion": "1.0", "id": f"evt-{i:08d}", "source": "partner/org-test",
-        "type": event_type, "subject": subject, "time": at.isoformat().replace("+00:00", "Z"),
-        "datacontenttype": "application/json", "data": data,
-    }  # fmt: skip
+def _event(i: int, event_type: str, when: dt.datetime, /, **data: Any) -> dict[str, Any]:
+    # Not checked here: build_stream decodes every valid event once anyway, to fold them.
+    return event(event_type, f"evt-{i:08d}", when, source="partner/org-test", check=False, **data)
 
 
 def build_stream(
@@ -63,18 +59,18 @@ def build_stream(
     opps = [(f"opp-{o:04d}", campaigns[o % len(campaigns)]) for o in range(opportunities)]
     valid: list[dict[str, Any]] = []
     for n, campaign in enumerate(campaigns):
-        valid.append(_event(len(valid), "campaign.launched", campaign, {
-            "campaign_id": campaign, "org_id": "org-test", "title_ar": "حملة", "title_en": f"Drive {n}",
-            "kind": "volunteer_drive", "municipality": "doha", "starts_on": "2026-03-01",
-            "ends_on": "2026-04-30", "target_volunteers": 100, "target_hours": 400,
-        }, START))  # fmt: skip
+        valid.append(_event(len(valid), "campaign.launched", START,
+            campaign_id=campaign, org_id="org-test", title_ar="حملة", title_en=f"Drive {n}",
+            kind="volunteer_drive", municipality="doha", starts_on="2026-03-01",
+            ends_on="2026-04-30", target_volunteers=100, target_hours=400,
+        ))  # fmt: skip
         stream.campaigns.add(campaign)
     for opp, campaign in opps:
-        valid.append(_event(len(valid), "opportunity.published", campaign, {
-            "opportunity_id": opp, "campaign_id": campaign, "title_ar": "فرصة", "title_en": "Shift",
-            "starts_at": "2026-03-10T06:00:00Z", "ends_at": "2026-03-10T10:00:00Z",
-            "capacity": rng.randint(5, 60), "municipality": "doha", "min_age": 16,
-        }, START))  # fmt: skip
+        valid.append(_event(len(valid), "opportunity.published", START,
+            opportunity_id=opp, campaign_id=campaign, title_ar="فرصة", title_en="Shift",
+            starts_at="2026-03-10T06:00:00Z", ends_at="2026-03-10T10:00:00Z",
+            capacity=rng.randint(5, 60), municipality="doha", min_age=16,
+        ))  # fmt: skip
     kinds = list(PARTICIPATION)
     weights = [30, 5, 25, 20, 15, 5]
     while len(valid) < events:
@@ -93,7 +89,7 @@ def build_stream(
             data["method"] = rng.choice(["qr", "kiosk", "manual", "geofence"])
         if event_type == "volunteer.hours_verified":
             data |= {"hours": rng.choice([1.0, 2.5, 3.0, 4.0]), "verified_by": "org-test"}
-        valid.append(_event(len(valid), event_type, volunteer, data, at))
+        valid.append(_event(len(valid), event_type, at, **data))
     stream.unique_valid = len(valid)
     decoded = [decode_event(orjson.dumps(e)) for e in valid]
     assert all(not hasattr(d, "reason") for d in decoded), "the generator produced an invalid event"
@@ -106,7 +102,7 @@ def build_stream(
         topic = PARTICIPATION.get(e["type"], "tatawwu.campaigns")
         stream.records.append((topic, e["subject"].encode(), orjson.dumps(e)))
     bad = [b"{not json", orjson.dumps({"specversion": "1.0", "id": "x"}), b"\xff\xfe",
-           orjson.dumps(_event(0, "volunteer.exploded", "vol-1", {}, START))]  # fmt: skip
+           orjson.dumps({**_event(0, "volunteer.signed_up", START), "type": "volunteer.exploded"})]  # fmt: skip
     for i in range(max(1, int(events * invalid_share))):
         position = rng.randrange(len(stream.records))
         stream.records.insert(

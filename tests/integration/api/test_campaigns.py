@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.api.world import ProjectedWorld, event
+from tests.integration.api.world import ProjectedWorld
+from tests.support.events import event
 from tests.support.problems import assert_problem
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -112,25 +113,21 @@ async def test_pagination_is_stable_while_campaigns_are_launched(
         round_ += 1
         launches = [  # spread over the whole date range: some land before, some after the cursor
             event(
-                f"{unique}-{round_}-{n}",
                 "campaign.launched",
-                cid,
-                {
-                    "campaign_id": cid,
-                    "org_id": "org-api-test",
-                    "title_ar": "حملة",
-                    "title_en": "Inserted",
-                    "kind": "awareness",
-                    "municipality": "al_khor",
-                    "starts_on": day,
-                    "ends_on": day,
-                    "target_volunteers": 10,
-                    "target_hours": 10,
-                },
+                f"api-test-{unique}-{round_}-{n}",
                 dt.datetime.now(dt.UTC),
                 # The platform launches for an organisation of its own (a partner may only
                 # launch for itself, and org-0001's figures are compared with the truth).
                 source="platform/api-test",
+                campaign_id=cid,
+                org_id="org-api-test",
+                title_en="Inserted",
+                kind="awareness",
+                municipality="al_khor",
+                starts_on=day,
+                ends_on=day,
+                target_volunteers=10,
+                target_hours=10,
             )
             for n, day in enumerate((dates[0], dates[len(dates) // 2], dates[-1]))
             for cid in [f"api-{unique}-{round_}-{n}"]

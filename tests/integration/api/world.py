@@ -62,22 +62,6 @@ class ProjectedWorld:
             await conn.close()
 
 
-def event(
-    n: str,
-    event_type: str,
-    subject: str,
-    data: dict[str, Any],
-    at: dt.datetime,
-    source: str = "partner/org-0001",
-) -> dict[str, Any]:
-    """A CloudEvent as partners send it."""
-    return {
-        "specversion": "1.0", "id": f"api-test-{n}", "source": source,
-        "type": event_type, "subject": subject, "time": at.isoformat().replace("+00:00", "Z"),
-        "datacontenttype": "application/json", "data": data,
-    }  # fmt: skip
-
-
 async def project_world(
     settings: Settings, unique: str, *, volunteers: int = 1500, days: int = 30, seed: int = 5
 ) -> ProjectedWorld:

@@ -14,9 +14,8 @@ from fastapi import FastAPI
 from infra.kafka import build_consumer
 from infra.settings import Settings
 from producers.gateway.partners import add_partner_key
-from schemas.examples import example
-from schemas.registry import spec_for
 from schemas.topics import BY_NAME
+from tests.support import events
 
 
 @dataclass
@@ -38,17 +37,12 @@ class Partner:
 
     def event(self, event_type: str, n: int = 0, **data: Any) -> dict[str, Any]:
         """An example event re-keyed to this partner's org, campaign and a volunteer."""
-        document = example(event_type)
-        document["id"] = f"evt-{self.unique}-{event_type}-{n}"
-        document["source"] = f"partner/{self.org}"
         ids = {"org_id": self.org, "campaign_id": self.campaign,
                "opportunity_id": f"opp-{self.unique}",
                "volunteer_id": f"vol-{self.unique}-{n}"}  # fmt: skip
-        for name, value in {**ids, **data}.items():
-            if name in document["data"]:
-                document["data"][name] = value
-        document["subject"] = document["data"][spec_for(event_type).key_field]
-        return document
+        fields = events.known_fields(event_type, {**ids, **data})
+        event_id = f"evt-{self.unique}-{event_type}-{n}"
+        return events.event(event_type, event_id, source=f"partner/{self.org}", **fields)
 
 
 async def new_partner(gateway: FastAPI, unique: str, *, admin: bool = False) -> Partner:

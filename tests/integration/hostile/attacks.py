@@ -22,15 +22,8 @@ from schemas.decode import decode_event
 from schemas.errors import DecodeError
 from schemas.registry import CURRENT
 from schemas.topics import SIGNUPS, VOLUNTEERS
-from tests.support.hostile import (
-    PARTICIPATION_TYPES,
-    TOPIC,
-    HonestView,
-    Partner,
-    event,
-    iso,
-    reuse_honest_ids,
-)
+from tests.support.events import TOPIC, event, iso
+from tests.support.hostile import PARTICIPATION_TYPES, HonestView, Partner, reuse_honest_ids
 
 CLAIMING_TYPES = frozenset(t for t, s in CURRENT.items() if s.model in ownership.CLAIMING)
 NOTIFICATION_TYPES = frozenset(
@@ -139,7 +132,7 @@ def attacks(view: HonestView, hostile: Partner, now: dt.datetime) -> list[Attack
 
 def _campaign_attacks(view: HonestView, h: Partner, at: dt.datetime) -> Iterator[Attack]:
     def attack(label: str, event_type: str, expect: Expect, **data: Any) -> Attack:
-        return Attack(label, event(event_type, h.source, h.next_id(), at, **data), expect)
+        return Attack(label, event(event_type, h.next_id(), at, source=h.source, **data), expect)
 
     for campaign in view.target_campaigns(2):
         owner = view.campaigns[campaign]
@@ -158,7 +151,7 @@ def _campaign_attacks(view: HonestView, h: Partner, at: dt.datetime) -> Iterator
 
 def _opportunity_attacks(view: HonestView, h: Partner, at: dt.datetime) -> Iterator[Attack]:
     def attack(label: str, event_type: str, expect: Expect, **data: Any) -> Attack:
-        return Attack(label, event(event_type, h.source, h.next_id(), at, **data), expect)
+        return Attack(label, event(event_type, h.next_id(), at, source=h.source, **data), expect)
 
     for opportunity in view.target_opportunities(2):
         campaign = view.opportunities[opportunity]
@@ -180,7 +173,7 @@ def _participation(
         extra["at"] = iso(at)
     if event_type == "volunteer.hours_verified":
         extra.update(hours=24.0, verified_by=h.tag)
-    return event(event_type, h.source, h.next_id(), at, volunteer_id=volunteer,
+    return event(event_type, h.next_id(), at, source=h.source, volunteer_id=volunteer,
                  opportunity_id=opportunity, campaign_id=campaign, **extra)  # fmt: skip
 
 
@@ -204,7 +197,7 @@ def _participation_attacks(view: HonestView, h: Partner, at: dt.datetime) -> Ite
 def _volunteer_attacks(view: HonestView, h: Partner, at: dt.datetime) -> Iterator[Attack]:
     def attack(label: str, event_type: str, expect: Expect, when: dt.datetime = at,
                **data: Any) -> Attack:  # fmt: skip
-        return Attack(label, event(event_type, h.source, h.next_id(), when, **data), expect)
+        return Attack(label, event(event_type, h.next_id(), when, source=h.source, **data), expect)
 
     for n, volunteer in enumerate(view.target_volunteers(2)):
         registration = view.first_event("volunteer.registered", volunteer_id=volunteer)["data"]
@@ -240,10 +233,10 @@ def _organization_attacks(view: HonestView, h: Partner, at: dt.datetime) -> Iter
     for org in view.target_orgs(2):
         sector = next(s for s in ("government", "private") if s != view.orgs[org])
         yield Attack(f"register {org} again", event(
-            "organization.registered", h.source, h.next_id(), at, org_id=org, sector=sector,
+            "organization.registered", h.next_id(), at, source=h.source, org_id=org, sector=sector,
             name_en="Taken over"), ORG_SUBJECT)  # fmt: skip
         yield Attack(f"suspend {org}", event(
-            "organization.suspended", h.source, h.next_id(), at, org_id=org,
+            "organization.suspended", h.next_id(), at, source=h.source, org_id=org,
             reason="Compliance review pending"), ORG_SUBJECT)  # fmt: skip
 
 
@@ -255,7 +248,7 @@ def _time_attacks(h: Partner, now: dt.datetime) -> Iterator[Attack]:
                                 ("5.5 min ahead", ahead, IN_FUTURE),
                                 ("before the 2020 epoch", BEFORE_EPOCH, PRE_EPOCH)):  # fmt: skip
         yield Attack(f"its own campaign update {label}", event(
-            "campaign.updated", h.source, h.next_id(), when, campaign_id=campaign,
+            "campaign.updated", h.next_id(), when, source=h.source, campaign_id=campaign,
             target_volunteers=999, ends_on=None), expect)  # fmt: skip
         yield Attack(
             f"its own sign-up {label}",
@@ -270,7 +263,7 @@ def _time_attacks(h: Partner, now: dt.datetime) -> Iterator[Attack]:
             expect,
         )
     yield Attack("its own new volunteer registered before the epoch", event(
-        "volunteer.registered", h.source, h.next_id(), BEFORE_EPOCH,
+        "volunteer.registered", h.next_id(), BEFORE_EPOCH, source=h.source,
         volunteer_id=f"vol-{h.tag}-old"), PRE_EPOCH)  # fmt: skip
 
 
@@ -285,10 +278,10 @@ def _ghost_attacks(h: Partner, at: dt.datetime) -> Iterator[Attack]:
                  _participation(h, "volunteer.signed_up", at, h.volunteers[0], opportunity, h.campaign),
                  None, (ownership.Kind.OPPORTUNITY, opportunity), "unknown_opportunity")  # fmt: skip
     yield Attack("profile update of a volunteer nobody registered", event(
-        "volunteer.profile_updated", h.source, h.next_id(), at, volunteer_id=volunteer,
+        "volunteer.profile_updated", h.next_id(), at, source=h.source, volunteer_id=volunteer,
         municipality="doha"), None, (ownership.Kind.VOLUNTEER, volunteer), "volunteer_registrar")  # fmt: skip
     yield Attack("update of a campaign nobody launched", event(
-        "campaign.updated", h.source, h.next_id(), at, campaign_id=campaign, target_volunteers=5,
+        "campaign.updated", h.next_id(), at, source=h.source, campaign_id=campaign, target_volunteers=5,
         ends_on=None), None, (ownership.Kind.CAMPAIGN, campaign), "campaign_owner")  # fmt: skip
 
 
@@ -306,7 +299,7 @@ def first_attacks(view: HonestView, h: Partner, now: dt.datetime) -> list[Attack
     org = view.target_orgs(1)[0]
     made = [
         Attack("update an honest campaign before its launch arrives", event(
-            "campaign.updated", h.source, h.next_id(), at, campaign_id=campaign, target_hours=1,
+            "campaign.updated", h.next_id(), at, source=h.source, campaign_id=campaign, target_hours=1,
             target_volunteers=None, ends_on=None), CAMPAIGN_OWNER),
         Attack("sign an honest volunteer up for an honest opportunity before it is published",
                _participation(h, "volunteer.signed_up", at, volunteer, opportunity, h.campaign),
@@ -315,16 +308,16 @@ def first_attacks(view: HonestView, h: Partner, now: dt.datetime) -> list[Attack
                _participation(h, "volunteer.checked_in", at, volunteer, opportunity,
                               view.opportunities[opportunity]), CAMPAIGN_OWNER),
         Attack("update an honest volunteer before the registration arrives", event(
-            "volunteer.profile_updated", h.source, h.next_id(), at, volunteer_id=volunteer,
+            "volunteer.profile_updated", h.next_id(), at, source=h.source, volunteer_id=volunteer,
             phone="+97466609999", municipality=None, language=None), REGISTRAR),
         Attack("suspend an honest org before it registers", event(
-            "organization.suspended", h.source, h.next_id(), at, org_id=org, reason="Expired"),
+            "organization.suspended", h.next_id(), at, source=h.source, org_id=org, reason="Expired"),
             ORG_SUBJECT),
         Attack("notification.sent from a partner", event(
-            "notification.sent", h.source, h.next_id(), at, volunteer_id=volunteer),
+            "notification.sent", h.next_id(), at, source=h.source, volunteer_id=volunteer),
             PLATFORM_ONLY),
         Attack("its own campaign update in 2099", event(
-            "campaign.updated", h.source, h.next_id(), FAR_FUTURE, campaign_id=h.campaign,
+            "campaign.updated", h.next_id(), FAR_FUTURE, source=h.source, campaign_id=h.campaign,
             target_volunteers=7, ends_on=None), IN_FUTURE),
     ]  # fmt: skip
     reused = reuse_honest_ids([a.doc for a in made], view, prefer=[campaign, volunteer, org])
@@ -335,13 +328,13 @@ def first_attacks(view: HonestView, h: Partner, now: dt.datetime) -> list[Attack
 
 def garbage(key: bytes, hostile: Partner) -> list[Garbage]:
     """Bytes no consumer may choke on, keyed like honest records so they share partitions."""
-    signup = event("volunteer.signed_up", hostile.source, hostile.next_id(), FAR_FUTURE,
+    signup = event("volunteer.signed_up", hostile.next_id(), FAR_FUTURE, source=hostile.source,
                    volunteer_id=key.decode(), opportunity_id=hostile.opportunity,
                    campaign_id=hostile.campaign)  # fmt: skip
     out_of_range = {**signup, "time": OUT_OF_RANGE_TIME}
     deep = orjson.dumps(signup)[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
     large = {**signup, "data": {**signup["data"], "pad": "x" * 70_000}}
-    misplaced = event("campaign.updated", hostile.source, hostile.next_id(), FAR_FUTURE,
+    misplaced = event("campaign.updated", hostile.next_id(), FAR_FUTURE, source=hostile.source,
                       campaign_id=hostile.campaign, target_hours=5)  # fmt: skip
     unknown = {k: v for k, v in signup.items() if k != "dataschema"}
     unknown["type"] = "volunteer.teleported"

@@ -20,7 +20,8 @@ from tests.integration.hostile.platform import (
     publish,
 )
 from tests.integration.hostile.world import narrow, without_empty_cells
-from tests.support.hostile import TOPIC, event, partner_world
+from tests.support.events import TOPIC, event
+from tests.support.hostile import partner_world
 from tests.support.projectors import create_prefixed_topics
 from tests.support.truth import compare
 
@@ -52,7 +53,7 @@ async def test_hostile_bytes_published_while_the_projectors_run_stop_nothing(
     hostile = partner_world(CONFIG, "org-hostile", "hc")
     bad = garbage(key, hostile)
     for n, (time, reason) in enumerate(EDGES):
-        doc = event("volunteer.signed_up", hostile.source, f"hc-edge-{n}", dt.datetime.now(dt.UTC),
+        doc = event("volunteer.signed_up", f"hc-edge-{n}", dt.datetime.now(dt.UTC), source=hostile.source,
                     volunteer_id=key.decode(), opportunity_id="opp-000001", campaign_id="cmp-00001")  # fmt: skip
         doc["time"] = time
         bad.append(Garbage(f"time {time}", "tatawwu.signups", key, orjson.dumps(doc), reason,

@@ -35,7 +35,8 @@ from tests.integration.hostile.attacks import (
 )
 from tests.integration.hostile.platform import records_between
 from tests.integration.hostile.world import CONFIG
-from tests.support.hostile import HonestView, Partner, event, partner_world, render
+from tests.support.events import event
+from tests.support.hostile import HonestView, Partner, partner_world, render
 from tests.support.projectors import end_offsets
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -96,7 +97,7 @@ async def gateway_run(stack: Settings) -> GatewayRun:
 
             before = await end_offsets(stack, TOPICS)
             now = dt.datetime.now(dt.UTC)
-            forged = event("campaign.updated", honest[0].source, hostile.next_id(), now,
+            forged = event("campaign.updated", hostile.next_id(), now, source=honest[0].source,
                            campaign_id=honest[0].campaign, target_hours=1)  # fmt: skip
             catalogue = [*first_attacks(view, hostile, now), *attacks(view, hostile, now),
                          Attack("speak as an honest partner", forged,
@@ -112,15 +113,15 @@ async def gateway_run(stack: Settings) -> GatewayRun:
             later = now + dt.timedelta(seconds=1)
             a, b = honest
             after = [
-                (a.source, event("volunteer.signed_up", a.source, a.next_id(), later,
+                (a.source, event("volunteer.signed_up", a.next_id(), later, source=a.source,
                                  volunteer_id=b.volunteers[0], opportunity_id=a.opportunity,
                                  campaign_id=a.campaign)),
-                (a.source, event("campaign.updated", a.source, a.next_id(), later,
+                (a.source, event("campaign.updated", a.next_id(), later, source=a.source,
                                  campaign_id=a.campaign, target_volunteers=60)),
-                (b.source, event("volunteer.checked_in", b.source, b.next_id(), later,
+                (b.source, event("volunteer.checked_in", b.next_id(), later, source=b.source,
                                  volunteer_id=b.volunteers[1], opportunity_id=b.opportunity,
                                  campaign_id=b.campaign, at=later.isoformat())),
-                (REGISTRY, event("volunteer.consent_changed", REGISTRY, f"c{u}", later,
+                (REGISTRY, event("volunteer.consent_changed", f"c{u}", later, source=REGISTRY,
                                  volunteer_id=a.volunteers[0], consent={"sms": False, "email": False})),
             ]  # fmt: skip
             for source, doc in after:

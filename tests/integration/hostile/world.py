@@ -27,11 +27,10 @@ from producers.simulator.model import World
 from schemas.topics import VOLUNTEERS
 from tests.integration.hostile.attacks import Attack, Garbage, attacks, first_attacks, garbage
 from tests.integration.hostile.platform import NOTIFICATION_AUDIT, Platform, Position, publish
+from tests.support.events import event, records
 from tests.support.hostile import (
-    TOPIC,
     HonestView,
     Partner,
-    event,
     fresh_volunteers,
     partner_world,
     render,
@@ -72,10 +71,6 @@ class HostileRun:
         return self.platform.schemas
 
 
-def _records(docs: list[dict[str, Any]], prefix: str) -> list[tuple[str, bytes, bytes]]:
-    return [(prefix + TOPIC[d["type"]], d["subject"].encode(), orjson.dumps(d)) for d in docs]
-
-
 async def hostile_run(settings: Settings) -> HostileRun:
     """Publish everything (see the module docstring), project it, stop the projectors."""
     unique = uuid.uuid4().hex[:10]
@@ -102,25 +97,24 @@ async def hostile_run(settings: Settings) -> HostileRun:
     # First: its own facts under honest ids, then attacks whose claims are not known yet.
     own = reuse_honest_ids(hostile.facts, view, prefer=view.target_volunteers(6))
     early = first_attacks(view, hostile, now)
-    landed = await publish(settings, _records([*own, *hostile_fresh], prefix)
-                           + _records([a.doc for a in early], prefix))  # fmt: skip
+    landed = await publish(settings, records([*own, *hostile_fresh], prefix)
+                           + records([a.doc for a in early], prefix))  # fmt: skip
     early_positions = landed[len(own) + len(hostile_fresh) :]
 
     await run(simulation, via=Via.KAFKA, settings=settings, topic_prefix=prefix)
-    await publish(settings, _records(honest_fresh, prefix))
+    await publish(settings, records(honest_fresh, prefix))
 
     now = dt.datetime.now(dt.UTC)  # the time bounds are judged against the append time
     late = attacks(view, hostile, now)
     bad = garbage(view.target_volunteers(1)[0].encode(), hostile)
     # Its own update timed 3 min ahead, within the skew: accepted (and changes nothing).
-    boundary = event("campaign.updated", hostile.source, hostile.next_id(),
-                     now + dt.timedelta(minutes=3), campaign_id=hostile.campaign,
+    boundary = event("campaign.updated", hostile.next_id(), now + dt.timedelta(minutes=3), source=hostile.source, campaign_id=hostile.campaign,
                      target_hours=360, target_volunteers=None, ends_on=None)  # fmt: skip
     landed = await publish(
         settings,
-        _records([a.doc for a in late], prefix)
+        records([a.doc for a in late], prefix)
         + [(prefix + g.topic, g.key, g.value) for g in bad]
-        + _records([boundary], prefix),
+        + records([boundary], prefix),
     )
     world = with_worlds(simulation.world, hostile.world, honest_world, own_world)
     projectors = {**PROJECTORS, "notifications": build_projector(settings),

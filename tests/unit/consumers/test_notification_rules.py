@@ -6,7 +6,6 @@ import datetime as dt
 import random
 from typing import Any
 
-import orjson
 import pytest
 
 from consumers.notifications import ledger_rows
@@ -21,19 +20,13 @@ from consumers.notifications.sender import Claimed, decide, one_line, outcome_ev
 from consumers.notifications.templates import TEXTS, render_email, render_sms
 from schemas.decode import decode_event, encode_event
 from schemas.notifications import SuppressionReason
+from tests.support.events import decoded
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)  # 13:00 in Doha
 PAIR = {"volunteer_id": "v-1", "opportunity_id": "o-1", "campaign_id": "c-1"}
+SOURCE = "partner/org-1"
 CONTACT = {"status": "registered", "given_name": "Mariam", "email": "m@example.org",
            "phone": "+97455501234", "language": "ar", "consent": {"sms": True, "email": True}}  # fmt: skip
-
-
-def make(event_type: str, event_id: str, time: dt.datetime, **data: object) -> Any:
-    body = {"specversion": "1.0", "id": event_id, "source": "partner/org-1", "type": event_type,
-            "subject": data["volunteer_id"], "time": time.isoformat(), "data": data}  # fmt: skip
-    event = decode_event(orjson.dumps(body))
-    assert not hasattr(event, "reason"), event
-    return event
 
 
 def claimed(channel: str = "sms", template: str = "signup_confirmed") -> Claimed:
@@ -41,10 +34,20 @@ def claimed(channel: str = "sms", template: str = "signup_confirmed") -> Claimed
 
 
 def test_each_trigger_gives_one_row_per_channel_with_a_stable_id() -> None:
-    signup = make("volunteer.signed_up", "e-1", NOW, **PAIR)
-    withdrawn = make("volunteer.signup_withdrawn", "e-2", NOW, **PAIR)
-    hours = make("volunteer.hours_verified", "e-3", NOW, **PAIR, hours=2.5, verified_by="org-1")
-    checkin = make("volunteer.checked_in", "e-4", NOW, **PAIR, at=NOW.isoformat(), method="qr")
+    signup = decoded("volunteer.signed_up", "e-1", NOW, source=SOURCE, **PAIR)
+    withdrawn = decoded("volunteer.signup_withdrawn", "e-2", NOW, source=SOURCE, **PAIR)
+    hours = decoded(
+        "volunteer.hours_verified",
+        "e-3",
+        NOW,
+        source=SOURCE,
+        **PAIR,
+        hours=2.5,
+        verified_by="org-1",
+    )
+    checkin = decoded(
+        "volunteer.checked_in", "e-4", NOW, source=SOURCE, **PAIR, at=NOW.isoformat(), method="qr"
+    )
     rows = ledger_rows([signup, withdrawn, hours, checkin], NOW, 48)
     assert [(r[1], r[2], r[3]) for r in rows] == [
         ("e-1", "signup_confirmed", "email"), ("e-1", "signup_confirmed", "sms"),
@@ -60,8 +63,10 @@ def test_each_trigger_gives_one_row_per_channel_with_a_stable_id() -> None:
 
 
 def test_events_older_than_the_age_limit_notify_nobody() -> None:
-    old = make("volunteer.signed_up", "e-1", NOW - dt.timedelta(hours=49), **PAIR)
-    recent = make("volunteer.signed_up", "e-2", NOW - dt.timedelta(hours=47), **PAIR)
+    old = decoded("volunteer.signed_up", "e-1", NOW - dt.timedelta(hours=49), source=SOURCE, **PAIR)
+    recent = decoded(
+        "volunteer.signed_up", "e-2", NOW - dt.timedelta(hours=47), source=SOURCE, **PAIR
+    )
     assert {r[1] for r in ledger_rows([old, recent], NOW, 48)} == {"e-2"}
 
 

@@ -5,31 +5,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.decode import decode_event
 from schemas.envelope import Event
-from schemas.examples import example
 from schemas.ownership import Kind, Pending, Reason, Refused, TimeBounds, judge, settle
+from tests.support.events import decoded, known_fields
 
 BOUNDS = TimeBounds()
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
-def make(event_type: str, n: int = 0, *, source: str = "partner/org-a", **data: Any) -> Event[Any]:
-    """A valid example event from `source`, its payload fields replaced."""
-    document = example(event_type)
-    document["id"] = f"evt-{event_type}-{n}"
-    document["source"] = source
-    document["time"] = data.pop("time", "2026-05-31T12:00:00Z")
-    document["data"].update({k: v for k, v in data.items() if k in document["data"]})
-    key = {"organization": "org_id", "campaign": "campaign_id", "opportunity": "campaign_id"}
-    document["subject"] = document["data"][key.get(event_type.split(".")[0], "volunteer_id")]
-    result = decode_event(orjson.dumps(document))
-    assert isinstance(result, Event), result
-    return result
+def make(
+    event_type: str,
+    n: int = 0,
+    *,
+    source: str = "partner/org-a",
+    time: str = "2026-05-31T12:00:00Z",
+    **data: Any,
+) -> Event[Any]:
+    """A valid example event from `source`, the payload fields it has replaced."""
+    fields = known_fields(event_type, data)
+    return decoded(event_type, f"evt-{event_type}-{n}", time, source=source, **fields)
 
 
 IDS = {"campaign_id": "cmp-a", "opportunity_id": "opp-a", "volunteer_id": "vol-1"}

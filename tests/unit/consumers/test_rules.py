@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +16,7 @@ from consumers.participations import fold_participations, merge, participation_o
 from consumers.volunteers import fold_profile
 from schemas.decode import decode_event
 from schemas.errors import DecodeError
+from tests.support.events import decoded
 from tests.support.streams import PARTICIPATION, build_stream
 
 T0 = dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC)
@@ -47,31 +47,29 @@ def test_the_same_event_twice_changes_nothing() -> None:
         assert merge(part, part) == part
 
 
-def make(event_type: str, event_id: str, time: dt.datetime, **data: object) -> object:
-    subject = data.get("volunteer_id", "v-1")
-    body = {"specversion": "1.0", "id": event_id, "source": "partner/org-1", "type": event_type,
-            "subject": subject, "time": time.isoformat(), "data": data}  # fmt: skip
-    event = decode_event(orjson.dumps(body))
-    assert not hasattr(event, "reason"), event
-    return event
-
-
 PAIR = {"volunteer_id": "v-1", "opportunity_id": "o-1", "campaign_id": "c-1"}
+SOURCE = "partner/org-1"
 
 
 def test_a_withdrawal_arriving_before_its_signup_still_wins_when_later() -> None:
     """Sign-up status is the latest by event time, not by arrival."""
-    signup = make("volunteer.signed_up", "e1", T0, **PAIR)
-    withdraw = make("volunteer.signup_withdrawn", "e2", T0 + dt.timedelta(hours=1), **PAIR)
+    signup = decoded("volunteer.signed_up", "e1", T0, source=SOURCE, **PAIR)
+    withdraw = decoded(
+        "volunteer.signup_withdrawn", "e2", T0 + dt.timedelta(hours=1), source=SOURCE, **PAIR
+    )
     [row] = fold_participations([withdraw, signup]).values()
     assert row.signup_status == "withdrawn"
 
 
 def test_check_out_before_check_in_gives_the_same_result() -> None:
     """Check-in keeps the earliest time and check-out the latest, whatever the order."""
-    checkin = make("volunteer.checked_in", "e1", T0, **PAIR, at=T0.isoformat(), method="qr")
+    checkin = decoded(
+        "volunteer.checked_in", "e1", T0, source=SOURCE, **PAIR, at=T0.isoformat(), method="qr"
+    )
     later = T0 + dt.timedelta(hours=3)
-    checkout = make("volunteer.checked_out", "e2", later, **PAIR, at=later.isoformat())
+    checkout = decoded(
+        "volunteer.checked_out", "e2", later, source=SOURCE, **PAIR, at=later.isoformat()
+    )
     assert fold_participations([checkout, checkin]) == fold_participations([checkin, checkout])
     [row] = fold_participations([checkout, checkin]).values()
     assert (row.checked_in_at, row.checked_out_at) == (T0, later)
@@ -79,19 +77,23 @@ def test_check_out_before_check_in_gives_the_same_result() -> None:
 
 def test_a_later_hours_verification_corrects_the_earlier_one() -> None:
     """Latest verification by (time, id) wins; ties break on id."""
-    first = make("volunteer.hours_verified", "e1", T0, **PAIR, hours=4.0, verified_by="org-1")
-    fix = make(
+    first = decoded(
+        "volunteer.hours_verified", "e1", T0, source=SOURCE, **PAIR, hours=4.0, verified_by="org-1"
+    )
+    fix = decoded(
         "volunteer.hours_verified",
         "e2",
         T0 + dt.timedelta(days=1),
+        source=SOURCE,
         **PAIR,
         hours=3.5,
         verified_by="org-1",
     )
-    tie = make(
+    tie = decoded(
         "volunteer.hours_verified",
         "e3",
         T0 + dt.timedelta(days=1),
+        source=SOURCE,
         **PAIR,
         hours=2.0,
         verified_by="org-1",

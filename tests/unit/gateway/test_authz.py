@@ -5,15 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import orjson
 import pytest
 
 from producers.gateway import authz
 from producers.gateway.keys import Principal
-from schemas.decode import decode_event
 from schemas.envelope import Event
-from schemas.examples import example
 from schemas.ownership import Kind, TimeBounds
+from tests.support.events import decoded
 
 ORG, OTHER = "org-a", "org-b"
 PARTNER = Principal("k1", ORG)
@@ -31,17 +29,15 @@ CLAIMS = {
 }
 
 
-def make(event_type: str, *, source: str = f"partner/{ORG}", **data: Any) -> Event[Any]:
+def make(
+    event_type: str,
+    *,
+    source: str = f"partner/{ORG}",
+    time: str = "2026-05-31T12:00:00Z",
+    **data: Any,
+) -> Event[Any]:
     """A valid example event with its source and payload fields replaced."""
-    document = example(event_type)
-    document["source"] = source
-    document["time"] = data.pop("time", "2026-05-31T12:00:00Z")
-    document["data"].update(data)
-    key_field = decode_event(orjson.dumps(example(event_type))).key_field  # type: ignore[union-attr]
-    document["subject"] = document["data"][key_field]
-    result = decode_event(orjson.dumps(document))
-    assert isinstance(result, Event), result
-    return result
+    return decoded(event_type, None, time, source=source, **data)
 
 
 A = {"campaign_id": "cmp-a", "opportunity_id": "opp-a"}
