@@ -18,9 +18,7 @@ from consumers.organizations.rules import (
 from consumers.parts import Entity, participations, read_model, refold, rules
 from schemas.envelope import Event
 
-ORGANIZATION = Entity(
-    "org", ORG_TYPES, fold_organization, "organizations", ORG_COLUMNS, key="org_id"
-)
+ORGANIZATION = Entity("org", ORG_TYPES, fold_organization, "organizations", ORG_COLUMNS)
 
 # A launch replaces the stored owner only when it is earlier by (time, id, source), in
 # byte order as in Python; a row without a stamp (written before 0002) gives way to any.
