@@ -37,12 +37,26 @@ import asyncpg
 import orjson
 
 from infra.migrations import Migrations
+from schemas.attendance import (
+    VolunteerCheckedIn,
+    VolunteerCheckedOut,
+    VolunteerHoursVerified,
+    VolunteerNoShow,
+)
 from schemas.envelope import Event
+from schemas.registry import type_of, types_of
+from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
 
-PARTICIPATION_TYPES = frozenset({
-    "volunteer.signed_up", "volunteer.signup_withdrawn", "volunteer.checked_in",
-    "volunteer.checked_out", "volunteer.hours_verified", "volunteer.no_show",
-})  # fmt: skip
+SIGNED_UP = type_of(VolunteerSignedUp)
+SIGNUP_WITHDRAWN = type_of(VolunteerSignupWithdrawn)
+CHECKED_IN = type_of(VolunteerCheckedIn)
+CHECKED_OUT = type_of(VolunteerCheckedOut)
+HOURS_VERIFIED = type_of(VolunteerHoursVerified)
+NO_SHOW = type_of(VolunteerNoShow)
+PARTICIPATION_TYPES = types_of(
+    VolunteerSignedUp, VolunteerSignupWithdrawn, VolunteerCheckedIn, VolunteerCheckedOut,
+    VolunteerHoursVerified, VolunteerNoShow,
+)  # fmt: skip
 MIGRATIONS = Migrations("participations", Path(__file__).with_name("sql_participations"))
 Stamp = tuple[dt.datetime, str, str]  # (time, id, source): the order "latest wins" uses
 
@@ -117,22 +131,22 @@ def participation_of(event: Event[Any]) -> Participation:
     data = event.data
     # Direct construction, not dataclasses.replace: this runs for every event (hot path).
     pair = (data.volunteer_id, data.opportunity_id, data.campaign_id)
-    match event.type:
-        case "volunteer.signed_up":
-            return Participation(*pair, signup_status="signed_up", signup_stamp=_stamp(event))
-        case "volunteer.signup_withdrawn":
-            return Participation(*pair, signup_status="withdrawn", signup_stamp=_stamp(event))
-        case "volunteer.checked_in":
-            return Participation(*pair, checked_in_at=data.at)
-        case "volunteer.checked_out":
-            return Participation(*pair, checked_out_at=data.at)
-        case "volunteer.hours_verified":
-            return Participation(
-                *pair, hours=float(data.hours), hours_stamp=_stamp(event),
-                first_verified_at=event.time,
-            )  # fmt: skip
-        case "volunteer.no_show":
-            return Participation(*pair, no_show=True)
+    kind = event.type
+    if kind == SIGNED_UP:
+        return Participation(*pair, signup_status="signed_up", signup_stamp=_stamp(event))
+    if kind == SIGNUP_WITHDRAWN:
+        return Participation(*pair, signup_status="withdrawn", signup_stamp=_stamp(event))
+    if kind == CHECKED_IN:
+        return Participation(*pair, checked_in_at=data.at)
+    if kind == CHECKED_OUT:
+        return Participation(*pair, checked_out_at=data.at)
+    if kind == HOURS_VERIFIED:
+        return Participation(
+            *pair, hours=float(data.hours), hours_stamp=_stamp(event),
+            first_verified_at=event.time,
+        )  # fmt: skip
+    if kind == NO_SHOW:
+        return Participation(*pair, no_show=True)
     msg = f"{event.type} is not a participation event"
     raise ValueError(msg)
 

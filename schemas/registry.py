@@ -120,6 +120,20 @@ def spec_for(event_type: str, version: int | None = None) -> EventSpec:
     return spec
 
 
+def type_of(model: type[BaseModel]) -> str:
+    """The event type whose payload (at any version) is `model`: name types by class."""
+    spec = _BY_MODEL.get(model)
+    if spec is None:
+        msg = f"{model.__name__} is not an event payload"
+        raise UnknownEventType(msg)
+    return spec.type
+
+
+def types_of(*models: type[BaseModel]) -> frozenset[str]:
+    """The event types of these payload classes (see `type_of`)."""
+    return frozenset(map(type_of, models))
+
+
 def known_versions(event_type: str) -> list[int]:
     """The versions of `event_type` the decoder accepts, oldest first."""
     return sorted(version for type_, version in SPECS if type_ == event_type)

@@ -14,9 +14,22 @@ from __future__ import annotations
 from typing import Any
 
 from consumers.history import History, ordered
+from schemas.campaigns import (
+    CampaignClosed,
+    CampaignLaunched,
+    CampaignUpdated,
+    OpportunityCancelled,
+    OpportunityPublished,
+)
+from schemas.registry import type_of, types_of
 
-CAMPAIGN_TYPES = frozenset({"campaign.launched", "campaign.updated", "campaign.closed"})
-OPPORTUNITY_TYPES = frozenset({"opportunity.published", "opportunity.cancelled"})
+LAUNCHED = type_of(CampaignLaunched)
+UPDATED = type_of(CampaignUpdated)
+CLOSED = type_of(CampaignClosed)
+PUBLISHED = type_of(OpportunityPublished)
+CANCELLED = type_of(OpportunityCancelled)
+CAMPAIGN_TYPES = types_of(CampaignLaunched, CampaignUpdated, CampaignClosed)
+OPPORTUNITY_TYPES = types_of(OpportunityPublished, OpportunityCancelled)
 CAMPAIGN_COLUMNS = {
     "org_id": "text", "title_ar": "text", "title_en": "text", "kind": "text",
     "municipality": "text", "starts_on": "date", "ends_on": "date",
@@ -33,18 +46,17 @@ def fold_history(history: History) -> dict[str, Any]:
     """A campaign or opportunity row from its (time, id, type, data) history, in any order."""
     row: dict[str, Any] = {"status": "unknown"}
     for _time, _id, event_type, data in ordered(history):
-        match event_type:
-            case "campaign.launched" | "opportunity.published":
-                owner = row.get("org_id")
-                row.update(data)
-                if owner is not None:
-                    row["org_id"] = owner
-                if row["status"] == "unknown":
-                    row["status"] = "active"
-            case "campaign.updated":
-                row.update({k: v for k, v in data.items() if v is not None})
-            case "campaign.closed":
-                row["status"] = "cancelled" if data.get("reason") == "cancelled" else "closed"
-            case "opportunity.cancelled":
-                row["status"] = "cancelled"
+        if event_type in (LAUNCHED, PUBLISHED):
+            owner = row.get("org_id")
+            row.update(data)
+            if owner is not None:
+                row["org_id"] = owner
+            if row["status"] == "unknown":
+                row["status"] = "active"
+        elif event_type == UPDATED:
+            row.update({k: v for k, v in data.items() if v is not None})
+        elif event_type == CLOSED:
+            row["status"] = "cancelled" if data.get("reason") == "cancelled" else "closed"
+        elif event_type == CANCELLED:
+            row["status"] = "cancelled"
     return row

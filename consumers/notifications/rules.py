@@ -34,19 +34,48 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from consumers.history import History, ordered
+from consumers.notifications.templates import GENERIC_OPPORTUNITY
+from consumers.runtime import identity
+from consumers.volunteers.rules import fold_profile
+from schemas.attendance import VolunteerHoursVerified
+from schemas.campaigns import OpportunityCancelled, OpportunityPublished
 from schemas.common import Channel
+from schemas.envelope import Event
+from schemas.notifications import SuppressionReason
+from schemas.registry import type_of, types_of
+from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
+from schemas.volunteers import VolunteerRegistered
 
 EMAIL, SMS = Channel.EMAIL, Channel.SMS
 REMINDER = "shift_reminder"
 TRIGGERS: dict[str, tuple[tuple[str, tuple[Channel, ...]], ...]] = {
-    "volunteer.registered": (("welcome", (EMAIL, SMS)),),
-    "volunteer.signed_up": (("signup_confirmed", (EMAIL, SMS)), (REMINDER, (SMS, EMAIL))),
-    "volunteer.signup_withdrawn": (("signup_withdrawn", (EMAIL,)),),
-    "volunteer.hours_verified": (("hours_thanks", (EMAIL, SMS)),),
+    type_of(VolunteerRegistered): (("welcome", (EMAIL, SMS)),),
+    type_of(VolunteerSignedUp): (("signup_confirmed", (EMAIL, SMS)), (REMINDER, (SMS, EMAIL))),
+    type_of(VolunteerSignupWithdrawn): (("signup_withdrawn", (EMAIL,)),),
+    type_of(VolunteerHoursVerified): (("hours_thanks", (EMAIL, SMS)),),
 }
+PUBLISHED = type_of(OpportunityPublished)
+CANCELLED = type_of(OpportunityCancelled)
+OPPORTUNITY_TYPES = types_of(OpportunityPublished, OpportunityCancelled)
+CONTACT_COLUMNS = {
+    "given_name": "text", "phone": "text", "email": "text", "language": "text",
+    "consent": "jsonb", "status": "text",
+}  # fmt: skip
+OPPORTUNITY_COLUMNS = {
+    "title_ar": "text",
+    "title_en": "text",
+    "starts_at": "timestamptz",
+    "status": "text",
+}
+# (notification id, cause event id, template, channel, volunteer id, cause time, context)
+Row = tuple[str, str, str, str, str, dt.datetime, dict[str, Any]]
 REMINDER_LEAD = dt.timedelta(hours=24)
 # Order across topics is not guaranteed: a sign-up may arrive before the registration
 # or the opportunity it refers to. Such a message waits (looked at again every minute)
@@ -56,6 +85,52 @@ UNKNOWN_RECHECK = dt.timedelta(minutes=1)
 MAX_FUTURE = dt.timedelta(minutes=5)  # the default of TATAWWU_NOTIFY_MAX_FUTURE_S
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 600.0
+
+
+def fold_contact(events: History) -> dict[str, Any]:
+    """How to reach the volunteer, from the same profile rules as the directory."""
+    profile = fold_profile(events)
+    return {k: profile.get(k) for k in CONTACT_COLUMNS}
+
+
+def fold_opportunity(events: History) -> dict[str, Any]:
+    """Title and start of an opportunity (cancelled stays cancelled)."""
+    row: dict[str, Any] = {"status": "unknown"}
+    for _time, _id, event_type, data in ordered(events):
+        if event_type == PUBLISHED:
+            row.update({k: data.get(k) for k in ("title_ar", "title_en", "starts_at")})
+            row["status"] = "cancelled" if row["status"] == "cancelled" else "published"
+        elif event_type == CANCELLED:
+            row["status"] = "cancelled"
+    return row
+
+
+def ledger_rows(events: Sequence[Event[Any]], now: dt.datetime, max_age_hours: float) -> list[Row]:
+    """The ledger rows these events call for (pure).
+
+    Each is (notification id, cause event id, template, channel, volunteer id, cause
+    time, context): the context keeps what the text needs from the event.
+    """
+    rows: list[Row] = []
+    for event in events:
+        triggers = TRIGGERS.get(event.type)
+        if triggers is None or is_stale(event.time, now, max_age_hours):
+            continue
+        data = event.data
+        context: dict[str, Any] = {}
+        if hasattr(data, "opportunity_id"):
+            context["opportunity_id"] = data.opportunity_id
+        if isinstance(getattr(data, "hours", None), Decimal | float | int):
+            context["hours"] = str(data.hours)
+        for template, channels in triggers:
+            for channel in channels:
+                rows.append((
+                    # Keyed by the cause's identity (source and id): two partners may
+                    # both use an id; each of their events notifies.
+                    notification_id(identity(event), template, channel), event.id, template,
+                    str(channel), data.volunteer_id, event.time, context,
+                ))  # fmt: skip
+    return rows
 
 
 def notification_id(cause_event_id: str, template: str, channel: str) -> str:
@@ -156,3 +231,81 @@ def is_permanent_http(status: int) -> bool:
 def is_permanent_smtp(code: int) -> bool:
     """An SMTP reply that retrying will not change (5xx; 4xx are transient)."""
     return 500 <= code < 600
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A ledger row taken for one delivery attempt."""
+
+    notification_id: str
+    cause_event_id: str
+    template: str
+    channel: str
+    volunteer_id: str
+    context: dict[str, Any]
+    attempts: int
+    cause_time: dt.datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a claimed row: send to `address`, suppress, or hold until `until`."""
+
+    address: str | None = None
+    suppress: SuppressionReason | None = None
+    until: dt.datetime | None = None
+
+
+def decide(
+    row: Claimed,
+    contact: dict[str, Any] | None,
+    now: dt.datetime,
+    quiet: QuietHours | None,
+    opportunity: dict[str, Any] | None = None,
+    signup_status: str | None = None,
+    *,
+    max_future: dt.timedelta = MAX_FUTURE,
+) -> Decision:
+    """Reminder timing, consent, contact details and quiet hours, as they stand now (pure)."""
+    if is_in_future(row.cause_time, now, max_future):  # every wait below would never end
+        return Decision(suppress=SuppressionReason.CAUSE_IN_FUTURE)
+    if contact is None or contact.get("status") != "registered":
+        if now - row.cause_time > UNKNOWN_WAIT:
+            return Decision(suppress=SuppressionReason.UNKNOWN_VOLUNTEER)
+        return Decision(until=now + UNKNOWN_RECHECK)  # its registration may still come
+    if row.template == REMINDER:
+        timing = reminder_timing(
+            now,
+            row.cause_time,
+            opportunity.get("starts_at") if opportunity else None,
+            opportunity.get("status") if opportunity else None,
+            signup_status,
+        )
+        if timing.suppress is not None:
+            return Decision(suppress=SuppressionReason(timing.suppress))
+        if timing.until is not None:
+            return Decision(until=timing.until)
+    consent = contact.get("consent") or {}
+    address = contact.get("email") if row.channel == EMAIL else contact.get("phone")
+    if not address:
+        return Decision(suppress=SuppressionReason.NO_CONTACT)
+    if not consent.get(str(row.channel)):
+        return Decision(suppress=SuppressionReason.NO_CONSENT)
+    if row.channel == SMS and quiet is not None and (until := quiet.release_time(now)):
+        return Decision(until=until)
+    return Decision(address=address)
+
+
+def text_variables(
+    row: Claimed, contact: dict[str, Any], opportunity: dict[str, Any] | None, zone: Any
+) -> dict[str, Any]:
+    """What the templates fill in (see templates.py)."""
+    lang = contact.get("language") or "ar"
+    title = opportunity.get(f"title_{lang}") if opportunity else None
+    starts_at = opportunity.get("starts_at") if opportunity else None
+    return {
+        "name": contact.get("given_name") or "",
+        "opportunity": title or GENERIC_OPPORTUNITY.get(lang, GENERIC_OPPORTUNITY["ar"]),
+        "starts_at": starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if starts_at else "",
+        "hours": row.context.get("hours", ""),
+    }

@@ -2,11 +2,11 @@
 
 A claim moves due rows to `sending` with a lease (one statement, `skip locked`), so two
 senders never take the same row; a sender killed mid-send leaves the lease to expire and
-the row is sent again with the same idempotency key (SMTP `Message-ID` and
-`X-Idempotency-Key`, SMS `Idempotency-Key`), which a provider uses to drop the repeat.
-Consent, contact details and quiet hours are checked here, at send time. Final outcomes
-are published on `tatawwu.notifications` by `report`, then marked reported: a crash in
-between publishes again under the same event id, which consumers deduplicate.
+the row is sent again with the same idempotency key (see `providers`), which a provider
+uses to drop the repeat. Consent, contact details and quiet hours are checked here, at
+send time (`rules.decide`). Final outcomes are published on `tatawwu.notifications` by
+`report`, then marked reported: a crash in between publishes again under the same event
+id, which consumers deduplicate.
 """
 
 from __future__ import annotations
@@ -14,212 +14,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formataddr, parseaddr
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import aiosmtplib
 import asyncpg
-import httpx
 import structlog
 
+from consumers.notifications.outcomes import one_line, outcome_event, publish_outcomes
+from consumers.notifications.providers import DeliveryError, Providers
 from consumers.notifications.rules import (
     EMAIL,
-    MAX_FUTURE,
     REMINDER,
-    SMS,
-    UNKNOWN_RECHECK,
-    UNKNOWN_WAIT,
+    Claimed,
     QuietHours,
     backoff_s,
-    is_in_future,
-    is_permanent_http,
-    is_permanent_smtp,
-    reminder_timing,
+    decide,
+    text_variables,
 )
-from consumers.notifications.templates import (
-    GENERIC_OPPORTUNITY,
-    Email,
-    render_email,
-    render_sms,
-)
+from consumers.notifications.templates import render_email, render_sms
 from consumers.runtime import TRANSIENT
-from infra.logging import _redact_text
 from infra.settings import Settings
-from schemas.common import Channel
-from schemas.decode import encode_event
-from schemas.notifications import (
-    NotificationFailed,
-    NotificationSent,
-    NotificationSuppressed,
-    SuppressionReason,
-)
-from schemas.registry import new_event
 from schemas.topics import NOTIFICATIONS
 
 log = structlog.get_logger(__name__)
-SOURCE = "platform/notifications"
 Clock = Callable[[], dt.datetime]
-
-
-class DeliveryError(Exception):
-    """The provider did not take the message; `permanent` when retrying cannot help."""
-
-    def __init__(self, detail: str, *, permanent: bool) -> None:
-        super().__init__(detail)
-        self.permanent = permanent
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A ledger row taken for one delivery attempt."""
-
-    notification_id: str
-    cause_event_id: str
-    template: str
-    channel: str
-    volunteer_id: str
-    context: dict[str, Any]
-    attempts: int
-    cause_time: dt.datetime
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do with a claimed row: send to `address`, suppress, or hold until `until`."""
-
-    address: str | None = None
-    suppress: SuppressionReason | None = None
-    until: dt.datetime | None = None
-
-
-def decide(
-    row: Claimed,
-    contact: dict[str, Any] | None,
-    now: dt.datetime,
-    quiet: QuietHours | None,
-    opportunity: dict[str, Any] | None = None,
-    signup_status: str | None = None,
-    *,
-    max_future: dt.timedelta = MAX_FUTURE,
-) -> Decision:
-    """Reminder timing, consent, contact details and quiet hours, as they stand now (pure)."""
-    if is_in_future(row.cause_time, now, max_future):  # every wait below would never end
-        return Decision(suppress=SuppressionReason.CAUSE_IN_FUTURE)
-    if contact is None or contact.get("status") != "registered":
-        if now - row.cause_time > UNKNOWN_WAIT:
-            return Decision(suppress=SuppressionReason.UNKNOWN_VOLUNTEER)
-        return Decision(until=now + UNKNOWN_RECHECK)  # its registration may still come
-    if row.template == REMINDER:
-        timing = reminder_timing(
-            now,
-            row.cause_time,
-            opportunity.get("starts_at") if opportunity else None,
-            opportunity.get("status") if opportunity else None,
-            signup_status,
-        )
-        if timing.suppress is not None:
-            return Decision(suppress=SuppressionReason(timing.suppress))
-        if timing.until is not None:
-            return Decision(until=timing.until)
-    consent = contact.get("consent") or {}
-    address = contact.get("email") if row.channel == EMAIL else contact.get("phone")
-    if not address:
-        return Decision(suppress=SuppressionReason.NO_CONTACT)
-    if not consent.get(str(row.channel)):
-        return Decision(suppress=SuppressionReason.NO_CONSENT)
-    if row.channel == SMS and quiet is not None and (until := quiet.release_time(now)):
-        return Decision(until=until)
-    return Decision(address=address)
-
-
-def text_variables(
-    row: Claimed, contact: dict[str, Any], opportunity: dict[str, Any] | None, zone: Any
-) -> dict[str, Any]:
-    """What the templates fill in (see templates.py)."""
-    lang = contact.get("language") or "ar"
-    title = opportunity.get(f"title_{lang}") if opportunity else None
-    starts_at = opportunity.get("starts_at") if opportunity else None
-    return {
-        "name": contact.get("given_name") or "",
-        "opportunity": title or GENERIC_OPPORTUNITY.get(lang, GENERIC_OPPORTUNITY["ar"]),
-        "starts_at": starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if starts_at else "",
-        "hours": row.context.get("hours", ""),
-    }
-
-
-def one_line(text: str, limit: int = 500) -> str:
-    """An error text safe for logs and events: one line, no personal data, bounded."""
-    return (_redact_text(re.sub(r"\s+", " ", text)).strip() or "error")[:limit]
-
-
-class Providers:
-    """Real SMTP (aiosmtplib) and the SMS provider's HTTP API."""
-
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
-        self.settings = settings
-        self.http = http
-        url = urlsplit(settings.smtp_url)
-        self._smtp = {
-            "hostname": url.hostname or "127.0.0.1",
-            "port": url.port or (465 if url.scheme == "smtps" else 25),
-            "use_tls": url.scheme == "smtps",
-            "start_tls": None if url.scheme == "smtps" else False,
-            "username": unquote(url.username) if url.username else None,
-            "password": unquote(url.password) if url.password else None,
-            "timeout": 15,
-        }
-
-    async def email(self, notification_id: str, to: str, mail: Email) -> str:
-        """Send one email; the provider's id is our Message-ID."""
-        message = EmailMessage()
-        name, sender = parseaddr(self.settings.mail_from)
-        message["From"] = formataddr((name, sender))
-        message["To"] = to
-        message["Subject"] = mail.subject
-        message["Message-ID"] = f"<{notification_id}@tatawwu>"
-        message["X-Idempotency-Key"] = notification_id
-        message.set_content(mail.text)
-        message.add_alternative(mail.html, subtype="html")
-        message["Content-Language"] = mail.language  # after the content: set_content drops it
-        try:
-            await aiosmtplib.send(message, **self._smtp)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            raise DeliveryError(
-                f"recipient refused ({codes})", permanent=all(map(is_permanent_smtp, codes))
-            ) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            raise DeliveryError(
-                f"SMTP {exc.code}: {exc.message}", permanent=is_permanent_smtp(exc.code)
-            ) from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False) from exc
-        return message["Message-ID"]
-
-    async def sms(self, notification_id: str, to: str, text: str) -> str:
-        """Send one SMS; returns the provider's message id."""
-        headers = {"Idempotency-Key": notification_id}
-        if key := self.settings.sms_api_key.get_secret_value():
-            headers["Authorization"] = f"Bearer {key}"
-        body = {"to": to, "body": text, "sender": self.settings.sms_sender}
-        try:
-            response = await self.http.post(self.settings.sms_url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False) from exc
-        if response.status_code >= 300:
-            raise DeliveryError(
-                f"HTTP {response.status_code}: {response.text[:200]}",
-                permanent=is_permanent_http(response.status_code),
-            )
-        try:
-            return str(response.json()["id"])
-        except (ValueError, KeyError, TypeError):
-            return ""
 
 
 class Sender:
@@ -429,42 +247,11 @@ class Sender:
             )
             if not rows:
                 return 0
-            futures = []
-            for r in rows:
-                event = outcome_event(dict(r))
-                futures.append(
-                    await self.producer.send(
-                        self.topic, encode_event(event), key=r["volunteer_id"].encode()
-                    )
-                )
-            await asyncio.gather(*futures)
+            await publish_outcomes(
+                self.producer, self.topic, [outcome_event(dict(r)) for r in rows]
+            )
             await conn.execute(
                 "update outbox set reported = true where notification_id = any($1::text[])",
                 [r["notification_id"] for r in rows],
             )
         return len(rows)
-
-
-def outcome_event(row: dict[str, Any]) -> Any:
-    """The `notification.*` event of a final ledger row (its id is stable per outcome)."""
-    common = {
-        "notification_id": row["notification_id"],
-        "volunteer_id": row["volunteer_id"],
-        "template": row["template"],
-        "channel": Channel(row["channel"]),
-        "cause_event_id": row["cause_event_id"],
-    }
-    status = row["status"]
-    if status == "sent":
-        data: Any = NotificationSent(**common)
-    elif status == "failed":
-        data = NotificationFailed(
-            **common,
-            error=one_line(row["last_error"] or "failed"),
-            attempts=max(1, row["attempts"]),
-        )
-    else:
-        data = NotificationSuppressed(**common, reason=SuppressionReason(row["reason"]))
-    return new_event(
-        data, source=SOURCE, event_id=f"{row['notification_id']}.{status}", time=row["finished_at"]
-    )

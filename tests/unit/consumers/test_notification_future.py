@@ -8,8 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumers.notifications.rules import MAX_FUTURE, UNKNOWN_RECHECK, UNKNOWN_WAIT, is_in_future
-from consumers.notifications.sender import Claimed, decide
+from consumers.notifications.rules import (
+    MAX_FUTURE,
+    UNKNOWN_RECHECK,
+    UNKNOWN_WAIT,
+    Claimed,
+    decide,
+    is_in_future,
+)
 from schemas.notifications import SuppressionReason
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)

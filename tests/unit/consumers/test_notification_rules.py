@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 
 from consumers.notifications import ledger_rows
+from consumers.notifications.outcomes import one_line, outcome_event
 from consumers.notifications.rules import (
+    Claimed,
     QuietHours,
     backoff_s,
+    decide,
     is_permanent_http,
     is_permanent_smtp,
     notification_id,
 )
-from consumers.notifications.sender import Claimed, decide, one_line, outcome_event
 from consumers.notifications.templates import TEXTS, render_email, render_sms
 from schemas.decode import decode_event, encode_event
 from schemas.notifications import SuppressionReason
@@ -206,7 +208,7 @@ def test_a_reminder_waits_for_24_hours_before_the_start_and_checks_the_sign_up_t
 async def test_the_sms_key_is_sent_as_a_bearer_token_and_kept_out_of_settings_repr() -> None:
     import httpx
 
-    from consumers.notifications.sender import Providers
+    from consumers.notifications.providers import Providers
     from infra.settings import Settings
 
     seen: list[httpx.Request] = []

@@ -1,0 +1,71 @@
+"""The notifier's enqueue half, declared: contacts and opportunities refolded, sign-ups, ledger.
+
+For each fresh event it refolds the volunteer's contact details and the opportunity's
+title (from their histories, so arrival order never matters), keeps each sign-up's
+status (the shared participations, for reminders) and inserts one ledger row per
+(event, template, channel) the rules call for, in the same transaction as the consumed
+offsets. A duplicate event id, a redelivery or a replay finds the row already there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from consumers.notifications.rules import (
+    CONTACT_COLUMNS,
+    OPPORTUNITY_COLUMNS,
+    OPPORTUNITY_TYPES,
+    TRIGGERS,
+    fold_contact,
+    fold_opportunity,
+    ledger_rows,
+)
+from consumers.parts import Entity, Hook, participations, read_model, refold, rules
+from consumers.runtime import Projector
+from consumers.volunteers.rules import PROFILE_TYPES
+from infra.migrations import Migrations
+from infra.settings import Settings
+from schemas.envelope import Event
+
+NAME = "notifications"
+SQL = Path(__file__).with_name("sql")
+MIGRATIONS = Migrations(NAME, SQL)
+CONTACT = Entity("volunteer", PROFILE_TYPES, fold_contact, "contacts", CONTACT_COLUMNS)
+OPPORTUNITY = Entity(
+    "opportunity", OPPORTUNITY_TYPES, fold_opportunity, "opportunities", OPPORTUNITY_COLUMNS
+)
+INSERT_LEDGER = (
+    "insert into outbox (notification_id, cause_event_id, template, channel,"
+    " volunteer_id, cause_time, context) values ($1, $2, $3, $4, $5, $6, $7::jsonb)"
+    " on conflict do nothing"
+)
+
+
+def enqueue(max_age_hours: float) -> Hook:
+    """The hook inserting the ledger rows a batch calls for (the age rule configured)."""
+
+    async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]], _: Any) -> None:
+        rows = ledger_rows(events, dt.datetime.now(dt.UTC), max_age_hours)
+        if rows:
+            await conn.executemany(INSERT_LEDGER, rows)
+
+    return apply
+
+
+def build_projector(settings: Settings) -> Projector:
+    """The enqueue half, configured (the age rule reads the settings).
+
+    Participations fold inside the transaction (no precompute), as they always have here.
+    """
+    return read_model(
+        NAME,
+        refold(CONTACT, OPPORTUNITY),
+        participations(precompute=False),  # sign-up status, for reminders
+        rules("ledger", TRIGGERS, enqueue(settings.notify_max_age_hours)),
+        sql=SQL,
+    )
