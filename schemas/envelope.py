@@ -174,8 +174,8 @@ class Event(BaseModel, Generic[DataT]):
                 "subject must equal data.{key_field} (the Kafka key of this topic)",
                 {"key_field": self.key_field},
             )
-        extra = self.__pydantic_extra__
-        if extra and len(self.model_fields_set) + len(extra) > MAX_ATTRIBUTES:
+        # With extra="allow" the fields set include the extension attributes: one count.
+        if self.__pydantic_extra__ and len(self.model_fields_set) > MAX_ATTRIBUTES:
             msg = f"an event has at most {MAX_ATTRIBUTES} attributes, extensions included"
             raise PydanticCustomError("too_many_attributes", msg, {"field": "extensions"})
         return self
