@@ -88,9 +88,8 @@ _Groups = dict[tuple[str, int], list[tuple[bytes | None, bytes | None, Headers, 
 
 
 def _event_headers(event: Event[Any], base: Headers) -> Headers:
-    if event.traceparent is None:
-        return base  # the common case: one list shared by every record of the call
-    own = [("traceparent", event.traceparent.encode())]
+    """An event with its own `traceparent` extension: its trace on its record."""
+    own = [("traceparent", str(event.traceparent).encode())]
     if event.tracestate is not None:
         own.append(("tracestate", event.tracestate.encode()))
     return [*own, *((n, v) for n, v in base if n not in tracing.TRACE_HEADERS)]
@@ -110,22 +109,25 @@ async def _grouped(producer: AIOKafkaProducer, items: Iterable[Sendable]) -> tup
     base: Headers = [(CONTENT_TYPE, CLOUDEVENTS_JSON), *trace]
     partitions: dict[str, list[int]] = {}
     groups: _Groups = {}
-    count = 0
+    index = -1
     for index, item in enumerate(items):
-        count += 1
         if isinstance(item, Outgoing):
             topic, key, value = item.topic, item.key, item.value
             headers, partition = _outgoing_headers(item, trace), item.partition
         else:
             topic, key, value = spec_of(item).topic.name, item.subject.encode(), encode_event(item)
-            headers, partition = _event_headers(item, base), None
+            headers = base if item.traceparent is None else _event_headers(item, base)
+            partition = None
         if partition is None:
             known = partitions.get(topic)
             if known is None:  # same list, same order, as aiokafka's own send() uses
                 known = partitions[topic] = list(await producer.partitions_for(topic))
             partition = _PARTITIONER(key, known, known)
-        groups.setdefault((topic, partition), []).append((key, value, headers, index))
-    return groups, count
+        group = groups.get((topic, partition))
+        if group is None:
+            group = groups[(topic, partition)] = []
+        group.append((key, value, headers, index))
+    return groups, index + 1
 
 
 async def _send_group(
@@ -133,23 +135,27 @@ async def _send_group(
     topic: str,
     partition: int,
     records: list[tuple[bytes | None, bytes | None, Headers, int]],
-    delivery: list[asyncio.Future[Any] | None],
-) -> None:
-    batch, members = producer.create_batch(), []
-    for key, value, headers, index in records:
+    delivery: list[asyncio.Future[Any] | None] | None,
+) -> list[asyncio.Future[Any]]:
+    """Fill and send batches; return their futures (and set `delivery[index]` when given)."""
+    futures: list[asyncio.Future[Any]] = []
+    batch, first = producer.create_batch(), 0
+    for position, (key, value, headers, _) in enumerate(records):
         if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            future = await producer.send_batch(batch, topic, partition=partition)
-            for member in members:
-                delivery[member] = future
-            batch, members = producer.create_batch(), []
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+            if delivery is not None:
+                for _, _, _, index in records[first:position]:
+                    delivery[index] = futures[-1]
+            batch, first = producer.create_batch(), position
             if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 msg = f"a record of {len(value or b'')} bytes does not fit in a Kafka batch"
                 raise RecordTooLarge(msg)
-        members.append(index)
-    if members:
-        future = await producer.send_batch(batch, topic, partition=partition)
-        for member in members:
-            delivery[member] = future
+    if first < len(records):
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+        if delivery is not None:
+            for _, _, _, index in records[first:]:
+                delivery[index] = futures[-1]
+    return futures
 
 
 async def send(producer: AIOKafkaProducer, items: Iterable[Sendable]) -> list[asyncio.Future[Any]]:
@@ -177,17 +183,19 @@ async def emit(
     futures: list[asyncio.Future[Any]] = []
     try:
         async with asyncio.timeout(timeout_s):
-            futures = await send(producer, items)
+            groups, _ = await _grouped(producer, items)
+            for (topic, partition), records in groups.items():
+                futures += await _send_group(producer, topic, partition, records, None)
             # asyncio.wait, unlike gather, never cancels the delivery futures on timeout.
             if futures:
-                await asyncio.wait(set(futures))
+                await asyncio.wait(futures)
     except TimeoutError:
         msg = f"Kafka did not acknowledge {len(items)} records within {timeout_s:.1f}s"
         raise KafkaUnavailable(msg) from None
     except KafkaError as exc:
         msg = f"Kafka refused the records: {type(exc).__name__}"
         raise KafkaUnavailable(msg) from None
-    failed = next((f.exception() for f in set(futures) if f.exception() is not None), None)
+    failed = next((f.exception() for f in futures if f.exception() is not None), None)
     if failed is not None:
         msg = f"Kafka refused a batch: {type(failed).__name__}"
         raise KafkaUnavailable(msg)
