@@ -83,7 +83,7 @@ class Outgoing:
 
 
 Sendable = Event[Any] | Outgoing
-# Per (topic, partition): (key, value, headers) in the order given.
+# Per (topic, partition): (key, value, headers, index of the item) in the order given.
 _Groups = dict[tuple[str, int], list[tuple[bytes | None, bytes | None, Headers, int]]]
 
 
