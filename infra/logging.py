@@ -126,7 +126,11 @@ def current_correlation_id() -> str | None:
 
 
 def correlation_headers() -> list[tuple[str, bytes]]:
-    """Kafka headers carrying the current correlation id (empty when none is bound)."""
+    """Kafka headers carrying the current correlation id (empty when none is bound).
+
+    Deprecated with the `correlation_id` header itself: W3C `traceparent` (infra.tracing)
+    replaces it; written and read for one more release.
+    """
     cid = current_correlation_id()
     return [("correlation_id", cid.encode())] if cid else []
 

@@ -17,18 +17,19 @@ from typing import IO, Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from infra import tracing
+from infra.bus import send
 from infra.kafka import build_producer
-from infra.logging import bind_correlation_id, correlation_headers
 from infra.settings import Settings
-from schemas.decode import decode_event, encode_event
+from schemas.decode import decode_event
 from schemas.errors import DecodeError
-from schemas.registry import spec_of
 
 Progress = Callable[[int], None]
 Line = tuple[int, bytes]
 
 GATEWAY_BATCH = 500
 KAFKA_WINDOW = 5000  # records in flight before awaiting their acks (bounds memory)
+KAFKA_CHUNK = 500  # records handed to the bus at a time
 MAX_ATTEMPTS = 5
 MAX_BACKOFF_S = 30.0
 RETRYABLE = frozenset({429, 502, 503, 504})
@@ -103,26 +104,39 @@ async def publish_to_kafka(
     on_progress: Progress = _noop,
     producer: AIOKafkaProducer | None = None,
 ) -> PublishReport:
-    """Validate each line and produce it (idempotent, acks=all), pipelined, to its topic."""
+    """Validate each line and produce it (idempotent, acks=all), pipelined, to its topic.
+
+    Through the shared bus (`infra.bus.send`): CloudEvents headers, one trace per run, the
+    default partitioner; a refused batch rejects the lines it held.
+    """
     report = PublishReport()
     own = producer is None
     producer = producer or build_producer(settings)
     if own:
         await producer.start()
-    bind_correlation_id()
-    headers = [("content-type", b"application/cloudevents+json"), *correlation_headers()]
+    token = tracing.begin()  # one trace per run, on every record's traceparent
     pending: list[tuple[int, asyncio.Future[Any]]] = []
+    chunk: list[tuple[int, Any]] = []
+
+    async def hand_over() -> None:
+        futures = await send(producer, [event for _, event in chunk])
+        pending.extend(zip((number for number, _ in chunk), futures, strict=True))
+        chunk.clear()
+
     try:
         for number, _raw, event in _validated(lines, report, on_progress):
-            topic = spec_of(event).topic.name
-            value, key = encode_event(event), event.subject.encode()
-            pending.append((number, await producer.send(topic, value, key=key, headers=headers)))
+            chunk.append((number, event))
+            if len(chunk) >= KAFKA_CHUNK:
+                await hand_over()
             if len(pending) >= KAFKA_WINDOW:
                 on_progress(len(pending))
                 await _drain(pending, report)
+        if chunk:
+            await hand_over()
         on_progress(len(pending))
         await _drain(pending, report)
     finally:
+        tracing.end(token)
         if own:
             await producer.stop()
     return report

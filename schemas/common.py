@@ -122,6 +122,12 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 SOURCE_PATTERN = r"^(partner|platform)/[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 TEMPLATE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+# CloudEvents extension attribute names (the spec's a-z/0-9, its 20-character advice made a rule).
+EXTENSION_NAME_PATTERN = r"^[a-z0-9]{1,20}$"
+# W3C Trace Context (https://www.w3.org/TR/trace-context/): version-trace_id-parent_id-flags;
+# tracestate: printable ASCII list members, at most 512 characters, no edge blanks.
+TRACEPARENT_PATTERN = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+TRACESTATE_PATTERN = r"^[\u0021-\u007E]([\u0020-\u007E]{0,510}[\u0021-\u007E])?$"
 # E.164: a plus, a non-zero country code digit, 8 to 15 digits in all.
 PHONE_PATTERN = r"^\+[1-9][0-9]{7,14}$"
 # A deliberately plain address syntax (RFC 5321 dot-atom local part, LDH domain labels, a

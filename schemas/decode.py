@@ -17,9 +17,21 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import from_json, to_json
 
 from schemas import registry
-from schemas.common import EVENT_ID_PATTERN
-from schemas.envelope import TYPE_PATTERN, Event, dataschema_for, parse_dataschema
-from schemas.errors import DecodeError, FieldError, Reason, field_error, field_errors
+from schemas.common import EVENT_ID_PATTERN, EXTENSION_NAME_PATTERN
+from schemas.envelope import (
+    MAX_ATTRIBUTES,
+    TYPE_PATTERN,
+    Event,
+    dataschema_for,
+    parse_dataschema,
+)
+from schemas.errors import (
+    DecodeError,
+    FieldError,
+    Reason,
+    field_error,
+    field_errors,
+)
 from schemas.upcasters import upcast
 
 MAX_EVENT_BYTES = 64 * 1024
@@ -41,6 +53,12 @@ _ANY_EVENT: TypeAdapter[Event[Any]] = TypeAdapter(
 )
 _EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
 _TYPE_RE = re.compile(TYPE_PATTERN)
+_EXTENSION_NAME_RE = re.compile(EXTENSION_NAME_PATTERN)
+_TOO_MANY_ATTRIBUTES = FieldError(
+    "extensions",
+    "too_many_attributes",
+    f"too_many_attributes: an event has at most {MAX_ATTRIBUTES} attributes, extensions included",
+)
 
 
 def decode_event(raw: bytes | bytearray | memoryview | str) -> Event[Any] | DecodeError:
@@ -82,8 +100,8 @@ def encode_event(event: Event[Any]) -> bytes:
 
     Payload fields are written when they were set, null included: in a partial update an
     absent field is unchanged and `family_name: null` clears it, so dropping nulls would
-    change what the event says. Envelope optionals (`dataschema`, `correlationid`) are
-    omitted when None; `dataschema` always states the version on events the registry built.
+    change what the event says. Envelope optionals (`dataschema`, `correlationid`, `traceparent`,
+    `tracestate`) are omitted when None; extension attributes are written as received; `dataschema` always states the version on events the registry built.
     """
     return event.__pydantic_serializer__.to_json(event, exclude=_unset(event))
 
@@ -95,6 +113,10 @@ def _unset(event: Event[Any]) -> dict[str, Any] | None:
         exclude["dataschema"] = True
     if event.correlationid is None:
         exclude["correlationid"] = True
+    if event.traceparent is None:
+        exclude["traceparent"] = True
+    if event.tracestate is None:
+        exclude["tracestate"] = True
     data = event.data
     if unset := _field_names(type(data)) - data.__pydantic_fields_set__:
         exclude["data"] = dict.fromkeys(unset, True)
@@ -181,32 +203,51 @@ def _upcast(
 def _unknown_field_flood(
     document: dict[str, Any], spec: registry.EventSpec, detail: str, named: dict[str, Any]
 ) -> DecodeError | None:
-    """Report a record with scores of unknown fields without validating it again.
+    """Report a record with scores of unknown fields or attributes without validating it.
 
     Each unknown field costs pydantic an error object; thousands of them (a hostile or
-    broken producer) would make diagnosing one record take tens of milliseconds.
+    broken producer) would make diagnosing one record take tens of milliseconds. Top-level
+    keys are extension attributes when their names are valid: too many of them is one
+    error, whatever their number.
     """
-    checks: list[tuple[tuple[str, ...], dict[str, Any], Any]] = [
-        ((), document, spec.envelope.model_fields)
+    declared = spec.envelope.model_fields
+    bad_names = [
+        field_error(
+            {
+                "type": "string_pattern_mismatch",
+                "loc": (key,),
+                "msg": "",
+                "input": None,
+                "ctx": {"pattern": EXTENSION_NAME_PATTERN},
+            }
+        )
+        for key in document
+        if key not in declared and not _EXTENSION_NAME_RE.fullmatch(key)
     ]
-    if isinstance(data := document.get("data"), dict):
-        checks.append((("data",), data, spec.model.model_fields))
-    unknown = [(*prefix, key) for prefix, obj, known in checks for key in obj if key not in known]
-    if len(unknown) <= MAX_FIELD_ERRORS:
+    data = document.get("data")
+    unknown_data = (
+        [key for key in data if key not in spec.model.model_fields]
+        if isinstance(data, dict)
+        else []
+    )
+    too_many = len(document) > MAX_ATTRIBUTES
+    if not too_many and len(bad_names) + len(unknown_data) <= MAX_FIELD_ERRORS:
         return None  # ordinary case: let pydantic report every problem
-    errors = tuple(
+    errors = [_TOO_MANY_ATTRIBUTES] if too_many else []
+    errors += bad_names[: MAX_FIELD_ERRORS - len(errors)]
+    errors += [
         field_error(
             {
                 "type": "extra_forbidden",
-                "loc": loc,
+                "loc": ("data", key),
                 "msg": "Extra inputs are not permitted",
                 "input": None,
             }
         )
-        for loc in unknown[:MAX_FIELD_ERRORS]
-    )
-    omitted = len(unknown) - len(errors)
-    return DecodeError(Reason.INVALID_EVENT, detail, errors, omitted=omitted, **named)
+        for key in unknown_data[: MAX_FIELD_ERRORS - len(errors)]
+    ]
+    omitted = too_many + len(bad_names) + len(unknown_data) - len(errors)
+    return DecodeError(Reason.INVALID_EVENT, detail, tuple(errors), omitted=omitted, **named)
 
 
 def _invalid(exc: ValidationError, detail: str, named: dict[str, Any]) -> DecodeError:

@@ -130,6 +130,11 @@ _PATTERN_NAMES = {
     "starting with punctuation",
     common.SOURCE_PATTERN: "'partner/<org_id>' or 'platform/<component>'",
     common.TEMPLATE_PATTERN: "a template name: lowercase letters, digits and '_'",
+    common.EXTENSION_NAME_PATTERN: "an extension attribute name: 1-20 lowercase letters "
+    "a-z or digits 0-9",
+    common.TRACEPARENT_PATTERN: "a W3C traceparent: version-trace_id-parent_id-flags in "
+    "lowercase hex (00-<32 hex>-<16 hex>-<2 hex>)",
+    common.TRACESTATE_PATTERN: "a W3C tracestate: 1-512 printable ASCII characters",
     common.PHONE_PATTERN: "an E.164 phone number: '+' then 8-15 digits, no spaces",
     common.EMAIL_PATTERN: "an email address: a local part, '@', and a domain with a dot",
     common.TEXT_PATTERN: "non-blank text without control characters (C0, C1, DEL), line or "

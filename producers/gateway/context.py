@@ -1,4 +1,10 @@
-"""Per-request context (pure ASGI middleware): correlation id, the summary line, metrics.
+"""Per-request context (pure ASGI middleware): the trace, the summary line, metrics.
+
+Each request continues the caller's W3C `traceparent` (or starts a trace) through
+`infra.tracing`; its `trace_id` is on every log line of the request and the records it
+sends carry its `traceparent`. `X-Correlation-ID` is deprecated and kept for one release:
+a sane one is still accepted, logged as `correlation_id`, written to Kafka and echoed; when
+none is sent the trace id stands in for it.
 
 Pure ASGI rather than Starlette's BaseHTTPMiddleware: that one runs the endpoint in a
 separate task (contextvars bound there would not reach the summary line) and costs a
@@ -15,7 +21,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
-from infra.logging import new_correlation_id
+from infra import tracing
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.problems import generic
 
@@ -23,18 +29,24 @@ log = structlog.get_logger("producers.gateway")
 
 HEADER = b"x-correlation-id"
 _VALID_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_TRACE_HEADERS = frozenset(name.encode() for name in tracing.TRACE_HEADERS)
 
 
-def _correlation_id(scope: Scope) -> str:
-    """The caller's X-Correlation-ID when it is sane (it goes into logs and headers), else new."""
+def _trace_headers(scope: Scope) -> tuple[list[tuple[str, bytes]], str | None]:
+    """The request's `traceparent`/`tracestate`, and its X-Correlation-ID when sane."""
+    found: list[tuple[str, bytes]] = []
+    correlation = None
     for name, value in scope.get("headers", ()):
-        if name == HEADER and _VALID_ID.fullmatch(value):
-            return value.decode()
-    return new_correlation_id()
+        if name in _TRACE_HEADERS:
+            found.append((name.decode(), value))
+        elif name == HEADER and _VALID_ID.fullmatch(value):
+            correlation = value.decode()
+    return found, correlation
 
 
 class RequestContext:
-    """Binds the correlation id, echoes it, turns crashes into a bare 500, logs one line."""
+    """Continues or starts the trace, echoes the correlation id, turns crashes into a bare
+    500, logs one line."""
 
     def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
         self.app = app
@@ -45,9 +57,10 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
-        cid = _correlation_id(scope)
         saved = get_contextvars()
-        bind_contextvars(correlation_id=cid)
+        headers, correlation = _trace_headers(scope)
+        token = tracing.begin(headers, correlation)
+        cid = str(get_contextvars()["correlation_id"])
         # The endpoint records what the summary line should say here (events, reason).
         info: dict[str, Any] = scope.setdefault("tatawwu", {})
         status = 500
@@ -86,5 +99,6 @@ class RequestContext:
                 duration_ms=round((time.perf_counter() - began) * 1000, 2),
                 **fields,
             )
+            tracing.end(token)
             clear_contextvars()
             bind_contextvars(**saved)

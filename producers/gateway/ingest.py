@@ -1,5 +1,10 @@
 """Request bodies to events: media type, size limits, JSON shape and per-item validation.
 
+Three shapes are accepted: one structured CloudEvent, a JSON array of them (batch), and one
+event in binary content mode (`ce-*` headers, the body is `data`, `Content-Type:
+application/json`), which `schemas.binding` turns into its structured document through the
+`cloudevents` SDK before the same decoding, so the same rules and errors apply.
+
 The hot path parses and validates a whole batch in one pydantic-core pass (a list of the
 discriminated union of current envelopes, the same union `schemas.decode` uses). Only a
 batch that fails it is taken apart item by item with `decode_event`, to upcast older
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -18,6 +24,7 @@ from starlette.requests import Request
 
 from producers.gateway.problems import Problem
 from schemas import registry
+from schemas.binding import is_binary_http, structured_from_http
 from schemas.decode import decode_event
 from schemas.envelope import Event
 from schemas.errors import DecodeError, Reason
@@ -81,15 +88,40 @@ def _invalid(errors: list[dict[str, Any]], count: int) -> Problem:
     return Problem(422, "invalid_events", "Invalid events", detail, errors=errors)
 
 
+def _refuse(error: DecodeError) -> Problem:
+    """The problem answering one event that does not decode."""
+    if error.reason is Reason.INVALID_JSON:
+        return _malformed(error.detail)
+    if error.reason is Reason.TOO_LARGE:
+        return _too_large(error.detail)
+    return _invalid(_item_errors(0, error), 1)
+
+
 def _decode_one(body: bytes) -> list[Event[Any]]:
     result = decode_event(body)
-    if not isinstance(result, DecodeError):
-        return [result]
-    if result.reason is Reason.INVALID_JSON:
-        raise _malformed(result.detail)
-    if result.reason is Reason.TOO_LARGE:
-        raise _too_large(result.detail)
-    raise _invalid(_item_errors(0, result), 1)
+    if isinstance(result, DecodeError):
+        raise _refuse(result)
+    return [result]
+
+
+def is_binary_mode(headers: Mapping[str, str]) -> bool:
+    """A binary-mode CloudEvent: `ce-specversion` with a plain JSON body (HTTP binding 3.1)."""
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json" and is_binary_http(headers)
+
+
+def parse_binary_event(headers: Mapping[str, str], body: bytes) -> list[Event[Any]]:
+    """The one event of a binary-mode request, valid, or a Problem (400/413/422)."""
+    try:
+        document = structured_from_http(headers, body)
+        if isinstance(document, DecodeError):
+            raise _refuse(document)
+        return _decode_one(document)
+    except Problem:
+        raise
+    except Exception as exc:
+        detail = f"the event could not be decoded ({type(exc).__name__}); nothing was accepted"
+        raise Problem(422, "invalid_events", "Invalid events", detail) from None
 
 
 def _check_count(count: int, limit: int) -> None:

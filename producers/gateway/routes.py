@@ -19,7 +19,13 @@ from infra.claims import DEFAULT_SCHEMA, read_claims, store_claims
 from producers.gateway import authz
 from producers.gateway.claims import ClaimCache
 from producers.gateway.emit import KafkaUnavailable, RecordTooLarge, produce
-from producers.gateway.ingest import check_media_type, parse_events, read_body
+from producers.gateway.ingest import (
+    check_media_type,
+    is_binary_mode,
+    parse_binary_event,
+    parse_events,
+    read_body,
+)
 from producers.gateway.keys import Principal
 from producers.gateway.problems import Problem
 from schemas import ownership
@@ -116,7 +122,8 @@ async def authorise(request: Request, principal: Principal, events: list[Event[A
 
 @router.post("/v1/events", status_code=202)
 async def post_events(request: Request) -> Response:
-    """Accept one CloudEvent or a batch; 202 only once Kafka acknowledged every record."""
+    """Accept one CloudEvent (structured or binary mode) or a batch; 202 only once Kafka
+    acknowledged every record."""
     state = request.app.state
     settings = state.settings
     principal = await authenticate(request)
@@ -131,7 +138,10 @@ async def post_events(request: Request) -> Response:
     except TimeoutError:
         detail = f"the body did not arrive within {settings.gateway_request_timeout_s:g}s"
         raise Problem(408, "request_timeout", "Request timeout", detail) from None
-    events = parse_events(body, settings.gateway_max_batch_events)
+    if is_binary_mode(request.headers):
+        events = parse_binary_event(request.headers, body)
+    else:
+        events = parse_events(body, settings.gateway_max_batch_events)
     request.scope.setdefault("tatawwu", {})["events"] = len(events)
     rate, burst = settings.gateway_events_per_s, settings.gateway_events_burst
     if (wait := state.limiter.take_events(principal.key_id, len(events), rate, burst)) > 0:

@@ -177,7 +177,8 @@ _wrong_type = st.sampled_from([None, 1, 1.5, True, [], {}])
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation("drop a required field", lambda doc: True, _drop_required),
     Mutation("unknown data field", lambda doc: True, _set("data.surprise", 1)),
-    Mutation("unknown envelope attribute", lambda doc: True, _set("partnerext", "x")),
+    Mutation("badly named extension", lambda doc: True, _set("partner_ext", "x")),
+    Mutation("extension of a non-CloudEvents type", lambda doc: True, _set("partnerext", 1.5)),
     Mutation("wrong specversion", lambda doc: True, _set("specversion", "0.3")),
     Mutation("bad event id", lambda doc: True, _set("id", lambda d: "-" + d(ids))),
     Mutation("bad source", lambda doc: True, _set("source", "someone/else")),

@@ -195,7 +195,7 @@ CORPUS: list[tuple[str, bytes | str, Reason, str | None]] = [
         + b",".join(b'"k%d":0' % i for i in range(MAX_EVENT_BYTES // 12))
         + b"}",
         Reason.INVALID_EVENT,
-        "k0",
+        "extensions",
     ),
 ]
 
@@ -309,9 +309,22 @@ def test_unsafe_ids_are_not_copied_into_the_error() -> None:
     )
 
 
+def test_thousands_of_extension_attributes_give_one_error() -> None:
+    """Thousands of well-named top-level keys are one `too_many_attributes` error."""
+    raw = next(raw for name, raw, *_ in CORPUS if name == "huge key count")
+    result = decode_event(raw)
+    assert isinstance(result, DecodeError)
+    assert [(e.path, e.rule) for e in result.errors] == [("extensions", "too_many_attributes")]
+    assert len(result.summary()) < 500
+
+
 def test_thousands_of_unknown_fields_give_a_bounded_error() -> None:
     """A record with thousands of unknown keys lists the first few and counts the rest."""
-    raw = next(raw for name, raw, *_ in CORPUS if name == "huge key count")
+    raw = (
+        b'{"type":"volunteer.checked_in","data":{'
+        + b",".join(b'"k%d":0' % i for i in range(MAX_EVENT_BYTES // 12))
+        + b"}}"
+    )
     result = decode_event(raw)
     assert isinstance(result, DecodeError)
     assert len(result.errors) == 20

@@ -13,7 +13,7 @@ import pytest
 from schema_mutations import NOT_CLEARABLE
 from test_schemas_published import schema_accepts
 
-from producers.gateway.emit import _grouped
+from infra.bus import _grouped
 from producers.gateway.ingest import parse_events
 from schemas import DecodeError, Event, decode_event, encode_event
 from schemas.examples import example
@@ -143,8 +143,8 @@ async def test_the_gateway_path_keeps_family_name_null(batch: bool) -> None:
     document = update("volunteer.profile_updated", given_name="Madonna", family_name=None)
     body = json.dumps([document] if batch else document).encode()
     events = parse_events(body, max_events=10)
-    groups = await _grouped(_OnePartition(), events)  # type: ignore[arg-type]
-    [(key, value)] = [record for records in groups.values() for record in records]
+    groups, _ = await _grouped(_OnePartition(), events)  # type: ignore[arg-type]
+    [(key, value, _, _)] = [record for records in groups.values() for record in records]
     assert key == b"vol-10077"
     consumed = decode_event(value)
     assert not isinstance(consumed, DecodeError), consumed.summary()
