@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aiokafka import TopicPartition
-
+from consumers.runtime import bookkeeping
 from infra.db import connect
-from infra.kafka import build_consumer, build_producer
+from infra.kafka import build_consumer, build_producer, end_offsets, topic_partitions
 from infra.settings import Settings
 from schemas.topics import DEADLETTER
 
@@ -35,14 +34,13 @@ async def read_dead_letters(
     settings: Settings, topic: str
 ) -> list[tuple[Origin, dict[str, bytes], bytes | None, bytes | None]]:
     """Every record on the dead-letter topic now: (origin, headers, key, value)."""
+    tps = await topic_partitions(settings, [topic])
+    if not tps:
+        return []
     consumer = build_consumer(settings)
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not tps:
-            return []
-        ends = await consumer.end_offsets(tps)
+        ends = await end_offsets(settings, partitions=tps, consumer=consumer)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         out = []
@@ -86,13 +84,7 @@ async def replay(
     try:
         async with conn.transaction():
             origins = list(chosen)
-            rows = await conn.fetch(
-                "insert into dlq_replays (topic, kafka_partition, kafka_offset)"
-                " select * from unnest($1::text[], $2::int[], $3::bigint[]) on conflict do nothing"
-                " returning topic, kafka_partition, kafka_offset",
-                [o[0] for o in origins], [o[1] for o in origins], [o[2] for o in origins],
-            )  # fmt: skip
-            fresh = [(r["topic"], r["kafka_partition"], r["kafka_offset"]) for r in rows]
+            fresh = await bookkeeping.record_replays(conn, origins)
             futures = []
             for origin in fresh:
                 key, value = chosen[origin]

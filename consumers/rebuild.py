@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from consumers.runtime import Projector, ProjectorRuntime
+from consumers.runtime import Projector, ProjectorRuntime, bookkeeping
 from infra.db import connect
-from infra.kafka import build_consumer
+from infra.kafka import end_offsets
 from infra.settings import Settings
 
 Progress = Callable[[int, int], None]  # (records done, records total)
@@ -38,18 +38,6 @@ class RebuildReport:
     records: int
     seconds: float
     events_applied: int
-
-
-async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    """The end offset of every partition of these topics right now."""
-    consumer = build_consumer(settings)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        return await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
 
 
 class RebuildError(RuntimeError):
@@ -106,16 +94,10 @@ async def rebuild(
         await runtime.start()
         try:
             topics = [topic_prefix + t for t in projector.topics]
-            await _run_until(runtime, await end_offsets(settings, topics), progress)
+            await _run_until(runtime, await end_offsets(settings, topics=topics), progress)
             async with conn.transaction():
-                has_live = await conn.fetchval("select to_regclass($1)", f'"{live}"._offsets')
-                if has_live:
-                    await conn.execute(f'lock table "{live}"._offsets in exclusive mode')
-                    rows = await conn.fetch(f'select * from "{live}"._offsets')
-                    targets = {
-                        TopicPartition(r["topic"], r["kafka_partition"]): r["next_offset"]
-                        for r in rows
-                    }
+                targets = await bookkeeping.lock_live_offsets(conn, live)
+                if targets is not None:
                     # The live projector is paused on our lock: bound the wait, and on
                     # failure roll back (releasing it) rather than stall the live model.
                     await _run_until(runtime, targets, None, wait_s=HANDOFF_WAIT_S)
@@ -128,7 +110,7 @@ async def rebuild(
                     from consumers.api.dashboard_sql import create_dashboard_views
 
                     await create_dashboard_views(conn, k=settings.api_min_cell)
-            applied = await conn.fetchval(f'select events_applied from "{live}"._stats')
+            applied = await bookkeeping.events_applied(conn, live)
         finally:
             await runtime.close()
         if not keep_old:

@@ -1,17 +1,22 @@
-"""Read the projectors' bookkeeping for `projections status` and `dlq list`."""
+"""Projector status and lag, computed once: `projections status`, `dlq list` and the API."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from aiokafka import TopicPartition
 
-from consumers.registry import PROJECTORS
+from consumers.runtime import bookkeeping
 from infra.db import connect
-from infra.kafka import build_consumer
+from infra.kafka import end_offsets
 from infra.settings import Settings
+
+# The end offsets of these partitions, or None when Kafka cannot be asked now.
+EndsOf = Callable[[list[TopicPartition]], Awaitable[dict[TopicPartition, int] | None]]
 
 
 @dataclass(frozen=True)
@@ -19,66 +24,84 @@ class ProjectorStatus:
     """One projector's progress as PostgreSQL and Kafka see it."""
 
     name: str
+    schema: str
     applied: int
     duplicates: int
     dead_lettered: int
     last_event_time: dt.datetime | None
-    lag: int | None
+    last_applied_at: dt.datetime | None
+    lag: int | None  # records not applied yet; None when Kafka could not be asked
     partitions: tuple[tuple[str, int, int, int], ...] = ()  # (topic, partition, next, end)
 
 
-async def collect(settings: Settings) -> list[ProjectorStatus]:
-    """Status rows for every projector whose schema exists."""
+def status_of(
+    name: str,
+    schema: str,
+    progress: bookkeeping.Progress,
+    ends: Mapping[TopicPartition, int] | None,
+) -> ProjectorStatus:
+    """A projector's status from its bookkeeping and the log's end offsets (pure)."""
+    lag, partitions = None, ()
+    if ends is not None:
+        partitions = tuple(
+            sorted(
+                (tp.topic, tp.partition, nxt, ends.get(tp, nxt))
+                for tp, nxt in progress.offsets.items()
+            )
+        )
+        lag = sum(max(0, end - nxt) for _, _, nxt, end in partitions)
+    return ProjectorStatus(
+        name, schema, progress.events_applied, progress.duplicates, progress.dead_lettered,
+        progress.last_event_time, progress.last_applied_at, lag, partitions,
+    )  # fmt: skip
+
+
+async def statuses(
+    conn: asyncpg.Connection, schemas: Mapping[str, str], ends_of: EndsOf
+) -> dict[str, ProjectorStatus | None]:
+    """Status per projector name (None: its schema does not exist yet), one Kafka ask."""
+    found = {
+        name: await bookkeeping.read_progress(conn, schema) for name, schema in schemas.items()
+    }
+    partitions = sorted({tp for p in found.values() if p for tp in p.offsets})
+    ends = await ends_of(partitions) if partitions else {}
+    return {
+        name: None if progress is None else status_of(name, schemas[name], progress, ends)
+        for name, progress in found.items()
+    }
+
+
+def _projector_names() -> list[str]:
+    # Imported here: the read API uses this module without loading every read model.
+    from consumers.registry import PROJECTORS
+
+    return sorted(PROJECTORS)
+
+
+async def collect(settings: Settings, names: Iterable[str] | None = None) -> list[ProjectorStatus]:
+    """Status rows for every projector (or these) whose schema exists."""
+
+    async def ends_of(partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return await end_offsets(settings, partitions=partitions)
+
     conn = await connect(settings)
-    consumer = build_consumer(settings)
-    await consumer.start()
     try:
-        out = []
-        for name in sorted(PROJECTORS):
-            exists = await conn.fetchval("select to_regclass($1)", f'"{name}"._stats')
-            if exists is None:
-                continue
-            stats = await conn.fetchrow(f'select * from "{name}"._stats')
-            offsets = await conn.fetch(
-                f'select topic, kafka_partition, next_offset from "{name}"._offsets'
-            )
-            lag, partitions = None, []
-            if offsets:
-                tps = [TopicPartition(r["topic"], r["kafka_partition"]) for r in offsets]
-                ends = await consumer.end_offsets(tps)
-                partitions = sorted(
-                    (tp.topic, tp.partition, r["next_offset"], ends[tp])
-                    for tp, r in zip(tps, offsets, strict=True)
-                )
-                lag = sum(max(0, end - nxt) for _, _, nxt, end in partitions)
-            out.append(
-                ProjectorStatus(
-                    name,
-                    stats["events_applied"],
-                    stats["duplicates"],
-                    stats["dead_lettered"],
-                    stats["last_event_time"],
-                    lag,
-                    tuple(partitions),
-                )
-            )
-        return out
+        wanted = list(names) if names is not None else _projector_names()
+        found = await statuses(conn, {name: name for name in wanted}, ends_of)
+        return [status for status in found.values() if status is not None]
     finally:
-        await consumer.stop()
         await conn.close()
 
 
-async def dead_letters(settings: Settings, limit: int) -> list[dict[str, Any]]:
-    """Dead letters recorded by every projector, oldest first."""
+async def dead_letters(
+    settings: Settings, limit: int, names: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """Dead letters recorded by every projector (or these), oldest first."""
     conn = await connect(settings)
     try:
         out: list[dict[str, Any]] = []
-        for name in sorted(PROJECTORS):
-            if await conn.fetchval("select to_regclass($1)", f'"{name}"._deadletters') is None:
-                continue
-            rows = await conn.fetch(
-                f'select * from "{name}"._deadletters order by dead_at limit $1', limit
-            )
+        for name in list(names) if names is not None else _projector_names():
+            rows = await bookkeeping.read_dead_letters(conn, name, limit)
             out += [
                 {
                     "projector": name,

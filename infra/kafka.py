@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 from faststream.security import (
@@ -124,6 +124,55 @@ def build_admin(settings: Settings) -> AIOKafkaAdminClient:
         request_timeout_ms=15_000,
         **aiokafka_security(settings),
     )
+
+
+async def topic_partitions(settings: Settings, topics: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of these topics as the cluster describes them now (none if absent).
+
+    Through the admin client's public `describe_topics`, asked for every topic: asking
+    by name would create a missing topic on a cluster that auto-creates them.
+    """
+    wanted = set(topics)
+    if not wanted:
+        return []
+    admin = build_admin(settings)
+    await admin.start()
+    try:
+        described = await admin.describe_topics()
+    finally:
+        await admin.close()
+    return sorted(
+        TopicPartition(t["topic"], p["partition"])
+        for t in described if t["topic"] in wanted
+        for p in t["partitions"]
+    )  # fmt: skip
+
+
+async def end_offsets(
+    settings: Settings,
+    *,
+    topics: Iterable[str] = (),
+    partitions: Iterable[TopicPartition] = (),
+    consumer: AIOKafkaConsumer | None = None,
+) -> dict[TopicPartition, int]:
+    """The end offset (the next offset to be written) of these partitions and topics, now.
+
+    The one way the platform asks: `topics` are resolved to all their partitions, and a
+    running `consumer` is used when given (none is started then).
+    """
+    wanted = set(partitions)
+    if topics:
+        wanted.update(await topic_partitions(settings, topics))
+    if not wanted:
+        return {}
+    if consumer is not None:
+        return dict(await consumer.end_offsets(sorted(wanted)))
+    consumer = build_consumer(settings)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(sorted(wanted)))
+    finally:
+        await consumer.stop()
 
 
 async def ensure_topics(

@@ -11,10 +11,10 @@ import asyncpg
 import structlog
 from aiokafka import TopicPartition
 
-from consumers.api import queries
 from consumers.api.models import ProjectionFreshness, Projections
 from consumers.api.sources import Sources
-from infra.kafka import build_consumer
+from consumers.status import statuses
+from infra.kafka import build_consumer, end_offsets
 from infra.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -41,7 +41,9 @@ class EndOffsets:
                     consumer = build_consumer(self.settings, request_timeout_ms=3000)
                     await asyncio.wait_for(consumer.start(), 5)
                     self._consumer = consumer
-                ends = await asyncio.wait_for(self._consumer.end_offsets(partitions), 3)
+                ends = await asyncio.wait_for(
+                    end_offsets(self.settings, partitions=partitions, consumer=self._consumer), 3
+                )
             except Exception as exc:
                 log.warning("end_offsets_unavailable", error=type(exc).__name__)
                 await self.close()
@@ -62,33 +64,23 @@ class EndOffsets:
 async def projections(conn: asyncpg.Connection, sources: Sources, ends: EndOffsets) -> Projections:
     """Freshness of every read model the API serves."""
     now = dt.datetime.now(dt.UTC)
-    found = {name: await queries.projector_stats(conn, schema)
-             for name, schema in sources.read_models.items()}  # fmt: skip
-    partitions = [
-        TopicPartition(topic, part)
-        for stats in found.values() if stats
-        for topic, part, _ in stats["offsets"]
-    ]  # fmt: skip
-    end = await ends.get(partitions) if partitions else {}
+    found = await statuses(conn, sources.read_models, ends.get)
     items = []
     for name, schema in sources.read_models.items():
-        stats = found[name]
-        if stats is None:
+        status = found[name]
+        if status is None:
             items.append(ProjectionFreshness(
                 name=name, schema=schema, status="missing", events_applied=None,
                 duplicates=None, dead_lettered=None, last_event_time=None, last_applied_at=None,
                 seconds_since_applied=None, lag=None,
             ))  # fmt: skip
             continue
-        lag = None
-        if end is not None:
-            lag = sum(max(0, end.get(TopicPartition(t, p), n) - n) for t, p, n in stats["offsets"])
-        applied_at = stats["last_applied_at"]
+        applied_at = status.last_applied_at
         items.append(ProjectionFreshness(
-            name=name, schema=schema, status="ok", events_applied=stats["events_applied"],
-            duplicates=stats["duplicates"], dead_lettered=stats["dead_lettered"],
-            last_event_time=stats["last_event_time"], last_applied_at=applied_at,
+            name=name, schema=schema, status="ok", events_applied=status.applied,
+            duplicates=status.duplicates, dead_lettered=status.dead_lettered,
+            last_event_time=status.last_event_time, last_applied_at=applied_at,
             seconds_since_applied=(now - applied_at).total_seconds() if applied_at else None,
-            lag=lag,
+            lag=status.lag,
         ))  # fmt: skip
     return Projections(checked_at=now, projections=items)

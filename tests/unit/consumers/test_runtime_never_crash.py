@@ -7,6 +7,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from consumers import runtime
+from consumers.runtime import batch
 from producers.gateway import ingest
 from producers.gateway.problems import Problem
 from schemas.examples import example
@@ -21,14 +22,14 @@ def test_a_decoder_that_raises_makes_that_record_a_dead_letter(
 ) -> None:
     """A bug in decoding one record costs that record only, never the batch or the loop."""
     good = orjson.dumps(example("volunteer.signed_up"))
-    real = runtime.decode_event
+    real = batch.decode_event
 
     def flaky(raw: bytes):  # type: ignore[no-untyped-def]
         if raw == b"boom":
             raise OverflowError("date value out of range")
         return real(raw)
 
-    monkeypatch.setattr(runtime, "decode_event", flaky)
+    monkeypatch.setattr(batch, "decode_event", flaky)
     decoded, dead = runtime.decode_batch([record(good, 0), record(b"boom", 1), record(good, 2)])
     assert [r.offset for r, _ in decoded] == [0, 2]
     assert [(d.record.offset, d.reason) for d in dead] == [(1, "undecodable")]

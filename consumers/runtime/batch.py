@@ -1,0 +1,132 @@
+"""A batch as values: records decoded into events and dead letters, and what applying did."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from consumers.runtime.projector import Accumulator
+from schemas import ownership
+from schemas.decode import decode_event
+from schemas.envelope import Event
+from schemas.errors import DecodeError
+from schemas.registry import spec_of
+
+Record = ConsumerRecord[bytes, bytes]
+Pair = tuple[Record, Event[Any]]
+# Records per partition, each list in offset order (what `getmany` returns).
+Fetched = dict[TopicPartition, list[Record]]
+DECODE_SLICE = 20  # records decoded between two yields (~0.2 ms)
+
+
+@dataclass
+class Dead:
+    """A record the projector cannot process, and why."""
+
+    record: Record
+    reason: str
+    detail: str
+    event_id: str | None = None
+    event_type: str | None = None
+    event: Event[Any] | None = None  # when it decoded (refused or failed to apply)
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """A fetched batch, decoded ahead of its transaction."""
+
+    fetched: Fetched  # the records by partition, as fetched
+    records: list[Record]  # the same records in one list (partitions sorted)
+    good: list[Pair]  # records that decoded, with their event
+    dead: list[Dead]  # records that did not (bad bytes, wrong topic)
+    began: float  # perf_counter once decoded (the batch's apply duration starts here)
+    prepared: Any = None  # the projector's precomputed part of every decoded event
+
+    @classmethod
+    def empty(cls) -> DecodedBatch:
+        """No records: a batch that only looks at parked facts."""
+        return cls({}, [], [], [], time.perf_counter())
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did (for the summary log line and the tests)."""
+
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    skipped: int = 0
+    dead: int = 0
+    refused: int = 0  # by the ownership rules (among `dead`)
+    parked: int = 0  # waiting for the claim that decides their owner
+    unparked: int = 0  # parked earlier, judged again in this batch
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    claims: dict[ownership.Key, str] = field(default_factory=dict)  # made by this batch
+    rules: dict[str, int] = field(default_factory=dict)  # refusals by rule
+
+
+def identity(event: Event[Any]) -> str:
+    """An event's identity: its `source` and its `id` (neither can hold a space)."""
+    return f"{event.source} {event.id}"
+
+
+def group(records: Sequence[Record]) -> Fetched:
+    """Records by partition (each partition's records keep their order)."""
+    fetched: Fetched = {}
+    for record in records:
+        fetched.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+    return fetched
+
+
+def decode_batch(
+    records: Sequence[Record], topic_prefix: str = ""
+) -> tuple[list[Pair], list[Dead]]:
+    """Split records into decoded events and dead letters (bad bytes, wrong topic).
+
+    Nothing a record holds may stop the loop: whatever decoding one raises (a bug in a
+    validator or an upcaster the contract tests missed) makes that record a dead letter.
+    """
+    good: list[Pair] = []
+    dead: list[Dead] = []
+    for record in records:
+        try:
+            result = decode_event(record.value or b"")
+            if isinstance(result, DecodeError):
+                reason, summary = str(result.reason), result.summary()
+                dead.append(Dead(record, reason, summary, result.event_id, result.event_type))
+            elif spec_of(result).topic.name != record.topic.removeprefix(topic_prefix):
+                detail = f"{result.type} belongs on {spec_of(result).topic.name}, not this topic"
+                dead.append(Dead(record, "wrong_topic", detail, result.id, result.type))
+            else:
+                good.append((record, result))
+        except Exception as exc:
+            detail = f"decoding raised {type(exc).__name__} (a decoder bug; the record is kept)"
+            dead.append(Dead(record, "undecodable", detail))
+    return good, dead
+
+
+async def decode(
+    fetched: Fetched,
+    topic_prefix: str = "",
+    precompute: Callable[[], Accumulator] | None = None,
+) -> DecodedBatch:
+    """Decode (and precompute) a batch in slices, yielding to the transaction in flight."""
+    records = [r for tp in sorted(fetched) for r in fetched[tp]]
+    accumulator = precompute() if precompute else None
+    good: list[Pair] = []
+    dead: list[Dead] = []
+    for start in range(0, len(records), DECODE_SLICE):
+        g, d = decode_batch(records[start : start + DECODE_SLICE], topic_prefix)
+        good += g
+        dead += d
+        if accumulator is not None:
+            accumulator.add([event for _, event in g])
+        await asyncio.sleep(0)
+    prepared = accumulator.result() if accumulator is not None else None
+    return DecodedBatch(fetched, records, good, dead, time.perf_counter(), prepared)
