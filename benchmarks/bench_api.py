@@ -33,11 +33,11 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from consumers.registry import PROJECTORS  # noqa: E402
 from consumers.runtime import ProjectorRuntime  # noqa: E402
 from infra.db import connect  # noqa: E402
 from infra.settings import Settings, child_env  # noqa: E402
 from producers.simulator import SimConfig, Via, run, simulate  # noqa: E402
+from tatawwu.manifest import PROJECTORS  # noqa: E402
 from tests.support.projectors import end_offsets, wait_caught_up  # noqa: E402
 
 SCHEMAS_ENV = "TATAWWU_BENCH_API_SCHEMAS"

@@ -36,7 +36,6 @@ from rich.table import Table  # noqa: E402
 
 from consumers.participations import upsert_participations  # noqa: E402
 from consumers.rebuild import rebuild  # noqa: E402
-from consumers.registry import PROJECTORS  # noqa: E402
 from consumers.runtime import tune_gc  # noqa: E402
 from infra.db import connect  # noqa: E402
 from infra.kafka import build_admin, build_broker, build_consumer, build_producer  # noqa: E402
@@ -44,6 +43,7 @@ from infra.logging import configure_logging  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from schemas.decode import decode_event  # noqa: E402
 from schemas.errors import DecodeError  # noqa: E402
+from tatawwu.manifest import PROJECTORS  # noqa: E402
 from tests.support.projectors import create_prefixed_topics, end_offsets, wait_caught_up  # noqa: E402
 from tests.support.streams import build_stream, publish  # noqa: E402
 
@@ -163,7 +163,7 @@ def start_projector_process(
 ) -> subprocess.Popen[bytes]:
     """`tatawwu projections run NAME` as its own process, as in production."""
     env = {**os.environ, "TATAWWU_LOG_LEVEL": "ERROR"}
-    cmd = [sys.executable, "-m", "infra", "projections", "run", name, "--topic-prefix",
+    cmd = [sys.executable, "-m", "tatawwu", "projections", "run", name, "--topic-prefix",
            prefix, "--schema", schema, "--group-id", group]  # fmt: skip
     return subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -238,7 +238,7 @@ async def memory_profile(
 ) -> list[tuple[int, float]]:
     """Feed the stream in chunks to a projector process; RSS after each chunk is applied."""
     env = {**os.environ, "TATAWWU_LOG_LEVEL": "ERROR"}
-    cmd = [sys.executable, "-m", "infra", "projections", "run", "campaigns", "--topic-prefix", prefix,
+    cmd = [sys.executable, "-m", "tatawwu", "projections", "run", "campaigns", "--topic-prefix", prefix,
            "--schema", schema, "--group-id", f"mem-{schema}"]  # fmt: skip
     # A separate process on purpose: its RSS is what we measure.
     proc = subprocess.Popen(  # noqa: ASYNC220

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import TopicPartition
 
-from consumers.registry import PROJECTORS
 from infra.db import connect
 from infra.kafka import build_consumer
 from infra.settings import Settings
@@ -27,14 +27,14 @@ class ProjectorStatus:
     partitions: tuple[tuple[str, int, int, int], ...] = ()  # (topic, partition, next, end)
 
 
-async def collect(settings: Settings) -> list[ProjectorStatus]:
-    """Status rows for every projector whose schema exists."""
+async def collect(settings: Settings, names: Iterable[str]) -> list[ProjectorStatus]:
+    """Status rows for each named projector whose schema exists."""
     conn = await connect(settings)
     consumer = build_consumer(settings)
     await consumer.start()
     try:
         out = []
-        for name in sorted(PROJECTORS):
+        for name in sorted(names):
             exists = await conn.fetchval("select to_regclass($1)", f'"{name}"._stats')
             if exists is None:
                 continue
@@ -68,12 +68,14 @@ async def collect(settings: Settings) -> list[ProjectorStatus]:
         await conn.close()
 
 
-async def dead_letters(settings: Settings, limit: int) -> list[dict[str, Any]]:
-    """Dead letters recorded by every projector, oldest first."""
+async def dead_letters(
+    settings: Settings, limit: int, names: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Dead letters recorded by each named projector, oldest first."""
     conn = await connect(settings)
     try:
         out: list[dict[str, Any]] = []
-        for name in sorted(PROJECTORS):
+        for name in sorted(names):
             if await conn.fetchval("select to_regclass($1)", f'"{name}"._deadletters') is None:
                 continue
             rows = await conn.fetch(

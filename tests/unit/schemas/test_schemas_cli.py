@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from infra.cli_schemas import register
 from schemas.examples import example
+from tatawwu.cli_schemas import register
 
 
 @pytest.fixture
