@@ -15,7 +15,7 @@ from tatawwu.cli_schemas import register
 
 @pytest.fixture
 def app() -> typer.Typer:
-    """A throwaway app with the schemas commands registered, as infra/cli.py does."""
+    """A throwaway app with the schemas commands registered, as tatawwu/cli.py does."""
     application = typer.Typer()
     register(application)
     return application
