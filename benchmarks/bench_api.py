@@ -30,11 +30,11 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from consumers.registry import PROJECTORS
 from consumers.runtime import ProjectorRuntime
 from infra.db import connect
 from infra.settings import Settings, child_env
 from producers.simulator import SimConfig, Via, run, simulate
+from tatawwu.manifest import PROJECTORS
 from tests.support.projectors import end_offsets, wait_caught_up
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,7 +33,6 @@ from rich.table import Table
 
 from consumers.participations import upsert_participations
 from consumers.rebuild import rebuild
-from consumers.registry import PROJECTORS
 from consumers.runtime import tune_gc
 from infra.db import connect
 from infra.kafka import build_admin, build_broker, build_consumer, build_producer
@@ -41,6 +40,7 @@ from infra.logging import configure_logging
 from infra.settings import Settings
 from schemas.decode import decode_event
 from schemas.errors import DecodeError
+from tatawwu.manifest import PROJECTORS
 from tests.support.projectors import create_prefixed_topics, end_offsets, wait_caught_up
 from tests.support.streams import build_stream, publish
 
@@ -161,7 +161,7 @@ def start_projector_process(
 ) -> subprocess.Popen[bytes]:
     """`tatawwu projections run NAME` as its own process, as in production."""
     env = {**os.environ, "TATAWWU_LOG_LEVEL": "ERROR"}
-    cmd = [sys.executable, "-m", "infra", "projections", "run", name, "--topic-prefix",
+    cmd = [sys.executable, "-m", "tatawwu", "projections", "run", name, "--topic-prefix",
            prefix, "--schema", schema, "--group-id", group]  # fmt: skip
     return subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -236,7 +236,7 @@ async def memory_profile(
 ) -> list[tuple[int, float]]:
     """Feed the stream in chunks to a projector process; RSS after each chunk is applied."""
     env = {**os.environ, "TATAWWU_LOG_LEVEL": "ERROR"}
-    cmd = [sys.executable, "-m", "infra", "projections", "run", "campaigns", "--topic-prefix", prefix,
+    cmd = [sys.executable, "-m", "tatawwu", "projections", "run", "campaigns", "--topic-prefix", prefix,
            "--schema", schema, "--group-id", f"mem-{schema}"]  # fmt: skip
     # A separate process on purpose: its RSS is what we measure.
     proc = subprocess.Popen(  # noqa: ASYNC220

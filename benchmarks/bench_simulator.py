@@ -46,7 +46,7 @@ async def delete_topics(settings: Settings, prefix: str) -> None:
 
 def run_command(settings: Settings, args: argparse.Namespace, prefix: str, truth: Path) -> float:
     """Wall-clock seconds of the real CLI sending to Kafka."""
-    command = [sys.executable, "-m", "infra", "simulate", "--via", "kafka",
+    command = [sys.executable, "-m", "tatawwu", "simulate", "--via", "kafka",
                "--volunteers", str(args.volunteers), "--days", str(args.days),
                "--seed", str(args.seed), "--until", args.until, "--topic-prefix", prefix,
                "--truth", str(truth)]  # fmt: skip

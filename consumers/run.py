@@ -7,15 +7,14 @@ import signal
 
 import structlog
 
-from consumers.registry import projector_named
-from consumers.runtime import ProjectorRuntime, run_projector
+from consumers.runtime import Projector, ProjectorRuntime, run_projector
 from infra.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
 async def serve(
-    name: str,
+    projector: Projector,
     settings: Settings,
     *,
     instance_id: str | None = None,
@@ -24,9 +23,10 @@ async def serve(
     topic_prefix: str = "",
     metrics_port: int | None = None,
 ) -> None:
-    """Run the named projector; stop cleanly on SIGTERM or SIGINT."""
+    """Run the projector; stop cleanly on SIGTERM or SIGINT."""
+    name = projector.name
     runtime = ProjectorRuntime(
-        projector_named(name),
+        projector,
         settings,
         instance_id=instance_id,
         schema=schema,

@@ -71,22 +71,15 @@ async def statuses(
     }
 
 
-def _projector_names() -> list[str]:
-    # Imported here: the read API uses this module without loading every read model.
-    from consumers.registry import PROJECTORS
-
-    return sorted(PROJECTORS)
-
-
-async def collect(settings: Settings, names: Iterable[str] | None = None) -> list[ProjectorStatus]:
-    """Status rows for every projector (or these) whose schema exists."""
+async def collect(settings: Settings, names: Iterable[str]) -> list[ProjectorStatus]:
+    """Status rows for each named projector whose schema exists."""
 
     async def ends_of(partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         return await end_offsets(settings, partitions=partitions)
 
     conn = await connect(settings)
     try:
-        wanted = list(names) if names is not None else _projector_names()
+        wanted = sorted(names)
         found = await statuses(conn, {name: name for name in wanted}, ends_of)
         return [status for status in found.values() if status is not None]
     finally:
@@ -94,13 +87,13 @@ async def collect(settings: Settings, names: Iterable[str] | None = None) -> lis
 
 
 async def dead_letters(
-    settings: Settings, limit: int, names: Iterable[str] | None = None
+    settings: Settings, limit: int, names: Iterable[str]
 ) -> list[dict[str, Any]]:
-    """Dead letters recorded by every projector (or these), oldest first."""
+    """Dead letters recorded by each named projector, oldest first."""
     conn = await connect(settings)
     try:
         out: list[dict[str, Any]] = []
-        for name in list(names) if names is not None else _projector_names():
+        for name in sorted(names):
             rows = await bookkeeping.read_dead_letters(conn, name, limit)
             out += [
                 {

@@ -27,7 +27,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Settings]:
     """The real Kafka and PostgreSQL, with topics and migrations; stopped after if started here."""
-    from infra.local.stack import down, up
+    from tatawwu.stack import down, up
 
     report = up(settings)  # idempotent: starts only what is missing, then topics and migrations
     yield settings

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from infra.local.kafka import KafkaCluster
 from infra.local.postgres import PostgresCluster
+from infra.migrations import Migrations
 from infra.settings import Settings
 
 
@@ -51,8 +53,9 @@ def up(
     topics: bool = True,
     migrate: bool = True,
     services: tuple[str, ...] = SERVICES,
+    migrations: Sequence[Migrations] = (),
 ) -> StartReport:
-    """Start what is local and missing, then create topics and apply migrations."""
+    """Start what is local and missing, then create topics and apply the given migrations."""
     report = StartReport()
     began = time.monotonic()
     if "postgres" not in services:
@@ -78,14 +81,23 @@ def up(
         report.timings["kafka"] = time.monotonic() - began
     if topics or migrate:
         began = time.monotonic()
-        asyncio.run(prepare(settings, topics=topics, migrate=migrate))
+        asyncio.run(prepare(settings, topics=topics, migrate=migrate, migrations=migrations))
         report.timings["topics+migrations"] = time.monotonic() - began
     return report
 
 
-async def prepare(settings: Settings, *, topics: bool = True, migrate: bool = True) -> None:
-    """Create the declared topics and apply every component's migrations (both idempotent)."""
-    from infra.components import all_migrations
+async def prepare(
+    settings: Settings,
+    *,
+    topics: bool = True,
+    migrate: bool = True,
+    migrations: Sequence[Migrations] = (),
+) -> None:
+    """Create the declared topics and apply the migrations, in order (both idempotent).
+
+    The application passes its list (`tatawwu.manifest.shared_migrations`): the
+    plumbing does not know which components own tables.
+    """
     from infra.db import connect
     from infra.kafka import ensure_topics
     from infra.migrations import apply
@@ -95,7 +107,7 @@ async def prepare(settings: Settings, *, topics: bool = True, migrate: bool = Tr
     if migrate:
         conn = await connect(settings)
         try:
-            await apply(conn, *all_migrations())
+            await apply(conn, *migrations)
         finally:
             await conn.close()
 

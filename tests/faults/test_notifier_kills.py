@@ -43,7 +43,7 @@ def start_notifier(sinks: Sinks, prefix: str, schema: str, log: Path) -> subproc
     env = {**os.environ, "TATAWWU_LOG_FORMAT": "json", "TATAWWU_LOG_LEVEL": "INFO",
            "TATAWWU_SMTP_URL": sinks.smtp_url, "TATAWWU_SMS_URL": sinks.sms_url,
            "TATAWWU_NOTIFY_QUIET_HOURS": "", "TATAWWU_NOTIFY_LEASE_S": "5"}  # fmt: skip
-    cmd = [sys.executable, "-m", "infra", "notifications", "run", "--topic-prefix", prefix,
+    cmd = [sys.executable, "-m", "tatawwu", "notifications", "run", "--topic-prefix", prefix,
            "--schema", schema, "--group-id", f"g-{schema}", "--instance-id", "notifier-kills"]  # fmt: skip
     with log.open("ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from consumers.registry import PROJECTORS
 from infra.db import connect
 from infra.kafka import build_producer, ensure_topics
 from infra.settings import Settings
 from producers.simulator import SimConfig, simulate
 from producers.simulator.run import prefixed_catalog
 from schemas.registry import CURRENT
+from tatawwu.manifest import PROJECTORS
 from tests.support.projectors import end_offsets, wait_caught_up
 from tests.support.truth import compare, expected_dead_letters
 
@@ -32,7 +32,7 @@ def start_projector(name: str, prefix: str, schema: str, log: Path) -> subproces
     """`tatawwu projections run NAME` as its own process, logging to a file."""
     env = {**os.environ, "TATAWWU_LOG_FORMAT": "json", "TATAWWU_LOG_LEVEL": "INFO"}
     cmd = [
-        sys.executable, "-m", "infra", "projections", "run", name,
+        sys.executable, "-m", "tatawwu", "projections", "run", name,
         "--topic-prefix", prefix, "--schema", schema, "--group-id", f"g-{schema}",
         "--instance-id", f"{name}-chaos",
     ]  # fmt: skip

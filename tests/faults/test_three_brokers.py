@@ -25,7 +25,7 @@ def tatawwu(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TATAWWU_LOG_FORMAT": "json"}
     env.pop("TATAWWU_KAFKA_BOOTSTRAP", None)
     return subprocess.run(
-        [sys.executable, "-m", "infra", *args], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "tatawwu", *args], capture_output=True, text=True, env=env,
         timeout=240, check=False,
     )  # fmt: skip
 

@@ -109,7 +109,7 @@ def test_psql_connects_to_the_database(stack: Settings) -> None:
 
 async def test_smoke_round_trip_goes_through_kafka_into_postgres(stack: Settings) -> None:
     """One event published, consumed from its acknowledged offset and stored with it."""
-    from infra.smoke import round_trip
+    from tatawwu.smoke import round_trip
 
     result = await round_trip(stack)
     conn = await connect(stack)
@@ -124,7 +124,7 @@ async def test_smoke_round_trip_goes_through_kafka_into_postgres(stack: Settings
 
 def test_configured_external_servers_are_used_and_nothing_is_started(stack: Settings) -> None:
     """With TATAWWU_KAFKA_BOOTSTRAP and TATAWWU_DATABASE_URL set, `up` starts nothing."""
-    from infra.local.stack import up
+    from tatawwu.stack import up
 
     external = stack.model_copy(
         update={"kafka_bootstrap": stack.bootstrap_servers, "database_url": stack.dsn}

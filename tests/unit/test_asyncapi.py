@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.asyncapi import asyncapi_document, render
 from schemas.topics import CATALOG
+from tatawwu.asyncapi import asyncapi_document, render
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas" / "published" / "asyncapi.json"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.cli import _without_credentials
+from tatawwu.cli import _without_credentials
 
 
 def test_credentials_are_masked_and_plain_urls_kept() -> None:

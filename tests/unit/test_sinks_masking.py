@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
-from infra.cli_sinks import mask_email, mask_phone, sinks_app
+from tatawwu.cli_sinks import mask_email, mask_phone, sinks_app
 
 
 def test_a_phone_keeps_its_country_code_and_last_four_digits() -> None:

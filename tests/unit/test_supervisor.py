@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from infra.supervisor import Child, supervise
+from tatawwu.supervisor import Child, supervise
 
 
 def test_a_killed_child_is_restarted_and_all_are_stopped_at_the_end(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from consumers.api.dashboard_sql import create_dashboard_views, grant_readonly, revoke_readonly
 from consumers.rebuild import rebuild
-from consumers.registry import PROJECTORS
 from infra.db import connect
 from infra.settings import Settings
+from tatawwu.manifest import PROJECTORS
 from tests.integration.api.world import ProjectedWorld
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

@@ -16,12 +16,12 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from consumers.registry import PROJECTORS
 from consumers.runtime import ProjectorRuntime
 from infra.db import connect
 from infra.kafka import build_producer
 from infra.settings import Settings
 from producers.simulator import SimConfig, Via, run, simulate
+from tatawwu.manifest import PROJECTORS
 from tests.support.projectors import end_offsets, wait_caught_up
 
 

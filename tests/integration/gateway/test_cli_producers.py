@@ -11,11 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from infra.cli_producers import register
 from infra.settings import Settings
 from producers.gateway import create_app
 from producers.gateway.server import ServerThread
 from schemas.examples import example
+from tatawwu.cli_producers import register
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

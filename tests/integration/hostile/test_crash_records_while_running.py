@@ -8,10 +8,10 @@ import uuid
 import orjson
 import pytest
 
-from consumers.registry import PROJECTORS
 from infra.db import connect
 from infra.settings import Settings
 from producers.simulator import SimConfig, simulate
+from tatawwu.manifest import PROJECTORS
 from tests.integration.hostile.attacks import Garbage, garbage
 from tests.integration.hostile.platform import (
     Platform,

@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 
 from consumers.notifications import build_projector
-from consumers.registry import PROJECTORS
 from consumers.runtime import Projector
 from infra.db import connect
 from infra.settings import Settings
 from producers.simulator import SimConfig, Simulation, Via, ground_truth, run, simulate
 from producers.simulator.model import World
 from schemas.topics import VOLUNTEERS
+from tatawwu.manifest import PROJECTORS
 from tests.integration.hostile.attacks import Attack, Garbage, attacks, first_attacks, garbage
 from tests.integration.hostile.platform import NOTIFICATION_AUDIT, Platform, Position, publish
 from tests.support.events import event, records

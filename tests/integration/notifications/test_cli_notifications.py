@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from consumers import history
 from consumers.notifications import MIGRATIONS
-from infra.cli_notifications import register
 from infra.db import connect
 from infra.migrations import apply
 from infra.settings import Settings
+from tatawwu.cli_notifications import register
 
 pytestmark = [pytest.mark.postgres]
 

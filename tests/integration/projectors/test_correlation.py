@@ -49,7 +49,7 @@ async def test_the_correlation_id_in_kafka_headers_appears_in_the_projector_log(
         await producer.stop()
     log = tmp_path / "projector.log"
     env = {**os.environ, "TATAWWU_LOG_FORMAT": "json", "TATAWWU_LOG_LEVEL": "INFO"}
-    cmd = [sys.executable, "-m", "infra", "projections", "run", "campaigns", "--topic-prefix", prefix,
+    cmd = [sys.executable, "-m", "tatawwu", "projections", "run", "campaigns", "--topic-prefix", prefix,
            "--schema", schema, "--group-id", f"g-{unique}"]  # fmt: skip
     proc = spawn(cmd, log, env)
     conn = await connect(stack)

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from consumers.registry import PROJECTORS
 from infra.db import connect
 from infra.settings import Settings
 from producers.simulator import SimConfig, Via, run, simulate
+from tatawwu.manifest import PROJECTORS
 from tests.support.projectors import run_until_caught_up
 from tests.support.truth import compare, expected_dead_letters
 

@@ -104,7 +104,7 @@ async def running(
     ):
         await run.send("tatawwu.campaigns", orjson.dumps(document), CAMPAIGN.encode())
     env = {**os.environ, "TATAWWU_LOG_FORMAT": "json"}
-    cmd = [sys.executable, "-m", "infra", "projections", "run", "campaigns", "--topic-prefix",
+    cmd = [sys.executable, "-m", "tatawwu", "projections", "run", "campaigns", "--topic-prefix",
            prefix, "--schema", schema, "--group-id", f"g-{schema}"]  # fmt: skip
     run.proc = await asyncio.to_thread(_start, cmd, env, log)
     for _ in range(600):  # started: migrations applied, group joined, positioned

@@ -18,12 +18,12 @@ from typing import Any
 import orjson
 import pytest
 
-from consumers.registry import PROJECTORS
 from infra.db import connect
 from infra.kafka import build_producer
 from infra.settings import Settings
 from schemas.examples import example
 from schemas.registry import spec_for
+from tatawwu.manifest import PROJECTORS
 from tests.support.projectors import create_prefixed_topics, run_until_caught_up
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

@@ -12,11 +12,11 @@ import pytest
 from consumers import parts
 from consumers.notifications import build_projector
 from consumers.participations import PARTICIPATION_TYPES, UpsertBuilder
-from consumers.registry import PROJECTORS
 from infra.settings import PROJECT_ROOT, Settings
 from schemas.campaigns import CampaignLaunched
 from schemas.registry import CURRENT, UnknownEventType, type_of, types_of
 from schemas.volunteers import VolunteerRegistered, VolunteerRegisteredV1
+from tatawwu.manifest import PROJECTORS
 
 READ_MODELS = ("campaigns", "volunteers", "organizations", "participation", "notifications")
 EVENT_TYPE = re.compile(r"^(volunteer|opportunity|campaign|organization|notification)\.[a-z_]+$")

@@ -9,13 +9,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from infra.cli_schemas import register
 from schemas.examples import example
+from tatawwu.cli_schemas import register
 
 
 @pytest.fixture
 def app() -> typer.Typer:
-    """A throwaway app with the schemas commands registered, as infra/cli.py does."""
+    """A throwaway app with the schemas commands registered, as tatawwu/cli.py does."""
     application = typer.Typer()
     register(application)
     return application

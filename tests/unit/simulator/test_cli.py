@@ -8,7 +8,7 @@ import orjson
 import typer
 from typer.testing import CliRunner
 
-from infra.cli_simulator import register
+from tatawwu.cli_simulator import register
 
 
 def cli() -> typer.Typer:

@@ -12,6 +12,15 @@ from rich.table import Table
 from infra.local.process import ServiceError
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
+from tatawwu import (
+    cli_api,
+    cli_notifications,
+    cli_producers,
+    cli_projections,
+    cli_schemas,
+    cli_simulator,
+    cli_sinks,
+)
 
 app = typer.Typer(
     help="Tatawwu: the event backbone of the national volunteering platform.",
@@ -68,7 +77,7 @@ def infra_up(
     migrate: Annotated[bool, typer.Option(help="Apply every component's migrations.")] = True,
 ) -> None:
     """Start PostgreSQL and Kafka (fetching jars on first use), create topics, migrate."""
-    from infra.local.stack import up
+    from tatawwu.stack import up
 
     settings = _settings(brokers, port)
     configure_logging(settings.log_level, settings.log_format)
@@ -124,7 +133,7 @@ def infra_status(brokers: Brokers = None, port: Port = None) -> None:
 @infra_app.command("smoke")
 def infra_smoke() -> None:
     """Prove an event round trip: publish to Kafka, consume, store in PostgreSQL, read back."""
-    from infra.smoke import round_trip
+    from tatawwu.smoke import round_trip
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -158,8 +167,8 @@ def platform_run(
     """Run the gateway, the projectors and the notifier; restart what crashes; Ctrl-C stops all."""
     import time
 
-    from consumers.registry import PROJECTORS
-    from infra.supervisor import METRICS_BASE_PORT, platform_children, supervise
+    from tatawwu.manifest import GATEWAY, NOTIFIER, PLATFORM, SINKS
+    from tatawwu.supervisor import platform_children, supervise
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -170,18 +179,21 @@ def platform_run(
             defaults["smtp_url"].default,
             defaults["sms_url"].default,
         )
-    children = platform_children(
-        list(PROJECTORS), log_dir, gateway=gateway, notifier=notifier, sinks=sinks
-    )
+    wanted = {GATEWAY.name: gateway, NOTIFIER.name: notifier, SINKS.name: sinks}
+    processes = [p for p in PLATFORM if wanted.get(p.name, True)]
+    children = platform_children(processes, log_dir)
     console.print(f"logs:      {log_dir}/*.log")
-    if gateway:
+    if gateway and GATEWAY.http_port is not None:
         console.print(
-            "gateway:   http://127.0.0.1:8081/v1/events  (health: /health, metrics: /metrics)"
+            f"gateway:   http://127.0.0.1:{GATEWAY.http_port(settings)}/v1/events"
+            "  (health: /health, metrics: /metrics)"
         )
-    for n, name in enumerate(PROJECTORS):
-        console.print(
-            f"projector: {name:<14} metrics http://127.0.0.1:{METRICS_BASE_PORT + n}/metrics"
-        )
+    for process in processes:
+        if process.projector is not None:
+            console.print(
+                f"projector: {process.projector.name:<14} "
+                f"metrics http://127.0.0.1:{process.metrics_port}/metrics"
+            )
     if notifier:
         smtp, sms = (_without_credentials(u) for u in (settings.smtp_url, settings.sms_url))
         console.print(f"notifier:  email via {smtp}, SMS via {sms}")
@@ -208,40 +220,19 @@ def _without_credentials(url: str) -> str:
 @app.command("migrate")
 def migrate() -> None:
     """Apply every component's migrations to the configured database (idempotent)."""
-    from infra.local.stack import prepare
+    from tatawwu.stack import prepare
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     asyncio.run(prepare(settings, topics=False, migrate=True))
 
 
-# Each component contributes its commands through a `register(app)` function.
-COMMAND_MODULES = (
-    "infra.cli_schemas",
-    "infra.cli_producers",
-    "infra.cli_projections",
-    "infra.cli_simulator",
-    "infra.cli_api",
-    "infra.cli_sinks",
-    "infra.cli_notifications",
-)
-
-
-def _register_optional() -> None:
-    """Attach the command groups of the components present in this checkout."""
-    import importlib
-
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real import error inside the module: surface it
-                raise
-            continue
-        module.register(app)
-
-
-_register_optional()
+# Each component's command group attaches itself through its `register(app)` function.
+for commands in (
+    cli_schemas, cli_producers, cli_projections, cli_simulator, cli_api, cli_sinks,
+    cli_notifications,
+):  # fmt: skip
+    commands.register(app)
 
 
 def main() -> None:

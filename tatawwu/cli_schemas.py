@@ -79,7 +79,7 @@ def export(
     ],
 ) -> None:
     """Write one JSON Schema (draft 2020-12) per event type and version, plus the envelope."""
-    from infra.asyncapi import asyncapi_document, render
+    from tatawwu.asyncapi import asyncapi_document, render
 
     paths = export_json_schemas(directory)
     asyncapi = directory / "asyncapi.json"

@@ -1,9 +1,11 @@
 """Run the whole platform as child processes, restart what dies, stop everything together.
 
-`tatawwu platform run` (and `make demo`) starts the gateway, one process per
-projector (each its own consumer group, static membership, Prometheus metrics on
-its own port), the notifier and, on the local defaults, the SMTP and SMS sinks; restarts a crashed child with backoff, and on SIGINT/SIGTERM stops
-every child with SIGTERM so each finishes its batch in flight.
+`tatawwu platform run` (and `make demo`) starts the processes the manifest
+declares: the gateway, the read API, one process per projector (each its own
+consumer group, static membership, Prometheus metrics on its own port), the
+notifier and, on the local defaults, the SMTP and SMS sinks; restarts a crashed
+child with backoff, and on SIGINT/SIGTERM stops every child with SIGTERM so each
+finishes its batch in flight.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
+if TYPE_CHECKING:  # the manifest imports every component: not needed to supervise
+    from tatawwu.manifest import Process
+
 log = structlog.get_logger(__name__)
-METRICS_BASE_PORT = 9300
 
 
 @dataclass
@@ -40,35 +45,10 @@ class Child:
         self.started_at = time.monotonic()
 
 
-def platform_children(
-    projectors: list[str],
-    log_dir: Path,
-    gateway: bool = True,
-    notifier: bool = True,
-    sinks: bool = False,
-) -> list[Child]:
-    """The gateway, one process per projector, the notifier (and the local SMTP/SMS
-    sinks), logging to log_dir."""
+def platform_children(processes: Iterable[Process], log_dir: Path) -> list[Child]:
+    """One child per declared process (`tatawwu.manifest`), each logging to log_dir."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    python = [sys.executable, "-m", "infra"]
-    children = []
-    if gateway:
-        children.append(Child("gateway", [*python, "gateway"], log_dir / "gateway.log"))
-    import importlib.util
-
-    if sinks and importlib.util.find_spec("infra.local.sinks") is not None:
-        children.append(Child("sinks", [*python, "sinks", "run"], log_dir / "sinks.log"))
-    if notifier:
-        argv = [*python, "notifications", "run", "--instance-id", "notifier-1"]
-        children.append(Child("notifier", argv, log_dir / "notifier.log"))
-
-    if importlib.util.find_spec("consumers.api") is not None:
-        children.append(Child("read-api", [*python, "api"], log_dir / "read-api.log"))
-    for n, name in enumerate(projectors):
-        argv = [*python, "projections", "run", name, "--instance-id", f"{name}-1",
-                "--metrics-port", str(METRICS_BASE_PORT + n)]  # fmt: skip
-        children.append(Child(f"projector:{name}", argv, log_dir / f"projector-{name}.log"))
-    return children
+    return [Child(p.name, p.argv(), log_dir / f"{p.log_stem}.log") for p in processes]
 
 
 def supervise(children: list[Child], until: float | None = None) -> None:

@@ -3,6 +3,8 @@
 Publishes one CloudEvent (FastStream broker, idempotent, acks=all) to a dedicated
 smoke topic, reads it back from the exact offset Kafka acknowledged, stores it in
 `smoke_events` with that offset, and reads the row back. `make demo` runs it.
+The platform's shared-schema migrations (the manifest's, `smoke_events` among
+them) are applied first, so it also proves a fresh database is usable.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from aiokafka import TopicPartition
 from infra.db import connect
 from infra.kafka import build_broker, build_consumer, ensure_topics
 from infra.logging import bind_correlation_id, correlation_from_headers, correlation_headers
+from infra.migrations import apply
 from infra.settings import Settings
 from schemas.topics import TopicSpec
+from tatawwu.manifest import shared_migrations
 
 SMOKE_TOPIC = TopicSpec("tatawwu.smoke", key="event id", partitions=1, retention_ms=86_400_000)
 
@@ -38,6 +42,11 @@ class RoundTrip:
 async def round_trip(settings: Settings) -> RoundTrip:
     """Publish, consume, store and read back one event; raise if any step disagrees."""
     await ensure_topics(settings, [SMOKE_TOPIC])
+    conn = await connect(settings)
+    try:
+        await apply(conn, *shared_migrations())
+    finally:
+        await conn.close()
     correlation_id = bind_correlation_id()
     event_id = uuid.uuid4().hex
     event = {

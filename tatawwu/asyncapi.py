@@ -62,9 +62,9 @@ def build_broker(subscribers: dict[str, tuple[str, ...]] | None = None) -> Kafka
 
 def asyncapi_document(version: str = "1") -> dict[str, Any]:
     """The AsyncAPI document as JSON-ready data."""
-    from consumers.registry import PROJECTORS
+    from tatawwu.manifest import PLATFORM
 
-    broker = build_broker({name: p.topics for name, p in PROJECTORS.items()})
+    broker = build_broker({p.projector.name: p.topics for p in PLATFORM if p.projector})
     spec = AsyncAPI(broker, title=TITLE, version=version, schema_version="3.0.0")
     document: dict[str, Any] = spec.to_specification().to_jsonable()
     return document

@@ -35,12 +35,14 @@ def run(
 ) -> None:
     """Run one projector instance until SIGTERM/SIGINT; the batch in flight is finished."""
     from consumers.run import serve
+    from tatawwu.manifest import projector_named
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    projector = projector_named(name)
     asyncio.run(
         serve(
-            name,
+            projector,
             settings,
             instance_id=instance_id,
             schema=schema,
@@ -62,8 +64,8 @@ def rebuild_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from consumers.rebuild import rebuild
-    from consumers.registry import projector_named
     from consumers.runtime import tune_gc
+    from tatawwu.manifest import projector_named
 
     settings = get_settings()
     tune_gc()
@@ -90,8 +92,9 @@ def status(
 ) -> None:
     """Per projector: events applied, duplicates, dead letters, last event time, lag."""
     from consumers.status import collect
+    from tatawwu.manifest import PROJECTORS
 
-    rows = asyncio.run(collect(get_settings()))
+    rows = asyncio.run(collect(get_settings(), PROJECTORS))
     table = Table("projector", "applied", "duplicates", "dead-lettered", "last event", "lag")
     for row in rows:
         table.add_row(
@@ -117,9 +120,10 @@ def dlq_list(
 ) -> None:
     """List dead letters (one per projector and original record), newest last."""
     from consumers.status import dead_letters
+    from tatawwu.manifest import PROJECTORS
 
     table = Table("projector", "origin", "reason", "event type", "detail")
-    for d in asyncio.run(dead_letters(get_settings(), limit)):
+    for d in asyncio.run(dead_letters(get_settings(), limit, PROJECTORS)):
         table.add_row(
             d["projector"], d["origin"], d["reason"], d["event_type"] or "-", d["detail"][:80]
         )
