@@ -45,6 +45,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from infra import tracing
+from infra.streams import RAW_HEADERS
 from schemas.decode import encode_event
 from schemas.envelope import Event
 from schemas.registry import spec_of
@@ -199,3 +200,51 @@ async def emit(
     if failed is not None:
         msg = f"Kafka refused a batch: {type(failed).__name__}"
         raise KafkaUnavailable(msg)
+
+
+# ------------------------------------------------------------- the FastStream transport
+# The same records as above, one at a time through FastStream publishers (infra.streams):
+# for the services whose every send is documented in AsyncAPI (dead letters, notification
+# outcomes, dlq replay). Their volumes are small; the gateway keeps the batched path.
+
+Record = tuple[str, bytes | None, bytes | None, Headers]  # topic, key, value, headers
+
+
+def record_of(item: Sendable, trace: Headers) -> Record:
+    """The record `emit` makes of `item` (without its partition): topic, key, value, headers."""
+    if isinstance(item, Outgoing):
+        return item.topic, item.key, item.value, _outgoing_headers(item, trace)
+    base: Headers = [(CONTENT_TYPE, CLOUDEVENTS_JSON), *trace]
+    headers = base if item.traceparent is None else _event_headers(item, base)
+    return spec_of(item).topic.name, item.subject.encode(), encode_event(item), headers
+
+
+async def publish(
+    publishers: Any, items: Sequence[Sendable], prefix: str = "", *, exact: bool = False
+) -> None:
+    """Send every record through the FastStream publisher of its topic; wait for all acks.
+
+    `publishers[topic]` is the publisher (`infra.streams.Publishers`); an event's topic
+    comes from the registry, prefixed with `prefix` (test isolation). Headers travel
+    exactly as built here (`RAW_HEADERS`): no FastStream `correlation_id` is added.
+    `exact=True` (a replay) sends each `Outgoing` with its own headers only: no content
+    type, no current trace. Raises `KafkaUnavailable` when Kafka refuses a record.
+    """
+    trace = tracing.kafka_headers()
+    futures = []
+    try:
+        for item in items:
+            topic, key, value, headers = record_of(item, trace)
+            if exact and isinstance(item, Outgoing):
+                headers = list(item.headers)
+            elif not isinstance(item, Outgoing):
+                topic = prefix + topic
+            futures.append(
+                await publishers[topic].publish(
+                    value, key=key, headers={RAW_HEADERS: headers}, no_confirm=True
+                )
+            )
+        await asyncio.gather(*futures)
+    except KafkaError as exc:
+        msg = f"Kafka refused the records: {type(exc).__name__}"
+        raise KafkaUnavailable(msg) from None

@@ -33,6 +33,7 @@ from producers.gateway.ingest import MEDIA_TYPES
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.partners import MIGRATIONS, KeyVerifier
 from producers.gateway.problems import Problem, generic
+from producers.gateway.asyncapi import router as asyncapi_router
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
 from schemas import registry
@@ -194,6 +195,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_middleware(RequestContext, metrics=metrics)
     app.include_router(router)
+    app.include_router(asyncapi_router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 
