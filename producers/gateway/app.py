@@ -27,13 +27,13 @@ from infra.logging import configure_logging
 from infra.migrations import apply
 from infra.problems import declare_problems, validation_errors
 from infra.settings import Settings, get_settings
+from producers.gateway.asyncapi import router as asyncapi_router
 from producers.gateway.claims import ClaimCache
 from producers.gateway.context import RequestContext
 from producers.gateway.ingest import MEDIA_TYPES
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.partners import MIGRATIONS, KeyVerifier
 from producers.gateway.problems import Problem, generic
-from producers.gateway.asyncapi import router as asyncapi_router
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
 from schemas import registry

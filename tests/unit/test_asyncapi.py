@@ -68,4 +68,4 @@ def test_subscriptions_carry_the_envelopes_of_the_types_their_projector_handles(
     payload = document["components"]["messages"]["tatawwu.signups:campaigns:SubscribeMessage"]
     ref = payload["payload"]["$ref"].rsplit("/", 1)[-1]
     text = str(schemas[ref])
-    assert "Event" in text and "SignedUp" in text or "signed" in text.lower()
+    assert "Event" in text, text
