@@ -24,11 +24,13 @@ from infra.db import connect
 from infra.kafka import build_consumer, end_offsets, topic_partitions
 from infra.settings import Settings
 from infra.streams import Publishers, build_stream_broker
-from schemas.topics import CATALOG, DEADLETTER
+from schemas.topics import CATALOG, DEADLETTER, NOTIFICATIONS
 
 Origin = tuple[str, int, int]
 Headers = list[tuple[str, bytes]]
-REPLAYED = tuple(spec.name for spec in CATALOG if spec.name != DEADLETTER.name)
+# The topics a dead letter can come from: those the projectors and the notifier consume
+# (no process consumes the notifier's outcomes, so none is ever dead-lettered).
+REPLAYED = tuple(s.name for s in CATALOG if s.name not in {DEADLETTER.name, NOTIFICATIONS.name})
 
 
 def replay_publishers(
