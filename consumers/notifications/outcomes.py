@@ -66,7 +66,7 @@ def outcome_publisher(publishers: Publishers, topic_prefix: str = "") -> Any:
     envelopes = tuple(s.envelope for s in CURRENT.values() if s.topic.name == NOTIFICATIONS.name)
     return publishers.declare(
         topic_prefix + NOTIFICATIONS.name,
-        title=f"{NOTIFICATIONS.name}:publish",
+        title=f"{NOTIFICATIONS.name}:notifier",
         description="Final notification outcomes (ids only), keyed by volunteer_id (the "
         "CloudEvents subject); published by the notifier.",
         schema=Union[envelopes],  # noqa: UP007 - a runtime union

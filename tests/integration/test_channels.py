@@ -1,13 +1,20 @@
 """Each channel of the AsyncAPI document is really produced or consumed by running code.
 
-On a fresh topic prefix: example events of every registered type on their canonical
-topics (standing in for the gateway, which writes them with the same `infra.bus`
-records), one undecodable record per consumed topic; every projector of the manifest run
-by the real runtime with its FastStream dead-letter publisher; then `dlq replay`. For
-each channel: a `send` operation's topic holds records from this run (dead letters naming
-a projector, replays carrying `replayed_from`); a `receive` operation's topic is in that
-component's `_offsets` bookkeeping. Channels of the notifier are not run here yet
-(`NOT_RUN`); any other channel documented but unused fails the test.
+On a fresh topic prefix: the example event of every registered type, sent to its
+canonical topic by `infra.bus.emit` (the gateway's emit, without the HTTP app in front:
+the same records), a registration the notifier acts on, and one undecodable record per
+consumed topic; then every projector of the manifest (the real runtime, its dead letters
+through a FastStream publisher as `projections run` does), the notifier (`serve`, both
+halves, against the local sinks) and `dlq replay`. For each channel of the document:
+
+- `send` of the gateway: the topic holds this run's CloudEvents records
+  (`content-type: application/cloudevents+json`);
+- `send` of the notifier's outcomes: `notification.*` events from `platform/notifications`;
+- `send` of dead letters: records naming a projector (or the notifier) and an origin;
+- `send` of the replay: records carrying `replayed_from`;
+- `receive`: the topic is in that consumer's `_offsets` bookkeeping (PostgreSQL).
+
+A channel documented but not used this way (say, a new publisher nothing calls) fails.
 """
 
 from __future__ import annotations
@@ -17,20 +24,26 @@ from typing import Any
 import pytest
 
 from consumers.dlq import replay
+from consumers.notifications import NAME as NOTIFIER
 from consumers.runtime.deadletters import forget_publishers, original_of, use_publishers
+from infra.bus import Outgoing, emit
 from infra.db import connect
 from infra.kafka import build_consumer, build_producer, topic_partitions
+from infra.local.sinks import Sinks
 from infra.settings import Settings
 from infra.streams import Publishers, build_stream_broker
 from schemas.examples import example
 from schemas.registry import CURRENT
 from tatawwu.asyncapi import asyncapi_document
 from tatawwu.manifest import PROJECTORS
+from tests.integration.notifications.conftest import notifier, notifier_settings, settled
+from tests.integration.notifications.world import publish_events, registered
 from tests.support.events import record
 from tests.support.projectors import create_prefixed_topics, run_until_caught_up
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-NOT_RUN = {"notifications", "publish"}  # the notifier's channels: outcomes are its "publish"
+__all__ = ["notifier_settings"]  # the fixture, shared with the notifier tests
+CLOUDEVENTS = ("content-type", b"application/cloudevents+json")
 
 
 async def _records(settings: Settings, topic: str) -> list[Any]:
@@ -52,21 +65,27 @@ async def _records(settings: Settings, topic: str) -> list[Any]:
 
 
 async def test_every_documented_channel_is_produced_or_consumed(
-    stack: Settings, unique: str
+    notifier_settings: Settings, sinks: Sinks, unique: str
 ) -> None:
     """Send channels hold this run's records; receive channels were consumed; none idle."""
-    prefix = f"channels.{unique}."
+    stack, prefix = notifier_settings, f"channels.{unique}."
     await create_prefixed_topics(stack, prefix)
+    consumed = {t for p in PROJECTORS.values() for t in p.topics}
+    gateway = [Outgoing(*record(example(event_type), prefix)) for event_type in CURRENT]
     producer = build_producer(stack)
     await producer.start()
-    consumed = {t for p in PROJECTORS.values() for t in p.topics}
-    for event_type in CURRENT:
-        topic, key, value = record(example(event_type), prefix)
-        await producer.send_and_wait(topic, value, key=key)
-    for topic in consumed:
-        await producer.send_and_wait(prefix + topic, b"{undecodable", key=b"bad")
-    await producer.stop()
+    try:
+        await emit(producer, gateway, 30)
+        await emit(producer, [Outgoing(prefix + t, b"bad", b"{undecodable") for t in consumed])
+    finally:
+        await producer.stop()
+    await publish_events(stack, prefix, [registered("v-7", language="en")])
     schemas = {name: f"ch_{name}_{unique}" for name in PROJECTORS}
+    schemas[NOTIFIER] = f"ch_notifier_{unique}"
+    conn = await connect(stack)
+    async with notifier(stack, prefix, schemas[NOTIFIER]) as task:
+        await settled(conn, schemas[NOTIFIER], expected=2, task=task)
+    await conn.close()
     publishers = Publishers(build_stream_broker(stack))
     await publishers.broker.start()
     use_publishers(publishers, prefix)
@@ -86,9 +105,10 @@ async def test_every_documented_channel_is_produced_or_consumed(
         for operation in document["operations"].values():
             name = operation["channel"]["$ref"].rsplit("/", 1)[-1]
             topic, component = name.split(":", 1)
-            if component in NOT_RUN:
-                continue
             if operation["action"] == "receive":
+                if component not in schemas:  # a consumer this test does not run
+                    unused.append(name)
+                    continue
                 rows = await conn.fetch(
                     f'select topic from "{schemas[component]}"._offsets where next_offset > 0'
                 )
@@ -96,11 +116,18 @@ async def test_every_documented_channel_is_produced_or_consumed(
             else:
                 records = await _records(stack, prefix + topic)
                 if topic.endswith("deadletter"):
-                    ok = any(original_of(r.headers)[0].get("projector") for r in records)
+                    ok = any(original_of(r.headers)[0].get("original_topic") for r in records)
                 elif component == "replay":
                     ok = any(n == "replayed_from" for r in records for n, _ in r.headers)
-                else:  # the gateway's topics: this run's events
-                    ok = bool(records)
+                elif component == "notifier":
+                    ok = any(
+                        CLOUDEVENTS in r.headers and b'"platform/notifications"' in r.value
+                        for r in records
+                    )
+                elif component == "gateway":  # this run's CloudEvents
+                    ok = any(CLOUDEVENTS in r.headers for r in records)
+                else:  # a sender this test does not know: nothing here runs it
+                    ok = False
             if not ok:
                 unused.append(name)
     finally:

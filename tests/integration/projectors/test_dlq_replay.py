@@ -19,9 +19,9 @@ from infra.db import connect
 from infra.kafka import build_consumer, build_producer
 from infra.settings import Settings
 from infra.streams import Publishers, build_stream_broker
-from schemas.topics import DEADLETTER
 from schemas.envelope import Event
 from schemas.examples import example
+from schemas.topics import DEADLETTER
 from tests.support.projectors import create_prefixed_topics, run_until_caught_up
 from tests.support.streams import build_stream, publish
 
