@@ -1,6 +1,7 @@
 """The one way onto Kafka: CloudEvents records, batched per partition, traced, all acked.
 
-Every producer sends through `emit` (or `send`, which hands records over without waiting):
+Every producer sends the records made here, through `emit` (or `send`, which hands records
+over without waiting) or, for the FastStream-published services, `publish` (below):
 events are encoded once (`encode_event`, topic from the registry, key = subject); records
 already encoded (the simulator's deliberately broken ones, dead letters, replays) travel as
 `Outgoing`. Each record gets the CloudEvents Kafka binding header of structured mode,
@@ -18,19 +19,14 @@ Inside a transaction: pass the transactional producer and call `emit` (or `send`
 `async with producer.transaction():` - `send_batch` adds each partition to the
 transaction, as `send()` does.
 
-The calls the other senders switch to (they are owned elsewhere for now):
-
-- runtime dead letters (`consumers/runtime.py`, `_dead_letter`): the original bytes and key,
-  the dead-letter headers, the original record's own headers kept, no content type forced:
-
-      await emit(producer, [Outgoing(prefix + DEADLETTER.name, d.record.key, d.record.value,
-                                     headers=[*dead_letter_headers, *(d.record.headers or ())],
-                                     content_type=None)])
-
-- dlq replay (`consumers/dlq.py`): `await emit(producer, [Outgoing(topic, key, value,
-  headers=[("replayed_from", origin)])])` inside its transaction, as above.
-- notification outcomes (`consumers/notifications/sender.py`): `await emit(producer, events)`
-  with the `notification.*` events themselves (typed, encoded here).
+Two transports share these records (`record_of` builds what `_grouped` builds, minus the
+partition): the batched aiokafka path above (`emit`/`send`: the gateway, the publisher,
+the simulator) and `publish`, which sends them one by one through FastStream publishers
+(`infra.streams`) - the dead letters (`consumers.runtime.deadletters`), the notifier's
+outcomes (`consumers.notifications.outcomes`) and `tatawwu dlq replay` (`consumers.dlq`),
+whose publishers are the ones the AsyncAPI document is generated from. Dead letters keep
+the original record's headers after their own; a replay sends `exact=True`, the original
+headers and nothing else but `replayed_from`.
 """
 
 from __future__ import annotations
