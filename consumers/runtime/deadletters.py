@@ -108,7 +108,7 @@ def original_of(headers: Sequence[tuple[str, bytes]]) -> tuple[dict[str, bytes],
             count = int(bytes(value))
             original = [(n, bytes(v)) for n, v in headers[position + 1 : position + 1 + count]]
             return own, original
-        own.setdefault(name, bytes(value))
+        own[name] = bytes(value)  # the letter's own headers follow the bus's trace headers
     return own, []
 
 
