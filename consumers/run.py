@@ -13,7 +13,7 @@ import signal
 import structlog
 
 from consumers.runtime import Projector, ProjectorRuntime, run_projector
-from consumers.runtime.deadletters import forget_publishers, use_publishers
+from consumers.runtime.deadletters import deadletter_publisher, forget_publishers, use_publishers
 from infra.settings import Settings
 from infra.streams import Publishers, build_stream_broker
 
@@ -49,6 +49,7 @@ async def serve(
         start_http_server(metrics_port, addr="127.0.0.1")
     log.info("projector_starting", projector=name, instance=instance_id, schema=runtime.schema)
     publishers = Publishers(build_stream_broker(settings))
+    deadletter_publisher(publishers, topic_prefix)  # declared before the broker starts
     await publishers.broker.start()
     use_publishers(publishers, topic_prefix)
     try:
