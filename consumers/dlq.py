@@ -3,21 +3,58 @@
 Reads `tatawwu.deadletter` from the beginning to its current end, keeps one record per
 origin (several projectors dead-letter the same bad record), filters by projector and
 reason, skips origins already replayed (`dlq_replays`), and re-publishes the original
-key and bytes to the original topic with a `replayed_from` header. The ledger rows and
-the sends commit together: a crash re-sends at worst, and projectors deduplicate by id.
+record - key, value and headers, bytes and order unchanged (`deadletters.original_of`) -
+to the original topic, followed by one `replayed_from` header. The ledger rows and the
+sends commit together: a crash re-sends at worst, and projectors deduplicate by id.
+
+The re-publishing is a small FastStream application: one publisher per canonical topic
+(`replay_publishers`, the objects the AsyncAPI document describes) on a broker started
+for the replay, sending through `infra.bus.publish` with the exact headers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from consumers.runtime import bookkeeping
+from consumers.runtime.deadletters import original_of
+from infra.bus import Outgoing, publish
 from infra.db import connect
-from infra.kafka import build_consumer, build_producer, end_offsets, topic_partitions
+from infra.kafka import build_consumer, end_offsets, topic_partitions
 from infra.settings import Settings
-from schemas.topics import DEADLETTER
+from infra.streams import Publishers, build_stream_broker
+from schemas.topics import CATALOG, DEADLETTER, NOTIFICATIONS
 
 Origin = tuple[str, int, int]
+Headers = list[tuple[str, bytes]]
+# The topics a dead letter can come from: those the projectors and the notifier consume
+# (no process consumes the notifier's outcomes, so none is ever dead-lettered).
+REPLAYED = tuple(s.name for s in CATALOG if s.name not in {DEADLETTER.name, NOTIFICATIONS.name})
+
+
+def replay_publishers(
+    settings: Settings | None, topic_prefix: str = "", extra: tuple[str, ...] = ()
+) -> Publishers:
+    """The replay's publishers: every canonical topic (plus `extra` origins), raw records."""
+    return declare_replay(Publishers(build_stream_broker(settings)), topic_prefix, extra)
+
+
+def declare_replay(
+    publishers: Publishers, topic_prefix: str = "", extra: tuple[str, ...] = ()
+) -> Publishers:
+    """Declare the replay's publisher of each canonical topic (and of `extra` topics)."""
+    for name in REPLAYED:
+        publishers.declare(
+            topic_prefix + name,
+            title=f"{name}:replay",
+            description="`tatawwu dlq replay`: dead-lettered records re-published as they "
+            "arrived (key, value and headers unchanged) plus a `replayed_from` header.",
+            schema=bytes,
+        )
+    for topic in extra:
+        publishers.declare(topic, title=f"{topic}:replay", schema=bytes)
+    return publishers
 
 
 @dataclass
@@ -32,8 +69,8 @@ class ReplayReport:
 
 async def read_dead_letters(
     settings: Settings, topic: str
-) -> list[tuple[Origin, dict[str, bytes], bytes | None, bytes | None]]:
-    """Every record on the dead-letter topic now: (origin, headers, key, value)."""
+) -> list[tuple[Origin, dict[str, bytes], bytes | None, bytes | None, Headers]]:
+    """Every record on the dead-letter topic now: (origin, headers, key, value, original headers)."""
     tps = await topic_partitions(settings, [topic])
     if not tps:
         return []
@@ -48,10 +85,10 @@ async def read_dead_letters(
             batch = await consumer.getmany(*tps, timeout_ms=2000)
             for records in batch.values():
                 for r in records:
-                    headers = {k: bytes(v) for k, v in r.headers}
+                    headers, original = original_of(r.headers)
                     origin = (headers["original_topic"].decode(), int(headers["original_partition"]),
                               int(headers["original_offset"]))  # fmt: skip
-                    out.append((origin, headers, r.key, r.value))
+                    out.append((origin, headers, r.key, r.value, original))
         return out
     finally:
         await consumer.stop()
@@ -68,37 +105,33 @@ async def replay(
     report = ReplayReport()
     letters = await read_dead_letters(settings, topic_prefix + DEADLETTER.name)
     report.dead_letters = len(letters)
-    chosen: dict[Origin, tuple[bytes | None, bytes | None]] = {}
-    for origin, headers, key, value in letters:
+    chosen: dict[Origin, tuple[bytes | None, bytes | None, Headers]] = {}
+    for origin, headers, key, value, original in letters:
         if projector and headers.get("projector", b"").decode() != projector:
             continue
         if reason and headers.get("error", b"").decode() != reason:
             continue
-        chosen.setdefault(origin, (key, value))
+        chosen.setdefault(origin, (key, value, original))
     report.origins = len(chosen)
     if not chosen:
         return report
     conn = await connect(settings)
-    producer = build_producer(settings)
-    await producer.start()
+    publishers = replay_publishers(settings, topic_prefix, tuple({o[0] for o in chosen}))
+    await publishers.broker.start()
     try:
         async with conn.transaction():
-            origins = list(chosen)
-            fresh = await bookkeeping.record_replays(conn, origins)
-            futures = []
-            for origin in fresh:
-                key, value = chosen[origin]
-                header = f"{origin[0]}/{origin[1]}@{origin[2]}".encode()
-                futures.append(
-                    await producer.send(
-                        origin[0], value, key=key, headers=[("replayed_from", header)]
-                    )
-                )
-            for future in futures:
-                await future
+            fresh = await bookkeeping.record_replays(conn, list(chosen))
+            records = [_replayed(origin, *chosen[origin]) for origin in fresh]
+            await publish(publishers, records, exact=True)
         report.replayed = fresh
         report.already_replayed = len(chosen) - len(fresh)
         return report
     finally:
-        await producer.stop()
+        await publishers.broker.stop()
         await conn.close()
+
+
+def _replayed(origin: Origin, key: bytes | None, value: bytes | None, headers: Headers) -> Any:
+    """The original record again, with `replayed_from` last; no header added or changed."""
+    where = f"{origin[0]}/{origin[1]}@{origin[2]}".encode()
+    return Outgoing(origin[0], key, value, [*headers, ("replayed_from", where)], content_type=None)

@@ -1,4 +1,9 @@
-"""Run one projector instance as a process until SIGTERM/SIGINT (finishing the batch in flight)."""
+"""Run one projector instance as a process until SIGTERM/SIGINT (finishing the batch in flight).
+
+The projector consumes with the shared aiokafka runtime (`consumers.runtime`); its dead
+letters go out through a FastStream broker started here (`infra.streams`), whose
+dead-letter publisher is the one the AsyncAPI document describes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ import signal
 import structlog
 
 from consumers.runtime import Projector, ProjectorRuntime, run_projector
+from consumers.runtime.deadletters import deadletter_publisher, forget_publishers, use_publishers
 from infra.settings import Settings
+from infra.streams import Publishers, build_stream_broker
 
 log = structlog.get_logger(__name__)
 
@@ -41,5 +48,13 @@ async def serve(
 
         start_http_server(metrics_port, addr="127.0.0.1")
     log.info("projector_starting", projector=name, instance=instance_id, schema=runtime.schema)
-    await run_projector(runtime)
+    publishers = Publishers(build_stream_broker(settings))
+    deadletter_publisher(publishers, topic_prefix)  # declared before the broker starts
+    await publishers.broker.start()
+    use_publishers(publishers, topic_prefix)
+    try:
+        await run_projector(runtime)
+    finally:
+        forget_publishers(topic_prefix)
+        await publishers.broker.stop()
     log.info("projector_stopped", projector=name)

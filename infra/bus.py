@@ -1,6 +1,7 @@
 """The one way onto Kafka: CloudEvents records, batched per partition, traced, all acked.
 
-Every producer sends through `emit` (or `send`, which hands records over without waiting):
+Every producer sends the records made here, through `emit` (or `send`, which hands records
+over without waiting) or, for the FastStream-published services, `publish` (below):
 events are encoded once (`encode_event`, topic from the registry, key = subject); records
 already encoded (the simulator's deliberately broken ones, dead letters, replays) travel as
 `Outgoing`. Each record gets the CloudEvents Kafka binding header of structured mode,
@@ -18,19 +19,14 @@ Inside a transaction: pass the transactional producer and call `emit` (or `send`
 `async with producer.transaction():` - `send_batch` adds each partition to the
 transaction, as `send()` does.
 
-The calls the other senders switch to (they are owned elsewhere for now):
-
-- runtime dead letters (`consumers/runtime.py`, `_dead_letter`): the original bytes and key,
-  the dead-letter headers, the original record's own headers kept, no content type forced:
-
-      await emit(producer, [Outgoing(prefix + DEADLETTER.name, d.record.key, d.record.value,
-                                     headers=[*dead_letter_headers, *(d.record.headers or ())],
-                                     content_type=None)])
-
-- dlq replay (`consumers/dlq.py`): `await emit(producer, [Outgoing(topic, key, value,
-  headers=[("replayed_from", origin)])])` inside its transaction, as above.
-- notification outcomes (`consumers/notifications/sender.py`): `await emit(producer, events)`
-  with the `notification.*` events themselves (typed, encoded here).
+Two transports share these records (`record_of` builds what `_grouped` builds, minus the
+partition): the batched aiokafka path above (`emit`/`send`: the gateway, the publisher,
+the simulator) and `publish`, which sends them one by one through FastStream publishers
+(`infra.streams`) - the dead letters (`consumers.runtime.deadletters`), the notifier's
+outcomes (`consumers.notifications.outcomes`) and `tatawwu dlq replay` (`consumers.dlq`),
+whose publishers are the ones the AsyncAPI document is generated from. Dead letters keep
+the original record's headers after their own; a replay sends `exact=True`, the original
+headers and nothing else but `replayed_from`.
 """
 
 from __future__ import annotations
@@ -45,6 +41,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from infra import tracing
+from infra.streams import RAW_HEADERS
 from schemas.decode import encode_event
 from schemas.envelope import Event
 from schemas.registry import spec_of
@@ -199,3 +196,51 @@ async def emit(
     if failed is not None:
         msg = f"Kafka refused a batch: {type(failed).__name__}"
         raise KafkaUnavailable(msg)
+
+
+# ------------------------------------------------------------- the FastStream transport
+# The same records as above, one at a time through FastStream publishers (infra.streams):
+# for the services whose every send is documented in AsyncAPI (dead letters, notification
+# outcomes, dlq replay). Their volumes are small; the gateway keeps the batched path.
+
+Record = tuple[str, bytes | None, bytes | None, Headers]  # topic, key, value, headers
+
+
+def record_of(item: Sendable, trace: Headers) -> Record:
+    """The record `emit` makes of `item` (without its partition): topic, key, value, headers."""
+    if isinstance(item, Outgoing):
+        return item.topic, item.key, item.value, _outgoing_headers(item, trace)
+    base: Headers = [(CONTENT_TYPE, CLOUDEVENTS_JSON), *trace]
+    headers = base if item.traceparent is None else _event_headers(item, base)
+    return spec_of(item).topic.name, item.subject.encode(), encode_event(item), headers
+
+
+async def publish(
+    publishers: Any, items: Sequence[Sendable], prefix: str = "", *, exact: bool = False
+) -> None:
+    """Send every record through the FastStream publisher of its topic; wait for all acks.
+
+    `publishers[topic]` is the publisher (`infra.streams.Publishers`); an event's topic
+    comes from the registry, prefixed with `prefix` (test isolation). Headers travel
+    exactly as built here (`RAW_HEADERS`): no FastStream `correlation_id` is added.
+    `exact=True` (a replay) sends each `Outgoing` with its own headers only: no content
+    type, no current trace. Raises `KafkaUnavailable` when Kafka refuses a record.
+    """
+    trace = tracing.kafka_headers()
+    futures = []
+    try:
+        for item in items:
+            topic, key, value, headers = record_of(item, trace)
+            if exact and isinstance(item, Outgoing):
+                headers = list(item.headers)
+            elif not isinstance(item, Outgoing):
+                topic = prefix + topic
+            futures.append(
+                await publishers[topic].publish(
+                    value, key=key, headers={RAW_HEADERS: headers}, no_confirm=True
+                )
+            )
+        await asyncio.gather(*futures)
+    except KafkaError as exc:
+        msg = f"Kafka refused the records: {type(exc).__name__}"
+        raise KafkaUnavailable(msg) from None

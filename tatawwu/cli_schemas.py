@@ -23,7 +23,8 @@ VALIDATE_HELP = (
 )
 EXPORT_HELP = (
     "Write one JSON Schema (draft 2020-12) per event type and version, plus "
-    "envelope.schema.json, into DIR."
+    "envelope.schema.json and asyncapi.json (the AsyncAPI 3.0 document of the Kafka "
+    "interface, which the gateway and the read API serve at /asyncapi), into DIR."
     "\n\n"
     "Output is deterministic. After changing any event model run "
     "'tatawwu schemas export schemas/published' and commit the result; a unit test fails "
@@ -78,7 +79,7 @@ def export(
         ),
     ],
 ) -> None:
-    """Write one JSON Schema (draft 2020-12) per event type and version, plus the envelope."""
+    """Write the JSON Schemas, the envelope's and the AsyncAPI document (asyncapi.json)."""
     from tatawwu.asyncapi import asyncapi_document, render
 
     paths = export_json_schemas(directory)

@@ -1,13 +1,21 @@
-"""Final outcomes as `notification.*` events (ids only, no text or contact) and their publishing."""
+"""Final outcomes as `notification.*` events (ids only, no text or contact) and their publishing.
+
+The notifier publishes them through its FastStream publisher (`outcome_publisher`, the
+object the AsyncAPI document is generated from) via `infra.bus.publish`: structured-mode
+CloudEvents (`content-type: application/cloudevents+json`, W3C trace headers), keyed by
+the volunteer (the subject).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Union
 
+from infra.bus import publish
 from infra.logging import _redact_text
+from infra.streams import Publishers
 from schemas.common import Channel
 from schemas.decode import encode_event
 from schemas.envelope import Event
@@ -17,7 +25,8 @@ from schemas.notifications import (
     NotificationSuppressed,
     SuppressionReason,
 )
-from schemas.registry import new_event
+from schemas.registry import CURRENT, new_event
+from schemas.topics import NOTIFICATIONS
 
 SOURCE = "platform/notifications"
 
@@ -52,8 +61,28 @@ def outcome_event(row: dict[str, Any]) -> Any:
     )
 
 
+def outcome_publisher(publishers: Publishers, topic_prefix: str = "") -> Any:
+    """Declare the notifier's outcome publisher, with the outcome envelopes as its payload."""
+    envelopes = tuple(s.envelope for s in CURRENT.values() if s.topic.name == NOTIFICATIONS.name)
+    return publishers.declare(
+        topic_prefix + NOTIFICATIONS.name,
+        title=f"{NOTIFICATIONS.name}:notifier",
+        description="Final notification outcomes (ids only), keyed by volunteer_id (the "
+        "CloudEvents subject); published by the notifier.",
+        schema=Union[envelopes],  # noqa: UP007 - a runtime union
+    )
+
+
 async def publish_outcomes(producer: Any, topic: str, events: Sequence[Event[Any]]) -> None:
-    """Send outcome events keyed by volunteer; returns once Kafka acknowledged them all."""
+    """Send outcome events keyed by volunteer; returns once Kafka acknowledged them all.
+
+    `producer` is the notifier's `Publishers` (FastStream; the topic must be declared
+    there) or, for callers without a broker, an aiokafka producer.
+    """
+    if isinstance(producer, Publishers):
+        prefix = topic.removesuffix(NOTIFICATIONS.name)
+        await publish(producer, events, prefix)
+        return
     futures = [
         await producer.send(topic, encode_event(e), key=e.data.volunteer_id.encode())
         for e in events

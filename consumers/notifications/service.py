@@ -1,4 +1,9 @@
-"""Run the notifier (both halves) as one process until SIGTERM/SIGINT."""
+"""Run the notifier (both halves) as one process until SIGTERM/SIGINT.
+
+Its Kafka sends run on FastStream: one broker (`infra.streams`) with the outcome
+publisher and the dead-letter publisher, started before the sender and stopped last.
+The projector half consumes with the shared aiokafka runtime.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,24 @@ import httpx
 import structlog
 
 from consumers.notifications import NAME, build_projector
+from consumers.notifications.outcomes import outcome_publisher
 from consumers.notifications.sender import Providers, Sender
 from consumers.runtime import ProjectorRuntime, tune_gc
+from consumers.runtime.deadletters import deadletter_publisher, forget_publishers, use_publishers
 from infra.db import create_pool
-from infra.kafka import build_producer
 from infra.settings import Settings
+from infra.streams import Publishers, build_stream_broker
 
 log = structlog.get_logger(__name__)
 GROUP = "tatawwu.notifier"
+
+
+def notifier_publishers(settings: Settings | None, topic_prefix: str = "") -> Publishers:
+    """The notifier's FastStream publishers: outcomes and dead letters (None: docs only)."""
+    publishers = Publishers(build_stream_broker(settings))
+    outcome_publisher(publishers, topic_prefix)
+    deadletter_publisher(publishers, topic_prefix)
+    return publishers
 
 
 async def serve(
@@ -51,11 +66,12 @@ async def serve(
         settings, min_size=1, max_size=4,
         server_settings={"search_path": f'"{runtime.schema}"', "application_name": "tatawwu-sender"},
     )  # fmt: skip
-    producer = build_producer(settings)
-    await producer.start()
+    publishers = notifier_publishers(settings, topic_prefix)
+    await publishers.broker.start()
+    use_publishers(publishers, topic_prefix)
     http = httpx.AsyncClient(timeout=10)
     sender = Sender(
-        settings, pool, producer, Providers(settings, http), lease_s=settings.notify_lease_s,
+        settings, pool, publishers, Providers(settings, http), lease_s=settings.notify_lease_s,
         topic_prefix=topic_prefix,
     )  # fmt: skip
     log.info("notifier_starting", schema=runtime.schema, quiet_hours=settings.notify_quiet_hours)
@@ -64,7 +80,8 @@ async def serve(
     finally:
         runtime.stopping.set()
         await http.aclose()
-        await producer.stop()
+        forget_publishers(topic_prefix)
+        await publishers.broker.stop()
         await pool.close()
         await runtime.close()
         log.info("notifier_stopped")

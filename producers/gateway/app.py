@@ -27,6 +27,7 @@ from infra.logging import configure_logging
 from infra.migrations import apply
 from infra.problems import declare_problems, validation_errors
 from infra.settings import Settings, get_settings
+from producers.gateway.asyncapi import router as asyncapi_router
 from producers.gateway.claims import ClaimCache
 from producers.gateway.context import RequestContext
 from producers.gateway.ingest import MEDIA_TYPES
@@ -194,6 +195,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_middleware(RequestContext, metrics=metrics)
     app.include_router(router)
+    app.include_router(asyncapi_router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

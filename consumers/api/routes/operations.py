@@ -1,15 +1,17 @@
-"""`/v1/projections` (freshness), `/health` and `/metrics`."""
+"""`/v1/projections` (freshness), `/health`, `/metrics` and `/asyncapi` (the bus's document)."""
 
 from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import HTMLResponse
 
 from consumers.api.freshness import projections
 from consumers.api.http import Cache
 from consumers.api.models import Projections
 from consumers.api.routes.deps import Src, answer
+from infra.streams import published_asyncapi, published_asyncapi_html
 
 router = APIRouter(tags=["operations"])
 
@@ -43,3 +45,15 @@ def _uncached(body: dict[str, str], status: int) -> Response:
 async def metrics(request: Request) -> Response:
     """Prometheus exposition of this app's own registry."""
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/asyncapi", response_class=Response)
+async def asyncapi() -> Response:
+    """The committed AsyncAPI 3.0 document of the Kafka interface (generated from code)."""
+    return Response(published_asyncapi(), media_type="application/json")
+
+
+@router.get("/asyncapi.html", response_class=HTMLResponse)
+async def asyncapi_html() -> HTMLResponse:
+    """The same document rendered by FastStream's AsyncAPI page."""
+    return HTMLResponse(published_asyncapi_html())
