@@ -28,6 +28,7 @@ Fetched = dict[TopicPartition, list[Record]]
 DECODE_SLICE = 20  # records decoded between two yields (~0.2 ms)
 TRACES_LOGGED = 5  # distinct trace ids named in a batch's summary line
 TRACE_SCAN = 64  # records looked at for them (the batch's first): bounded per batch
+CE_TRACEPARENT = "ce_traceparent"  # a binary-mode CloudEvent's own trace (see `trace_of`)
 
 
 @dataclass
@@ -83,8 +84,20 @@ def identity(event: Event[Any]) -> str:
 
 
 def trace_of(record: Record) -> str | None:
-    """The trace id in a record's `traceparent` header (None: absent or malformed)."""
-    return tracing.trace_id_of(tracing.extract(record.headers)) if record.headers else None
+    """The trace id in a record's `traceparent` header (None: absent or malformed).
+
+    A binary-mode CloudEvent from an SDK carries its trace as the `ce_traceparent`
+    attribute header instead (the distributed tracing extension): read when there is no
+    `traceparent` header.
+    """
+    if not record.headers:
+        return None
+    trace_id = tracing.trace_id_of(tracing.extract(record.headers))
+    if trace_id is None:
+        for name, value in record.headers:
+            if name.lower() == CE_TRACEPARENT:
+                return tracing.trace_id_of(tracing.extract((("traceparent", value),)))
+    return trace_id
 
 
 def trace_ids(records: Sequence[Record]) -> list[str]:
@@ -98,11 +111,11 @@ def trace_ids(records: Sequence[Record]) -> list[str]:
     found: list[str] = []
     for record in records[:TRACE_SCAN]:
         for name, value in record.headers or ():
-            if name == "traceparent":
+            if name == "traceparent" or name == CE_TRACEPARENT:
                 raw = bytes(value or b"")
                 if raw not in seen:
                     seen.add(raw)
-                    trace_id = tracing.trace_id_of(tracing.extract(((name, raw),)))
+                    trace_id = tracing.trace_id_of(tracing.extract((("traceparent", raw),)))
                     if trace_id is not None and trace_id not in found:
                         found.append(trace_id)
                 break
