@@ -171,3 +171,47 @@ async def test_sdk_events_sent_straight_to_kafka_in_binary_mode_reach_the_read_m
     assert [r[0] for r in volunteers] == [f"vol-{unique}-1", f"vol-{unique}-2"]
     # No `traceparent` header: the event's own (`ce_traceparent`) names the trace.
     assert EVENT_TRACE in traces_logged(logs, "volunteers")
+
+
+async def test_lines_about_dead_and_parked_records_name_each_records_trace(
+    stack: Settings, unique: str
+) -> None:
+    """Undecodable, refused (not the owner) and parked records: their trace on their line."""
+    prefix, tag = f"ce.{unique}.", f"ce_dead_{unique}"
+    await create_prefixed_topics(stack, prefix)
+    owner, other = Partner(f"org-a{unique}", "", unique), Partner(f"org-b{unique}", "", unique)
+    opportunity = "opportunity.published"
+    records = [  # (document or raw bytes, trace id)
+        (campaign(owner), "1" * 32),
+        (b"{not json", "2" * 32),
+        (other.document(opportunity, f"evt-{unique}-steal", campaign_id=f"cmp-{unique}",
+                        opportunity_id=f"opp-{unique}-1"), "3" * 32),
+        (owner.document(opportunity, f"evt-{unique}-early", campaign_id=f"cmp-{unique}-later",
+                        opportunity_id=f"opp-{unique}-2"), "4" * 32),
+    ]  # fmt: skip
+    producer = build_producer(stack)
+    await producer.start()
+    try:
+        for body, trace_id in records:
+            value = body if isinstance(body, bytes) else orjson.dumps(body)
+            topic = spec_for(opportunity).topic.name
+            headers = [("content-type", b"application/cloudevents+json"),
+                       ("traceparent", traceparent(trace_id).encode())]  # fmt: skip
+            await producer.send_and_wait(prefix + topic, value, key=b"k", headers=headers)
+    finally:
+        await producer.stop()
+
+    conn = await connect(stack)
+    try:
+        with capture_logs(processors=[merge_contextvars]) as logs:
+            async with Platform(stack, {"campaigns": CAMPAIGNS}, prefix, tag) as platform:
+                await platform.caught_up(conn, wait_s=60)
+    finally:
+        await conn.close()
+    dead = [line for line in logs if line["event"] == "dead_lettered"]
+    assert dead
+    assert dead[0]["trace_id"] == "2" * 32  # the first dead record's
+    assert {t for line in dead for t in line["trace_ids"]} == {"2" * 32, "3" * 32}
+    [parked] = [line for line in logs if line["event"] == "facts_parked"]
+    assert parked["trace_id"] == "4" * 32
+    assert parked["count"] == 1
