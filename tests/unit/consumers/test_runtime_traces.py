@@ -114,3 +114,23 @@ def test_each_ledger_row_keeps_its_cause_trace() -> None:
     assert rows
     assert {row[7] for row in rows} == {f"{5:032x}"}
     assert {row[7] for row in ledger_rows([event], now, 48)} == {None}  # type: ignore[list-item]
+
+
+def test_a_record_marked_structured_by_its_content_type_decodes_its_value() -> None:
+    """The spec's rule first (the emit function's header): `ce_` headers are then ignored."""
+    value = signed_up(1)
+    marked = [("content-type", b"application/cloudevents+json"), ("ce_type", b"x.y")]
+    assert decode_record(value, marked) == decode_event(value)
+    # Without that mark, a `ce_` header means binary mode (the SDK's rule): the value is data.
+    assert decode_record(value, marked[1:]) != decode_event(value)
+
+
+def test_headers_given_as_a_one_shot_iterable_are_read_once() -> None:
+    """A generator of headers decodes like the same headers in a list."""
+    event = CloudEvent(
+        {"id": "e-1", "source": "partner/org-1", "type": "volunteer.signed_up",
+         "specversion": "1.0"}, {}
+    )  # fmt: skip
+    message = ce_kafka.to_binary_event(event)
+    as_list = decode_record(message.value, list(message.headers.items()))
+    assert decode_record(message.value, iter(message.headers.items())) == as_list
