@@ -28,6 +28,11 @@ from schemas.errors import DecodeError, FieldError, Reason
 
 HTTP_PREFIX = "ce-"
 KAFKA_PREFIX = "ce_"
+# `name.lower().startswith("ce_")` without building a lowered copy of every header name:
+# one C call per header on the projectors' hot path (see `decode_record`).
+_KAFKA_PREFIXES = ("ce_", "CE_", "Ce_", "cE_")
+# The header the emit function writes first on every record: structured mode, by the spec.
+_STRUCTURED = ("content-type", b"application/cloudevents+json")
 _TIME_RULE = "format: must be an RFC 3339 date-time with an offset, e.g. 2025-03-21T08:02:15Z"
 _DATA_RULE = "unknown_field: `data` travels as the body in binary mode, not as a header"
 
@@ -61,7 +66,11 @@ def is_binary_http(headers: Mapping[str, str]) -> bool:
 
 def is_binary_kafka(headers: Iterable[tuple[str, bytes]] | None) -> bool:
     """True when a Kafka record is in binary mode: any `ce_` header (the SDK's rule)."""
-    return any(name.lower().startswith(KAFKA_PREFIX) for name, _ in headers or ())
+    # A plain loop, not any(<generator>): measurably cheaper per record on the hot path.
+    for name, _ in headers or ():  # noqa: SIM110
+        if name.startswith(_KAFKA_PREFIXES):
+            return True
+    return False
 
 
 def _invalid(error: FieldError) -> DecodeError:
@@ -141,8 +150,23 @@ def decode_record(
 
     Structured records (no `ce_` header) decode exactly as `decode_event(value)` does; binary
     ones give the same event their structured twin would. Never raises on bad input.
+
+    The projectors call this for every record, so a structured one is recognised cheaply:
+    first by the binding spec's own rule (a `content-type` of the CloudEvents JSON format
+    means structured mode), as one comparison with the first header, where the emit
+    function (`infra.bus`) puts it on every record the platform writes; otherwise by the
+    SDK's rule (any `ce_` header means binary), one scan of the header names. Measured
+    in benchmarks/bench_decode_record.py against `decode_event` alone.
     """
-    document = structured_from_kafka(value, headers)
-    if isinstance(document, DecodeError):
-        return document
-    return decode_event(document)
+    if headers:
+        try:
+            first = headers[0]  # type: ignore[index]
+        except TypeError:  # an iterable, not a sequence: it is read twice below
+            headers = list(headers)
+            first = headers[0] if headers else _STRUCTURED
+        if first != _STRUCTURED and is_binary_kafka(headers):
+            document = structured_from_kafka(value, headers)
+            if isinstance(document, DecodeError):
+                return document
+            return decode_event(document)
+    return decode_event(value or b"")

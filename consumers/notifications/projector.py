@@ -5,6 +5,8 @@ title (from their histories, so arrival order never matters), keeps each sign-up
 status (the shared participations, for reminders) and inserts one ledger row per
 (event, template, channel) the rules call for, in the same transaction as the consumed
 offsets. A duplicate event id, a redelivery or a replay finds the row already there.
+Each row keeps the trace id its cause's record carried (`cause_trace_id`, migration
+0003), so the sender's lines for that message name the trace that caused it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from consumers.notifications.rules import (
 )
 from consumers.parts import Entity, Hook, participations, read_model, refold, rules
 from consumers.runtime import Projector
+from consumers.runtime.batch import applying_traces
 from consumers.volunteers.rules import PROFILE_TYPES
 from infra.migrations import Migrations
 from infra.settings import Settings
@@ -41,8 +44,8 @@ OPPORTUNITY = Entity(
 )
 INSERT_LEDGER = (
     "insert into outbox (notification_id, cause_event_id, template, channel,"
-    " volunteer_id, cause_time, context) values ($1, $2, $3, $4, $5, $6, $7::jsonb)"
-    " on conflict do nothing"
+    " volunteer_id, cause_time, context, cause_trace_id)"
+    " values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) on conflict do nothing"
 )
 
 
@@ -50,7 +53,9 @@ def enqueue(max_age_hours: float) -> Hook:
     """The hook inserting the ledger rows a batch calls for (the age rule configured)."""
 
     async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]], _: Any) -> None:
-        rows = ledger_rows(events, dt.datetime.now(dt.UTC), max_age_hours)
+        # Each row keeps its cause's trace, so the sender's lines name it later.
+        traces = applying_traces(events)
+        rows = ledger_rows(events, dt.datetime.now(dt.UTC), max_age_hours, traces)
         if rows:
             await conn.executemany(INSERT_LEDGER, rows)
 

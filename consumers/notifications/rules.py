@@ -74,8 +74,9 @@ OPPORTUNITY_COLUMNS = {
     "starts_at": "timestamptz",
     "status": "text",
 }
-# (notification id, cause event id, template, channel, volunteer id, cause time, context)
-Row = tuple[str, str, str, str, str, dt.datetime, dict[str, Any]]
+# (notification id, cause event id, template, channel, volunteer id, cause time, context,
+# cause trace id)
+Row = tuple[str, str, str, str, str, dt.datetime, dict[str, Any], str | None]
 REMINDER_LEAD = dt.timedelta(hours=24)
 # Order across topics is not guaranteed: a sign-up may arrive before the registration
 # or the opportunity it refers to. Such a message waits (looked at again every minute)
@@ -105,14 +106,21 @@ def fold_opportunity(events: History) -> dict[str, Any]:
     return row
 
 
-def ledger_rows(events: Sequence[Event[Any]], now: dt.datetime, max_age_hours: float) -> list[Row]:
+def ledger_rows(
+    events: Sequence[Event[Any]],
+    now: dt.datetime,
+    max_age_hours: float,
+    traces: Sequence[str | None] | None = None,
+) -> list[Row]:
     """The ledger rows these events call for (pure).
 
     Each is (notification id, cause event id, template, channel, volunteer id, cause
-    time, context): the context keeps what the text needs from the event.
+    time, context, cause trace id): the context keeps what the text needs from the
+    event; `traces` (one per event, or none) the trace its record carried, for the
+    sender's log lines.
     """
     rows: list[Row] = []
-    for event in events:
+    for n, event in enumerate(events):
         triggers = TRIGGERS.get(event.type)
         if triggers is None or is_stale(event.time, now, max_age_hours):
             continue
@@ -129,6 +137,7 @@ def ledger_rows(events: Sequence[Event[Any]], now: dt.datetime, max_age_hours: f
                     # both use an id; each of their events notifies.
                     notification_id(identity(event), template, channel), event.id, template,
                     str(channel), data.volunteer_id, event.time, context,
+                    traces[n] if traces is not None else None,
                 ))  # fmt: skip
     return rows
 
@@ -245,6 +254,7 @@ class Claimed:
     context: dict[str, Any]
     attempts: int
     cause_time: dt.datetime
+    cause_trace_id: str | None = None  # the trace the cause event's record carried
 
 
 @dataclass(frozen=True)

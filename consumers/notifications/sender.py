@@ -6,7 +6,8 @@ the row is sent again with the same idempotency key (see `providers`), which a p
 uses to drop the repeat. Consent, contact details and quiet hours are checked here, at
 send time (`rules.decide`). Final outcomes are published on `tatawwu.notifications` by
 `report`, then marked reported: a crash in between publishes again under the same event
-id, which consumers deduplicate.
+id, which consumers deduplicate. The log lines about one message carry `trace_id`, the
+trace its cause event's record carried (kept in the ledger row as `cause_trace_id`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from consumers.notifications.outcomes import one_line, outcome_event, publish_outcomes
 from consumers.notifications.providers import DeliveryError, Providers
@@ -95,7 +97,7 @@ class Sender:
                     lease_until = now() + make_interval(secs => $2)
                 from due where o.notification_id = due.notification_id
                 returning o.notification_id, o.cause_event_id, o.template, o.channel,
-                    o.volunteer_id, o.context, o.attempts, o.cause_time
+                    o.volunteer_id, o.context, o.attempts, o.cause_time, o.cause_trace_id
                 """,
                 self.batch,
                 self.lease_s,
@@ -135,7 +137,15 @@ class Sender:
         return len(claimed)
 
     async def _deliver_or_fail(self, row: Claimed, *lookups: Any) -> None:
-        """Deliver; a bug met on one row (not the plumbing) fails that row, not the sender."""
+        """Deliver; a bug met on one row (not the plumbing) fails that row, not the sender.
+
+        Each row is delivered in its own task (`gather`), so the cause's trace id bound
+        here names this row's lines only (held, retried, sent, failed, suppressed).
+        """
+        if row.cause_trace_id is not None:
+            bind_contextvars(trace_id=row.cause_trace_id)
+        else:
+            unbind_contextvars("trace_id")  # none may be inherited from the claiming task
         try:
             await self._deliver(row, *lookups)
         except TRANSIENT:

@@ -24,6 +24,28 @@ dead-lettering, metrics and shutdown. For each batch, in ONE PostgreSQL transact
 
 All SQL over the bookkeeping tables is in `bookkeeping.py`, for the tools too.
 
+Records are decoded in either CloudEvents content mode (`schemas.binding.decode_record`):
+structured (the value is the event, what the platform writes) or binary (`ce_` headers,
+the value its data, as the SDKs write). A structured record costs one scan of its header
+names on top of `decode_event` (benchmarks/bench_decode_record.py).
+
+Trace context (W3C `traceparent` Kafka headers, `infra.tracing`): log lines about records
+name their traces without making the hot path pay per record.
+
+- `batch_applied` carries `trace_ids`: the first few distinct traces (TRACES_LOGGED)
+  among the batch's first records (TRACE_SCAN), read while decoding, i.e. while the
+  previous batch's transaction is in flight. Enough to go from a gateway request to the
+  batch that applied it; not a list of every trace in the batch.
+- Lines about specific records carry the exact `trace_id` of the record they name as
+  `first`, plus the first few `trace_ids` among them: `dead_lettered` (bad records,
+  ownership refusals, apply failures) and `facts_parked`.
+- An `apply` that needs its events' traces asks `batch.applying_traces(events)` (the
+  runtime sets the records being applied in a context variable; nothing is computed
+  unless asked): the notifier keeps each message's cause trace in its ledger.
+
+No trace is made current while a batch is applied (no `tracing.begin`): a batch mixes
+many traces, and the contextvars would leak into the loop's next lines.
+
 Why raw aiokafka under the projector loop (`loop.py`) rather than a FastStream
 subscriber, checked against the FastStream 0.7.8 installed here:
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +14,9 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from consumers.runtime.projector import Accumulator
+from infra import tracing
 from schemas import ownership
-from schemas.decode import decode_event
+from schemas.binding import decode_record
 from schemas.envelope import Event
 from schemas.errors import DecodeError
 from schemas.registry import spec_of
@@ -23,6 +26,9 @@ Pair = tuple[Record, Event[Any]]
 # Records per partition, each list in offset order (what `getmany` returns).
 Fetched = dict[TopicPartition, list[Record]]
 DECODE_SLICE = 20  # records decoded between two yields (~0.2 ms)
+TRACES_LOGGED = 5  # distinct trace ids named in a batch's summary line
+TRACE_SCAN = 64  # records looked at for them (the batch's first): bounded per batch
+CE_TRACEPARENT = "ce_traceparent"  # a binary-mode CloudEvent's own trace (see `trace_of`)
 
 
 @dataclass
@@ -47,6 +53,7 @@ class DecodedBatch:
     dead: list[Dead]  # records that did not (bad bytes, wrong topic)
     began: float  # perf_counter once decoded (the batch's apply duration starts here)
     prepared: Any = None  # the projector's precomputed part of every decoded event
+    traces: list[str] = field(default_factory=list)  # first few trace ids (`trace_ids`)
 
     @classmethod
     def empty(cls) -> DecodedBatch:
@@ -76,6 +83,79 @@ def identity(event: Event[Any]) -> str:
     return f"{event.source} {event.id}"
 
 
+def trace_of(record: Record) -> str | None:
+    """The trace id in a record's `traceparent` header (None: absent or malformed).
+
+    A binary-mode CloudEvent from an SDK carries its trace as the `ce_traceparent`
+    attribute header instead (the distributed tracing extension): read when there is no
+    `traceparent` header.
+    """
+    if not record.headers:
+        return None
+    trace_id = tracing.trace_id_of(tracing.extract(record.headers))
+    if trace_id is None:
+        for name, value in record.headers:
+            if name.lower() == CE_TRACEPARENT:
+                return tracing.trace_id_of(tracing.extract((("traceparent", value),)))
+    return trace_id
+
+
+def trace_ids(records: Sequence[Record]) -> list[str]:
+    """The first few distinct trace ids among a batch's first records, in order.
+
+    Bounded twice (TRACES_LOGGED ids, TRACE_SCAN records) so the summary line costs the
+    same for any batch; a record's own line (a dead letter, a parked fact) names its
+    exact trace.
+    """
+    seen: set[bytes] = set()  # traceparent values parsed already (one parse per value)
+    found: list[str] = []
+    for record in records[:TRACE_SCAN]:
+        for name, value in record.headers or ():
+            if name == "traceparent" or name == CE_TRACEPARENT:
+                raw = bytes(value or b"")
+                if raw not in seen:
+                    seen.add(raw)
+                    trace_id = tracing.trace_id_of(tracing.extract((("traceparent", raw),)))
+                    if trace_id is not None and trace_id not in found:
+                        found.append(trace_id)
+                break
+        if len(found) == TRACES_LOGGED:
+            break
+    return found
+
+
+def trace_fields(records: Sequence[Record]) -> dict[str, Any]:
+    """Log fields for a line about these records: the first one's `trace_id` (the record
+    the line names as `first`) and the first few distinct `trace_ids` among them."""
+    first = trace_of(records[0]) if records else None
+    return {"trace_id": first, "trace_ids": trace_ids(records)}
+
+
+# The records of the events being applied, for an `apply` that wants their trace
+# (`applying_traces`); set by the runtime around each apply, empty otherwise.
+_APPLYING: ContextVar[Sequence[Pair]] = ContextVar("applying", default=())
+
+
+@contextlib.contextmanager
+def applying(pairs: Sequence[Pair]) -> Iterator[None]:
+    """While applying these pairs, `applying_traces` can name each event's trace."""
+    token = _APPLYING.set(pairs)
+    try:
+        yield
+    finally:
+        _APPLYING.reset(token)
+
+
+def applying_traces(events: Sequence[Event[Any]]) -> list[str | None]:
+    """The trace id of the record each event came from, while the runtime applies them.
+
+    None for an event with no trace, or applied outside the runtime (a canary, a test).
+    Costs nothing unless called: only the notifier asks, to keep its cause's trace.
+    """
+    records = {id(event): record for record, event in _APPLYING.get()}
+    return [trace_of(records[id(event)]) if id(event) in records else None for event in events]
+
+
 def group(records: Sequence[Record]) -> Fetched:
     """Records by partition (each partition's records keep their order)."""
     fetched: Fetched = {}
@@ -89,6 +169,9 @@ def decode_batch(
 ) -> tuple[list[Pair], list[Dead]]:
     """Split records into decoded events and dead letters (bad bytes, wrong topic).
 
+    Either CloudEvents content mode (`schemas.binding.decode_record`): structured (the
+    value is the event) or binary (`ce_` headers, the value its data).
+
     Nothing a record holds may stop the loop: whatever decoding one raises (a bug in a
     validator or an upcaster the contract tests missed) makes that record a dead letter.
     """
@@ -96,7 +179,7 @@ def decode_batch(
     dead: list[Dead] = []
     for record in records:
         try:
-            result = decode_event(record.value or b"")
+            result = decode_record(record.value, record.headers)
             if isinstance(result, DecodeError):
                 reason, summary = str(result.reason), result.summary()
                 dead.append(Dead(record, reason, summary, result.event_id, result.event_type))
@@ -129,4 +212,6 @@ async def decode(
             accumulator.add([event for _, event in g])
         await asyncio.sleep(0)
     prepared = accumulator.result() if accumulator is not None else None
-    return DecodedBatch(fetched, records, good, dead, time.perf_counter(), prepared)
+    # Here, off the critical path: the previous batch's transaction is in flight.
+    traces = trace_ids(records)
+    return DecodedBatch(fetched, records, good, dead, time.perf_counter(), prepared, traces)

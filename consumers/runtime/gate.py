@@ -11,15 +11,17 @@ the registry now holds are judged again, for up to UNPARK_ROUNDS rounds per batc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
+import structlog
 
 from consumers.runtime import bookkeeping
-from consumers.runtime.batch import BatchOutcome, Dead, Pair, identity
+from consumers.runtime.batch import BatchOutcome, Dead, Pair, identity, trace_fields
 from consumers.runtime.records import entered, entry_order, origin, record_from_json, record_json
 from infra import claims as claims_registry
 from schemas import ownership
-from schemas.decode import decode_event
+from schemas.binding import decode_record
 from schemas.errors import DecodeError
 from schemas.ownership import CLAIMING
 
@@ -47,6 +49,7 @@ class OwnershipGate:
     time_bounds: ownership.TimeBounds
     parked_maybe: bool = True  # until a batch finds `_parked` empty
     claims: dict[ownership.Key, str] = field(default_factory=dict)  # committed claims
+    log: Any = field(default_factory=lambda: structlog.get_logger(__name__))
 
     def judged(self, pair: Pair) -> bool:
         """Whether the gate judges this fact (handled here, or it makes a claim)."""
@@ -113,6 +116,15 @@ class OwnershipGate:
             await self._park(conn, [(candidates[i], p.needs) for i, p in settled.pending])
             outcome.parked += len(settled.pending)
             self.parked_maybe = True
+            # One line per round (not per fact), naming the first parked record's trace.
+            records = [candidates[i][0] for i, _ in settled.pending]
+            first = records[0]
+            self.log.info(
+                "facts_parked",
+                count=len(records),
+                first=f"{first.topic}/{first.partition}@{first.offset}",
+                **trace_fields(records),
+            )
         if settled.claims:
             # The registry is shared (the gateway, other projectors): what it holds now is
             # what counts, whoever claimed first; cached once this batch commits.
@@ -144,7 +156,7 @@ class OwnershipGate:
         stored = await bookkeeping.unpark(conn, self.registry)
         freed: list[Pair] = []
         for record in sorted((record_from_json(doc) for doc in stored), key=origin):
-            event = decode_event(record.value or b"")
+            event = decode_record(record.value, record.headers)
             if not isinstance(event, DecodeError):  # it decoded when it was parked
                 freed.append((record, event))
         return freed

@@ -69,10 +69,12 @@ class ProjectorRuntime:
         self._producer: Any = None
         self.applied: dict[TopicPartition, int] = {}  # next offset stored, per partition
         self.registry = claims_registry.registry_schema(topic_prefix)
-        self.gate = OwnershipGate(projector.event_types, self.registry, settings.time_bounds)
+        self.log = log.bind(projector=projector.name, schema=self.schema)
+        self.gate = OwnershipGate(
+            projector.event_types, self.registry, settings.time_bounds, log=self.log
+        )
         self._paused: set[TopicPartition] = set()  # waiting for the claim topics (catch-up)
         self._claim_targets: dict[TopicPartition, int] = {}
-        self.log = log.bind(projector=projector.name, schema=self.schema)
         self._transaction: BatchTransaction | None = None
 
     # ----------------------------------------------------------------- set-up
@@ -340,8 +342,14 @@ class ProjectorRuntime:
             raise
         self.gate.committed(outcome.claims)
         elapsed = time.perf_counter() - batch.began
+        # The batch's first few traces on its summary line (`DecodedBatch.traces`).
         observe_batch(
-            self.log, self.projector.name, batch.records, outcome, elapsed, self._consumer
+            self.log.bind(trace_ids=batch.traces),
+            self.projector.name,
+            batch.records,
+            outcome,
+            elapsed,
+            self._consumer,
         )
         return outcome
 

@@ -11,7 +11,15 @@ import structlog
 from aiokafka import TopicPartition
 
 from consumers.runtime import bookkeeping
-from consumers.runtime.batch import BatchOutcome, Dead, DecodedBatch, Pair, identity
+from consumers.runtime.batch import (
+    BatchOutcome,
+    Dead,
+    DecodedBatch,
+    Pair,
+    applying,
+    identity,
+    trace_fields,
+)
 from consumers.runtime.deadletters import dead_letter
 from consumers.runtime.errors import TRANSIENT, Canary, OffsetGap, ProjectorBroken
 from consumers.runtime.gate import OwnershipGate
@@ -68,13 +76,14 @@ class BatchTransaction:
         stale = judged.changed or outcome.duplicates or outcome.skipped
         prepared = None if stale else batch.prepared
         if handled:
-            try:
-                async with conn.transaction():  # savepoint: a poison event must not sink the batch
-                    await self.apply_events(conn, [e for _, e in handled], prepared)
-            except TRANSIENT:
-                raise
-            except Exception:
-                handled = await self._apply_one_by_one(conn, handled, outcome)
+            with applying(handled):  # an apply may ask for its events' traces
+                try:
+                    async with conn.transaction():  # savepoint: a poison event must not sink it
+                        await self.apply_events(conn, [e for _, e in handled], prepared)
+                except TRANSIENT:
+                    raise
+                except Exception:
+                    handled = await self._apply_one_by_one(conn, handled, outcome)
         outcome.applied = len(handled)
         outcome.offsets = plan.next_offsets
         last_time = max((e.time for _, e in handled), default=None)
@@ -93,8 +102,10 @@ class BatchTransaction:
         return [pair for key, pair in unique.items() if key in new]
 
     async def _dead_letter(self, conn: asyncpg.Connection, dead: list[Dead]) -> int:
+        # Its line names the first dead record (`first=`): its trace, and the first few.
+        log = self.log.bind(**trace_fields([d.record for d in dead]))
         return await dead_letter(
-            conn, self.producer, self.deadletter_topic, self.projector.name, dead, self.log
+            conn, self.producer, self.deadletter_topic, self.projector.name, dead, log
         )
 
     async def _apply_one_by_one(

@@ -10,9 +10,10 @@ from aiokafka import TopicPartition
 
 from consumers.participations import Participation, row_to_participation
 from consumers.runtime import Projector, ProjectorRuntime
+from infra import kafka
 from infra.claims import registry_schema
 from infra.db import connect
-from infra.kafka import build_consumer, ensure_topics
+from infra.kafka import ensure_topics
 from infra.settings import Settings
 from schemas.topics import CATALOG
 
@@ -23,19 +24,8 @@ async def create_prefixed_topics(settings: Settings, prefix: str) -> None:
 
 
 async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    """The current end offset of every partition of these topics."""
-    consumer = build_consumer(settings)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        if len(tps) == 0:
-            await consumer._client.force_metadata_update()
-            tps = [
-                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-            ]
-        return await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
+    """The current end offset of every partition of these topics (`infra.kafka.end_offsets`)."""
+    return await kafka.end_offsets(settings, topics=topics)
 
 
 async def wait_caught_up(

@@ -22,14 +22,14 @@ def test_a_decoder_that_raises_makes_that_record_a_dead_letter(
 ) -> None:
     """A bug in decoding one record costs that record only, never the batch or the loop."""
     good = orjson.dumps(example("volunteer.signed_up"))
-    real = batch.decode_event
+    real = batch.decode_record
 
-    def flaky(raw: bytes):  # type: ignore[no-untyped-def]
+    def flaky(raw: bytes, headers):  # type: ignore[no-untyped-def]
         if raw == b"boom":
             raise OverflowError("date value out of range")
-        return real(raw)
+        return real(raw, headers)
 
-    monkeypatch.setattr(batch, "decode_event", flaky)
+    monkeypatch.setattr(batch, "decode_record", flaky)
     decoded, dead = runtime.decode_batch([record(good, 0), record(b"boom", 1), record(good, 2)])
     assert [r.offset for r, _ in decoded] == [0, 2]
     assert [(d.record.offset, d.reason) for d in dead] == [(1, "undecodable")]
