@@ -8,6 +8,7 @@ import signal
 import structlog
 
 from consumers.runtime import Projector, ProjectorRuntime, run_projector
+from infra.ops import start_ops_server
 from infra.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -36,10 +37,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, runtime.stopping.set)
-    if metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port, addr="127.0.0.1")
+    if metrics_port:  # /health, /ready, /metrics for the process's life (/ready: 503 till assigned)
+        await start_ops_server(settings.metrics_host, metrics_port, runtime.readiness)
     log.info("projector_starting", projector=name, instance=instance_id, schema=runtime.schema)
     await run_projector(runtime)
     log.info("projector_stopped", projector=name)
