@@ -143,7 +143,7 @@ async def main() -> None:
         async with httpx.AsyncClient(base_url=base) as http:
             for _ in range(100):
                 try:
-                    if (await http.get("/health")).status_code == 200:
+                    if (await http.get("/ready")).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
@@ -156,7 +156,7 @@ async def main() -> None:
             ("GET /v1/kpi/participation?as_of=<distinct> (computed every time)",
              distinct_as_of(), {}),
             ("GET /v1/campaigns?limit=50&sort=-fill_rate", "/v1/campaigns?limit=50&sort=-fill_rate", {}),
-            ("GET /health (baseline)", "/health", {}),
+            ("GET /ready (baseline)", "/ready", {}),
         ]  # fmt: skip
         table = Table(
             "endpoint", "requests", "errors", "req/s", "p50 ms", "p99 ms",

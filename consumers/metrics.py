@@ -1,4 +1,7 @@
-"""Prometheus metrics of the projectors (served by `tatawwu projections run --metrics-port`)."""
+"""Prometheus metrics of the projectors (served by `tatawwu projections run --metrics-port`).
+
+On the process-wide registry: one projector per process, or a notifier and its projector.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ EVENTS = Counter(
     "tatawwu_projector_events_total", "Events handled, by outcome", ["projector", "outcome"]
 )
 BATCH_SIZE = Histogram(
-    "tatawwu_projector_batch_size",
+    "tatawwu_projector_batch_size_records",
     "Records per batch",
     ["projector"],
     buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000, 10000),
@@ -30,12 +33,12 @@ RETRIES = Counter(
     ["projector"],
 )
 REFUSED = Counter(
-    "tatawwu_projector_refused_total",
+    "tatawwu_projector_events_refused_total",
     "Facts refused by the ownership rules (dead-lettered), by rule",
     ["projector", "rule"],
 )
 PARKED = Counter(
-    "tatawwu_projector_parked_total",
+    "tatawwu_projector_events_parked_total",
     "Facts parked until the claim deciding their owner arrives",
     ["projector"],
 )

@@ -14,6 +14,7 @@ import structlog
 
 from consumers.runtime import Projector, ProjectorRuntime, run_projector
 from consumers.runtime.deadletters import deadletter_publisher, forget_publishers, use_publishers
+from infra.ops import start_ops_server
 from infra.settings import Settings
 from infra.streams import Publishers, build_stream_broker
 
@@ -43,10 +44,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, runtime.stopping.set)
-    if metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port, addr="127.0.0.1")
+    if metrics_port:  # /health, /ready, /metrics for the process's life (/ready: 503 till assigned)
+        await start_ops_server(settings.metrics_host, metrics_port, runtime.readiness)
     log.info("projector_starting", projector=name, instance=instance_id, schema=runtime.schema)
     publishers = Publishers(build_stream_broker(settings))
     deadletter_publisher(publishers, topic_prefix)  # declared before the broker starts

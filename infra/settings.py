@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # Where the local stack keeps jars, data and logs (never in git).
     cache_dir: Path = PROJECT_ROOT / ".cache"
 
+    # Where the projectors and the notifier serve `/health`, `/ready` and `/metrics` (on
+    # their metrics port, `infra.ops`): loopback keeps them off the network; "0.0.0.0"
+    # lets a Prometheus scraper or an orchestrator's probes reach them from elsewhere.
+    metrics_host: str = "127.0.0.1"
+
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 

@@ -30,6 +30,10 @@ def run(
     topic_prefix: Annotated[
         str, typer.Option(help="Read '<prefix>tatawwu.*' topics (tests).")
     ] = "",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /health, /ready and /metrics here (on TATAWWU_METRICS_HOST)."),
+    ] = None,
 ) -> None:
     """Enqueue from the event log and deliver over SMTP and the SMS API until SIGTERM/SIGINT."""
     from consumers.notifications.service import serve
@@ -39,7 +43,7 @@ def run(
     asyncio.run(
         serve(
             settings, schema=schema, group_id=group_id, instance_id=instance_id,
-            topic_prefix=topic_prefix,
+            topic_prefix=topic_prefix, metrics_port=metrics_port,
         )
     )  # fmt: skip
 

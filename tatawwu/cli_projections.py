@@ -31,7 +31,10 @@ def run(
     topic_prefix: Annotated[
         str, typer.Option(help="Read '<prefix>tatawwu.*' topics (tests).")
     ] = "",
-    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics here.")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /health, /ready and /metrics here (on TATAWWU_METRICS_HOST)."),
+    ] = None,
 ) -> None:
     """Run one projector instance until SIGTERM/SIGINT; the batch in flight is finished."""
     from consumers.run import serve

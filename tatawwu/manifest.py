@@ -24,7 +24,11 @@ from consumers.volunteers import PROJECTOR as VOLUNTEERS
 from infra.migrations import INFRA, Migrations
 from infra.settings import Settings
 
+# Metrics ports: each projector and the notifier serve `/health`, `/ready` and `/metrics`
+# on one (`infra.ops`, bound to `TATAWWU_METRICS_HOST`). Projectors from 9300 in
+# `READ_MODELS` order; the notifier further up, clear of the projectors to come.
 METRICS_BASE_PORT = 9300
+NOTIFIER_METRICS_PORT = 9309
 # `producers.gateway.partners.MIGRATIONS`, named by its directory: importing the gateway
 # (or the sinks) pulls in FastAPI, ~0.2 s more at every projector start on a quiet
 # machine, where restarts are timed. A unit test keeps the two equal.
@@ -43,7 +47,7 @@ class Process:
     # True: the process applies them in its own schema when it starts.
     own_schema: bool = False
     http_port: Callable[[Settings], int] | None = None  # read from the settings it also reads
-    metrics_port: int | None = None  # Prometheus, on 127.0.0.1
+    metrics_port: int | None = None  # /health, /ready, /metrics, on settings.metrics_host
     topics: tuple[str, ...] = ()  # what it consumes, for the AsyncAPI document
     projector: Projector | None = None  # a read model `projections run|rebuild` know by name
 
@@ -95,6 +99,7 @@ NOTIFIER = Process(
     options=("--instance-id", "notifier-1"),
     migrations=(history.MIGRATIONS, participations.MIGRATIONS, notifier.MIGRATIONS),
     own_schema=True,
+    metrics_port=NOTIFIER_METRICS_PORT,
 )
 READ_API = Process("read-api", ("api",), http_port=lambda s: s.api_port)
 READ_MODELS = tuple(

@@ -2,10 +2,10 @@
 
 `tatawwu platform run` (and `make demo`) starts the processes the manifest
 declares: the gateway, the read API, one process per projector (each its own
-consumer group, static membership, Prometheus metrics on its own port), the
-notifier and, on the local defaults, the SMTP and SMS sinks; restarts a crashed
-child with backoff, and on SIGINT/SIGTERM stops every child with SIGTERM so each
-finishes its batch in flight.
+consumer group, static membership, `/health`, `/ready` and `/metrics` on its own
+metrics port), the notifier (the same, on its own port) and, on the local defaults,
+the SMTP and SMS sinks; restarts a crashed child with backoff, and on SIGINT/SIGTERM
+stops every child with SIGTERM so each finishes its batch in flight.
 """
 
 from __future__ import annotations

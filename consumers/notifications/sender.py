@@ -22,6 +22,7 @@ import asyncpg
 import structlog
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
+from consumers.notifications import metrics
 from consumers.notifications.outcomes import one_line, outcome_event, publish_outcomes
 from consumers.notifications.providers import DeliveryError, Providers
 from consumers.notifications.rules import (
@@ -74,6 +75,7 @@ class Sender:
     async def run(self, stopping: asyncio.Event, idle_s: float = 0.5) -> None:
         """Deliver and report until `stopping` is set (the claim in flight is finished)."""
         while not stopping.is_set():
+            metrics.sender_looped()
             try:
                 busy = await self.deliver_due() + await self.report()
             except TRANSIENT as exc:  # database or Kafka away: leases and `reported` cover it
@@ -188,7 +190,7 @@ class Sender:
         )
         language = contact.get("language") or "ar"
         try:
-            async with self._limit:
+            async with self._limit, metrics.timed_send(row.channel):
                 if row.channel == EMAIL:
                     mail = render_email(row.template, language, variables)
                     provider_id = await self.providers.email(
@@ -212,6 +214,7 @@ class Sender:
                 detail,
                 delay,
             )
+            metrics.RETRIES.labels(row.channel).inc()
             log.warning("notification_retry", notification_id=row.notification_id,
                         channel=row.channel, attempts=row.attempts, retry_in_s=round(delay, 1),
                         error=detail)  # fmt: skip
@@ -237,6 +240,7 @@ class Sender:
             error,
             provider_id,
         )
+        metrics.MESSAGES.labels(row.channel, status).inc()
         log.info("notification_" + status, notification_id=row.notification_id,
                  template=row.template, channel=row.channel, attempts=row.attempts,
                  reason=reason, error=error)  # fmt: skip

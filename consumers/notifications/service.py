@@ -13,17 +13,21 @@ import signal
 import httpx
 import structlog
 
-from consumers.notifications import NAME, build_projector
+from consumers.notifications import NAME, build_projector, metrics
 from consumers.notifications.outcomes import outcome_publisher
 from consumers.notifications.sender import Providers, Sender
 from consumers.runtime import ProjectorRuntime, tune_gc
 from consumers.runtime.deadletters import deadletter_publisher, forget_publishers, use_publishers
 from infra.db import create_pool
+from infra.ops import start_ops_server
 from infra.settings import Settings
 from infra.streams import Publishers, build_stream_broker
 
 log = structlog.get_logger(__name__)
 GROUP = "tatawwu.notifier"
+# A sender that began no pass over the ledger for this many leases is stuck: the rows it
+# claimed are being sent again by others meanwhile.
+SENDER_STALE_LEASES = 2
 
 
 def notifier_publishers(settings: Settings | None, topic_prefix: str = "") -> Publishers:
@@ -43,8 +47,13 @@ async def serve(
     topic_prefix: str = "",
     stopping: asyncio.Event | None = None,
     handle_signals: bool = True,
+    metrics_port: int | None = None,
 ) -> None:
-    """Enqueue (exactly-once projector) and deliver (sender) until stopped."""
+    """Enqueue (exactly-once projector) and deliver (sender) until stopped.
+
+    With `metrics_port`: `/health`, `/ready` (the projector ready and the sender looping)
+    and `/metrics` on it, from before the start.
+    """
     runtime = ProjectorRuntime(
         build_projector(settings),
         settings,
@@ -59,6 +68,20 @@ async def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.stopping.set)
+    sending: asyncio.Task[None] | None = None
+
+    async def readiness() -> str | None:
+        if sending is None:
+            return "starting"
+        if sending.done():
+            return "sender stopped"
+        if (idle := metrics.sender_idle_s()) > SENDER_STALE_LEASES * settings.notify_lease_s:
+            return f"sender stuck: no pass over the ledger for {idle:.0f}s"
+        return await runtime.readiness()
+
+    ops = None
+    if metrics_port:
+        ops = await start_ops_server(settings.metrics_host, metrics_port, readiness)
     await runtime.start()  # creates the schema and applies the migrations
     tune_gc()
     # The sender's own pool: ordinary synchronous commits (the runtime's are relaxed).
@@ -75,10 +98,13 @@ async def serve(
         topic_prefix=topic_prefix,
     )  # fmt: skip
     log.info("notifier_starting", schema=runtime.schema, quiet_hours=settings.notify_quiet_hours)
+    sending = asyncio.create_task(sender.run(runtime.stopping))
     try:
-        await asyncio.gather(runtime.run(), sender.run(runtime.stopping))
+        await asyncio.gather(runtime.run(), sending, metrics.watch_ledger(pool, runtime.stopping))
     finally:
         runtime.stopping.set()
+        if ops is not None:
+            ops.close()
         await http.aclose()
         forget_publishers(topic_prefix)
         await publishers.broker.stop()

@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 FETCH_SLICE = 500  # records taken from aiokafka's buffer per getmany (~1 ms to parse)
 PARKED_SWEEP_S = 2.0  # while idle with facts parked, look at them this often
 LAG_COMMIT_S = 2.0  # Kafka's committed offsets (for lag tools only) at most this often
+READY_DB_TIMEOUT_S = 3.0  # `readiness`: PostgreSQL must answer `select 1` within this
 # Topics whose records make the claims other facts wait for (see `_claims_first`).
 CLAIM_TOPICS = (CAMPAIGNS.name, ORGANIZATIONS.name)
 
@@ -76,6 +77,7 @@ class ProjectorRuntime:
         self._paused: set[TopicPartition] = set()  # waiting for the claim topics (catch-up)
         self._claim_targets: dict[TopicPartition, int] = {}
         self._transaction: BatchTransaction | None = None
+        self.batch_failure: str | None = None  # the last batch's error, until one commits
 
     # ----------------------------------------------------------------- set-up
     async def start(self) -> None:
@@ -130,6 +132,19 @@ class ProjectorRuntime:
             await self._producer.stop()
         if self._pool is not None:
             await self._pool.close()
+
+    async def readiness(self) -> str | None:
+        """Why this instance cannot apply batches now, or None: what its `/ready` answers."""
+        if self._consumer is None or not self._consumer.assignment():
+            return "no partitions assigned"
+        if self.batch_failure is not None:
+            return f"last batch failed: {self.batch_failure}"
+        try:  # an idle projector meets PostgreSQL only when records come: ask it now
+            assert self._pool is not None
+            await asyncio.wait_for(self._pool.fetchval("select 1"), READY_DB_TIMEOUT_S)
+        except Exception as exc:
+            return f"postgres unreachable: {type(exc).__name__}"
+        return None
 
     async def stored_offsets(
         self, partitions: Sequence[TopicPartition]
@@ -337,9 +352,11 @@ class ProjectorRuntime:
         try:
             async with self._lock, self._pool.acquire() as conn, conn.transaction():
                 outcome = await self._transaction.apply(conn, batch)
-        except BaseException:
+        except BaseException as exc:
             self.gate.parked_maybe = True  # what this batch learnt of `_parked` was rolled back
+            self.batch_failure = type(exc).__name__
             raise
+        self.batch_failure = None
         self.gate.committed(outcome.claims)
         elapsed = time.perf_counter() - batch.began
         # The batch's first few traces on its summary line (`DecodedBatch.traces`).

@@ -1,4 +1,8 @@
-"""Prometheus metrics of one gateway app, on its own registry (tests build several apps)."""
+"""Prometheus metrics of one gateway app, on its own registry (tests build several apps).
+
+Named `tatawwu_gateway_<what>_<unit>` like every metric of the platform (a unit test
+checks the names).
+"""
 
 from __future__ import annotations
 
@@ -16,23 +20,23 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "gateway_requests", "HTTP requests answered, by status", ["status"],
+            "tatawwu_gateway_requests_total", "HTTP requests answered, by status", ["status"],
             registry=self.registry,
         )  # fmt: skip
         self.accepted = Counter(
-            "gateway_events_accepted", "Events acknowledged by Kafka, by type", ["type"],
+            "tatawwu_gateway_events_accepted_total", "Events acknowledged by Kafka, by type", ["type"],
             registry=self.registry,
         )  # fmt: skip
         self.rejections = Counter(
-            "gateway_rejections", "Requests refused, by reason", ["reason"],
+            "tatawwu_gateway_requests_rejected_total", "Requests refused, by reason", ["reason"],
             registry=self.registry,
         )  # fmt: skip
         self.refused = Counter(
-            "gateway_events_refused", "Events refused by the ownership rules, by rule", ["rule"],
+            "tatawwu_gateway_events_refused_total", "Events refused by the ownership rules, by rule", ["rule"],
             registry=self.registry,
         )  # fmt: skip
         self.produce_seconds = Histogram(
-            "gateway_produce_seconds", "Time from first send to the last Kafka acknowledgement",
+            "tatawwu_gateway_produce_seconds", "Seconds from first send to the last Kafka acknowledgement",
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )  # fmt: skip

@@ -179,7 +179,13 @@ async def _check(probe: Any) -> dict[str, Any]:
 
 
 @router.get("/health")
-async def health(request: Request) -> Response:
+async def health() -> Response:
+    """Liveness: 200 while the process answers (Kafka and PostgreSQL are `/ready`'s)."""
+    return Response(b'{"status":"ok"}', 200, media_type="application/json")
+
+
+@router.get("/ready", include_in_schema=False)
+async def ready(request: Request) -> Response:
     """Kafka and PostgreSQL reachable: 200, else 503 with each check's result."""
     state = request.app.state
     kafka, postgres = await asyncio.gather(

@@ -32,13 +32,14 @@ def test_each_declared_process_runs_an_existing_cli_command(process: Process) ->
 def test_the_supervisor_starts_one_child_per_process_with_its_launch_arguments(
     tmp_path: Path,
 ) -> None:
-    """Children are `python -m tatawwu <command> <options>`, projectors with their metrics port."""
+    """Children are `python -m tatawwu <command> <options>`, projectors and the notifier with
+    their metrics port."""
     children = {c.name: c for c in platform_children(PLATFORM, tmp_path)}
     assert list(children) == [p.name for p in PLATFORM]
     python = [sys.executable, "-m", "tatawwu"]
     assert children["gateway"].argv == [*python, "gateway"]
     assert children["notifier"].argv == [
-        *python, "notifications", "run", "--instance-id", "notifier-1",
+        *python, "notifications", "run", "--instance-id", "notifier-1", "--metrics-port", "9309",
     ]  # fmt: skip
     assert children["projector:campaigns"].argv == [
         *python, "projections", "run", "campaigns", "--instance-id", "campaigns-1",

@@ -24,7 +24,13 @@ async def get_projections(request: Request, sources: Src) -> Response:
 
 
 @router.get("/health")
-async def health(request: Request) -> Response:
+async def health() -> Response:
+    """Liveness: 200 while the process answers (PostgreSQL is `/ready`'s)."""
+    return _uncached({"status": "ok"}, 200)
+
+
+@router.get("/ready", include_in_schema=False)
+async def ready(request: Request) -> Response:
     """200 when PostgreSQL answers; 503 otherwise."""
     try:
         async with request.app.state.pool.acquire(timeout=2) as conn:

@@ -109,10 +109,13 @@ async def test_recent_activity_counts_check_ins_in_five_minute_buckets(
     assert body["check_ins"] == sum(b["check_ins"] for b in body["buckets"])
 
 
-async def test_health_metrics_and_docs_are_served(make_api: ApiFactory) -> None:
-    """/health is ok, /metrics counts requests by route on each app's own registry, /docs loads."""
+async def test_health_ready_metrics_and_docs_are_served(make_api: ApiFactory) -> None:
+    """/health (live) and /ready (PostgreSQL answers) are ok, /metrics counts requests by route
+    on each app's own registry, /docs loads."""
     async with make_api() as one, make_api() as two:
-        assert (await one.get("/health")).json() == {"status": "ok", "postgres": "ok"}
+        assert (await one.get("/health")).json() == {"status": "ok"}
+        ready = await one.get("/ready")
+        assert (ready.status_code, ready.json()) == (200, {"status": "ok", "postgres": "ok"})
         await one.get("/v1/campaigns/cmp-nope")
         metrics = (await one.get("/metrics")).text
         assert 'route="/v1/campaigns/{campaign_id}",status="404"' in metrics

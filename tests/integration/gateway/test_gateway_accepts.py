@@ -130,10 +130,15 @@ async def test_an_admin_key_emits_for_any_organisation_and_campaign(
     assert response.status_code == 202, response.text
 
 
-async def test_health_reports_kafka_and_postgres(client: httpx.AsyncClient) -> None:
-    """/health answers 200 with an ok check for each dependency."""
-    response = await client.get("/health")
+async def test_health_is_live_and_ready_reports_kafka_and_postgres(
+    client: httpx.AsyncClient,
+) -> None:
+    """/health answers 200 (liveness); /ready answers 200 with an ok check for each dependency."""
+    live = await client.get("/health")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    response = await client.get("/ready")
     assert response.status_code == 200
+    assert response.json()["status"] == "ok"
     checks = response.json()["checks"]
     assert checks["kafka"]["ok"]
     assert checks["postgres"]["ok"]
@@ -149,10 +154,10 @@ async def test_metrics_count_requests_events_and_rejections(
     await client.post("/v1/events", content=body, headers=partner.headers)
     await client.post("/v1/events", content=b"[", headers=partner.headers)
     text = (await client.get("/metrics")).text
-    assert 'gateway_requests_total{status="202"}' in text
-    assert 'gateway_events_accepted_total{type="volunteer.consent_changed"}' in text
-    assert 'gateway_rejections_total{reason="malformed"}' in text
-    assert "gateway_produce_seconds_bucket" in text
+    assert 'tatawwu_gateway_requests_total{status="202"}' in text
+    assert 'tatawwu_gateway_events_accepted_total{type="volunteer.consent_changed"}' in text
+    assert 'tatawwu_gateway_requests_rejected_total{reason="malformed"}' in text
+    assert "tatawwu_gateway_produce_seconds_bucket" in text
 
 
 async def test_one_summary_line_per_request_and_no_personal_data_in_logs(

@@ -92,9 +92,10 @@ async def test_kafka_down_gives_503_quickly_and_the_retried_batch_lands_whole(
             assert down.headers["content-type"] == "application/problem+json"
             assert int(down.headers["retry-after"]) >= 1
             assert elapsed < PRODUCE_TIMEOUT_S + 1.5
-            health = await client.get("/health")
-            assert health.status_code == 503
-            assert health.json()["checks"]["kafka"]["ok"] is False
+            ready = await client.get("/ready")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["kafka"]["ok"] is False
+            assert (await client.get("/health")).status_code == 200  # alive: not to be restarted
 
             await asyncio.to_thread(cluster.start_node, 1)
             await asyncio.to_thread(cluster.wait_node, 1)

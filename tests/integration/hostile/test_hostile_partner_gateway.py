@@ -129,7 +129,7 @@ async def gateway_run(stack: Settings) -> GatewayRun:
             end = await end_offsets(stack, TOPICS)
             metrics = (await client.get("/metrics")).text
     for family in text_string_to_metric_families(metrics):
-        if family.name == "gateway_events_refused":
+        if family.name == "tatawwu_gateway_events_refused":
             run.refused_by_rule = Counter(
                 {
                     s.labels["rule"]: int(s.value)
@@ -190,7 +190,7 @@ async def test_nothing_refused_reached_kafka(gateway_run: GatewayRun) -> None:
 
 
 async def test_refusals_are_counted_by_rule(gateway_run: GatewayRun) -> None:
-    """`gateway_events_refused_total{rule=...}` counts every refused attack under its rule
+    """`tatawwu_gateway_events_refused_total{rule=...}` counts every refused attack under its rule
     (and the one hostile body that decodes, a batch holding an event timed in 2099)."""
     expected = Counter(attack.gateway[1] for attack, _ in gateway_run.answers)
     expected.update(
