@@ -14,6 +14,7 @@ from infra.db import connect
 from infra.kafka import build_producer
 from infra.local.postgres import PostgresCluster
 from infra.settings import Settings
+from tests.support.ports import free_ports_below_ephemeral
 from tests.support.projectors import (
     create_prefixed_topics,
     end_offsets,
@@ -27,8 +28,13 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
 @pytest.fixture
 def own_postgres(stack: Settings) -> Iterator[tuple[Settings, PostgresCluster]]:
-    """A PostgreSQL cluster of this test's own (side port), so restarting it disturbs no one."""
-    cluster = PostgresCluster(stack.cache_dir.resolve() / "pg-restart-test", port=55632)
+    """A PostgreSQL cluster of this test's own, so restarting it disturbs no one.
+
+    Its port is picked free at run time, below the ephemeral range (it is restarted).
+    """
+    port = free_ports_below_ephemeral()
+    cluster = PostgresCluster(stack.cache_dir.resolve() / "pg-restart-test", port=port)
+    cluster.stop()  # one left by a run that died would be on that run's port
     cluster.start()
     try:
         yield stack.model_copy(update={"database_url": cluster.url}), cluster
