@@ -29,12 +29,11 @@ from benchmarks.projector_runs import freshness, memory_profile, projector_rate
 from benchmarks.support import delete_topics, drop_schemas
 from consumers.rebuild import rebuild
 from consumers.runtime import tune_gc
-from infra.kafka import build_producer
 from infra.logging import configure_logging
 from infra.settings import Settings
 from tatawwu.manifest import PROJECTORS
 from tests.support.projectors import create_prefixed_topics
-from tests.support.streams import build_stream, publish
+from tests.support.streams import build_stream, publish_stream
 
 console = Console()
 
@@ -49,10 +48,7 @@ async def main(args: argparse.Namespace) -> None:
     stream = build_stream(
         args.events, seed=1, volunteers=max(2000, args.events // 5), opportunities=400
     )
-    producer = build_producer(settings, linger_ms=20, max_batch_size=512 * 1024)
-    await producer.start()
-    await publish(producer, stream, prefix)
-    await producer.stop()
+    await publish_stream(settings, stream, prefix, linger_ms=20, max_batch_size=512 * 1024)
     total = len(stream.records)
     tune_gc()  # as `tatawwu projections run` and `rebuild` do once started
     rows: list[tuple[str, str, str]] = []
@@ -115,10 +111,7 @@ async def main(args: argparse.Namespace) -> None:
                 duplicate_share=0,
                 invalid_share=0,
             )
-            producer = build_producer(settings, linger_ms=20, max_batch_size=512 * 1024)
-            await producer.start()
-            await publish(producer, big, rb_prefix)
-            await producer.stop()
+            await publish_stream(settings, big, rb_prefix, linger_ms=20, max_batch_size=512 * 1024)
             report = await rebuild(
                 settings, PROJECTORS["campaigns"], schema=f"bench_rb_{tag}", topic_prefix=rb_prefix
             )

@@ -1,28 +1,21 @@
-"""What the benchmarks share: the repository root, and cleaning up topics and schemas."""
+"""What the benchmarks share: the repository root, their topics, dropping their schemas.
+
+Topics are deleted with `tests.support.projectors.delete_topics` (re-exported here).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from infra.db import connect
-from infra.kafka import build_admin
 from infra.settings import Settings
+from tests.support.projectors import delete_topics
+
+__all__ = ["PROJECTOR_TOPICS", "ROOT", "delete_topics", "drop_schemas"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTOR_TOPICS = ("tatawwu.campaigns", "tatawwu.signups", "tatawwu.attendance")
 """The topics the projector benchmarks publish to (campaign and participation facts)."""
-
-
-async def delete_topics(settings: Settings, prefix: str) -> None:
-    """Delete every topic whose name starts with prefix (a run's own topics)."""
-    admin = build_admin(settings)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
-    finally:
-        await admin.close()
 
 
 async def drop_schemas(settings: Settings, *schemas: str) -> None:
