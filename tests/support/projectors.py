@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -44,11 +44,21 @@ async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartit
 
 
 async def wait_caught_up(
-    conn: asyncpg.Connection, schema: str, ends: dict[TopicPartition, int], wait_s: float
+    conn: asyncpg.Connection,
+    schema: str,
+    ends: dict[TopicPartition, int],
+    wait_s: float,
+    *,
+    check: Callable[[], None] | None = None,
 ) -> None:
-    """Wait until the projector's stored offsets reach the given end offsets."""
+    """Wait until the projector's stored offsets reach the given end offsets.
+
+    `check` runs before each look and may raise (a runtime that stopped by itself, say).
+    """
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
+        if check is not None:
+            check()
         rows = (
             await conn.fetch(f'select topic, kafka_partition, next_offset from "{schema}"._offsets')
             if await conn.fetchval("select to_regclass($1)", f'"{schema}"._offsets')
