@@ -37,6 +37,7 @@ from infra.db import connect
 from infra.logging import configure_logging
 from infra.settings import Settings
 from tests.integration.notifications.world import publish_events, registered
+from tests.support.ports import free_port
 from tests.support.projectors import create_prefixed_topics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,12 +69,6 @@ class SinkProcess:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(host: str, port: int) -> bool:

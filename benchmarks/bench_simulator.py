@@ -26,22 +26,12 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from infra.kafka import build_admin
+from benchmarks.support import delete_topics
 from infra.settings import Settings, child_env, get_settings
 from producers.simulator import SimConfig, simulate
-from producers.simulator.run import prefixed_catalog
 
 TARGET_S = 60.0
 TRUTH_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
-
-
-async def delete_topics(settings: Settings, prefix: str) -> None:
-    admin = build_admin(settings)
-    await admin.start()
-    try:
-        await admin.delete_topics([spec.name for spec in prefixed_catalog(prefix)])
-    finally:
-        await admin.close()
 
 
 def run_command(settings: Settings, args: argparse.Namespace, prefix: str, truth: Path) -> float:

@@ -6,6 +6,8 @@ problem, `https://tatawwu.example/problems/<code>`, each listed in `CATALOG`), `
 `code` (the type's last segment, the stable short name that metrics and logs use).
 Requests about events add `errors`: one entry per refused field or rule, with the batch
 `index` of the event it concerns (the per-event result; all or nothing is accepted).
+`decode_problem` and `invalid_events` turn `schemas.errors.DecodeError`s into these
+documents, for the gateway and for `tatawwu validate --json` alike.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
+
+from schemas.errors import DecodeError, Reason
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://tatawwu.example/problems/"
@@ -187,6 +191,42 @@ def generic(status: int, detail: str) -> Problem:
     code = _BY_STATUS.get(status, "http_error")
     title = None if code != "http_error" else CATALOG[code].title
     return Problem(status, code, title, detail)
+
+
+def too_large(detail: str) -> Problem:
+    """413: a body, batch or event over its limit."""
+    return Problem(413, "too_large", "Request too large", detail)
+
+
+def malformed(detail: str) -> Problem:
+    """400: not JSON, neither an object nor an array, or empty."""
+    return Problem(400, "malformed", "Malformed request body", detail)
+
+
+def decode_errors(index: int, error: DecodeError) -> list[dict[str, Any]]:
+    """A `DecodeError` as problem `errors`, each with the event's `index` in its batch."""
+    if not error.errors:
+        return [{"index": index, "path": "", "rule": str(error.reason), "message": error.detail}]
+    return [{"index": index, **field.as_dict()} for field in error.errors]
+
+
+def invalid_events(errors: list[dict[str, Any]], count: int) -> Problem:
+    """422 for a batch of `count` events of which those named in `errors` do not decode."""
+    items = len({error["index"] for error in errors})
+    detail = (
+        f"{items} of {count} events are invalid; nothing was accepted. "
+        "Fix them and resend the whole request."
+    )
+    return Problem(422, "invalid_events", "Invalid events", detail, errors=errors)
+
+
+def decode_problem(error: DecodeError) -> Problem:
+    """The problem answering one event that does not decode (400, 413 or 422)."""
+    if error.reason is Reason.INVALID_JSON:
+        return malformed(error.detail)
+    if error.reason is Reason.TOO_LARGE:
+        return too_large(error.detail)
+    return invalid_events(decode_errors(0, error), 1)
 
 
 def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -32,14 +32,6 @@ class Reason(StrEnum):
     INVALID_EVENT = "invalid_event"
 
 
-# HTTP status a gateway should answer with for each reason (RFC 9457 problem details).
-_STATUS = {
-    Reason.TOO_LARGE: 413,
-    Reason.INVALID_JSON: 400,
-    Reason.NOT_AN_OBJECT: 400,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class FieldError:
     """One broken rule: where (`data.phone`), which rule (`pattern`), and a message."""
@@ -85,18 +77,6 @@ class DecodeError:
             "event_type": self.event_type,
             "errors": [error.as_dict() for error in self.errors],
             "omitted": self.omitted,
-        }
-
-    def to_problem(self) -> dict[str, Any]:
-        """An RFC 9457 problem+json body (`type`, `title`, `status`, `detail`, `errors`)."""
-        return {
-            "type": f"urn:tatawwu:problem:{self.reason}",
-            "title": f"Event rejected: {self.reason}",
-            "status": _STATUS.get(self.reason, 422),
-            "detail": self.summary() if self.omitted else self.detail,
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "errors": [error.as_dict() for error in self.errors],
         }
 
 

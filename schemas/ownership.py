@@ -28,154 +28,89 @@ quotes no value), or `Pending` (the claim it needs is not known yet: cross-topic
 not guaranteed, so a projector parks such a fact until the claim arrives; the gateway,
 which sees claims first, refuses it). `settle` decides a sequence, feeding each accepted
 claim to the facts after it and retrying pending ones until nothing changes.
+
+The terms (claims, verdicts, actors) live in `schemas.ownership_terms` and are
+re-exported here; this module holds the rule table, `judge` and `settle`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from schemas.attendance import (
-    VolunteerCheckedIn,
-    VolunteerCheckedOut,
-    VolunteerHoursVerified,
-    VolunteerNoShow,
-)
 from schemas.campaigns import (
     CampaignClosed,
     CampaignLaunched,
     CampaignUpdated,
-    OpportunityCancelled,
     OpportunityPublished,
 )
 from schemas.envelope import Event
-from schemas.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
 from schemas.organizations import OrganizationRegistered, OrganizationSuspended
-from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
+from schemas.ownership_terms import (
+    ATTENDANCE_TIMES,
+    CAMPAIGN_EVENTS,
+    CAMPAIGN_SCOPED_TYPES,
+    CLAIMING,
+    CLAIMING_SET,
+    PARTICIPATION,
+    PLATFORM,
+    PLATFORM_ONLY,
+    PLATFORM_ONLY_SET,
+    PROFILE_TYPES,
+    SCOPED,
+    VOLUNTEER_EVENTS,
+    Claims,
+    Key,
+    Kind,
+    Pending,
+    Reason,
+    Refused,
+    TimeBounds,
+    Verdict,
+    actor_of,
+    claims_of,
+    keys_for,
+    needed_keys,
+)
 from schemas.volunteers import (
     VolunteerConsentChanged,
     VolunteerProfileUpdated,
     VolunteerRegistered,
 )
 
-PLATFORM = "@platform"
-"""The actor of every `platform/...` source (no organisation id can take this form)."""
-
-
-class Kind(StrEnum):
-    """What a claim is about."""
-
-    CAMPAIGN = "campaign"  # campaign id -> owning organisation
-    OPPORTUNITY = "opportunity"  # opportunity id -> the campaign it is bound to
-    VOLUNTEER = "volunteer"  # volunteer id -> registering organisation (or PLATFORM)
-    SUSPENSION = "suspension"  # organisation id -> when it was suspended (ISO 8601, UTC)
-
-
-Key = tuple[str, str]  # (Kind, id)
-
-
-class Reason(StrEnum):
-    """Dead-letter reasons of the trust boundary (one per kind of refusal)."""
-
-    NOT_OWNER = "not_owner"
-    PLATFORM_ONLY = "platform_only"
-    ORGANIZATION_SUSPENDED = "organization_suspended"
-    TIME_IN_FUTURE = "time_in_future"
-    TIME_BEFORE_EPOCH = "time_before_epoch"
-
-
-@dataclass(frozen=True, slots=True)
-class TimeBounds:
-    """How far ahead of its entry an event's time may be, and the earliest time at all."""
-
-    max_skew: dt.timedelta = dt.timedelta(minutes=5)
-    epoch: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """Why a fact may not be stated by its source: the rule, the field, a value-free message."""
-
-    reason: Reason
-    rule: str
-    path: str
-    message: str
-
-    def summary(self) -> str:
-        """One line for dead-letter details and logs."""
-        return f"{self.rule} at {self.path}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """The fact's owner cannot be decided until this claim is known."""
-
-    needs: Key
-
-
-Verdict = Refused | Pending | None
-
-PARTICIPATION = (
-    VolunteerSignedUp,
-    VolunteerSignupWithdrawn,
-    VolunteerCheckedIn,
-    VolunteerCheckedOut,
-    VolunteerHoursVerified,
-    VolunteerNoShow,
-)
-PLATFORM_ONLY = (NotificationSent, NotificationFailed, NotificationSuppressed)
-CLAIMING = (CampaignLaunched, OpportunityPublished, VolunteerRegistered, OrganizationSuspended)
-"""Payloads whose acceptance records a claim (see `claims_of`)."""
-
+__all__ = [
+    "CAMPAIGN_EVENTS",
+    "CAMPAIGN_SCOPED_TYPES",
+    "CLAIMING",
+    "PARTICIPATION",
+    "PLATFORM",
+    "PLATFORM_ONLY",
+    "PROFILE_TYPES",
+    "SCOPED",
+    "VOLUNTEER_EVENTS",
+    "Claims",
+    "Key",
+    "Kind",
+    "Pending",
+    "Reason",
+    "Refused",
+    "Settled",
+    "TimeBounds",
+    "Verdict",
+    "actor_of",
+    "check_time",
+    "claims_of",
+    "judge",
+    "keys_for",
+    "needed_keys",
+    "settle",
+]
 
 _CAMPAIGN, _OPPORTUNITY, _VOLUNTEER, _SUSPENSION = (
     Kind.CAMPAIGN, Kind.OPPORTUNITY, Kind.VOLUNTEER, Kind.SUSPENSION,
 )  # fmt: skip
-_ACTORS: dict[str, str] = {}  # source -> actor; sources are few (one per partner)
-
-
-def actor_of(source: str) -> str:
-    """The organisation a `partner/X` source speaks for, or PLATFORM for `platform/...`."""
-    actor = _ACTORS.get(source)
-    if actor is None:
-        kind, _, name = source.partition("/")
-        actor = PLATFORM if kind == "platform" else name
-        if len(_ACTORS) < 100_000:
-            _ACTORS[source] = actor
-    return actor
-
-
-def needed_keys(event: Event[Any]) -> list[Key]:
-    """Every claim `judge` may read for this event (to load them in one query)."""
-    data, actor = event.data, actor_of(event.source)
-    keys: list[Key] = [] if actor == PLATFORM else [(_SUSPENSION, actor)]
-    cls = type(data)
-    if cls in _SCOPED or cls is OpportunityPublished:
-        keys.append((_CAMPAIGN, data.campaign_id))
-        keys.append((_OPPORTUNITY, data.opportunity_id))
-    elif cls in _CAMPAIGN_EVENTS:
-        keys.append((_CAMPAIGN, data.campaign_id))
-    elif cls in _VOLUNTEER_EVENTS:
-        keys.append((_VOLUNTEER, data.volunteer_id))
-    return keys
-
-
-def claims_of(event: Event[Any]) -> list[tuple[Key, str]]:
-    """The claims an accepted event makes (first claims win; later ones change nothing)."""
-    data = event.data
-    cls = type(data)
-    if cls not in _CLAIMING:
-        return []
-    if cls is CampaignLaunched:
-        return [((_CAMPAIGN, data.campaign_id), data.org_id)]
-    if cls is OpportunityPublished:
-        return [((_OPPORTUNITY, data.opportunity_id), data.campaign_id)]
-    if cls is VolunteerRegistered:
-        return [((_VOLUNTEER, data.volunteer_id), actor_of(event.source))]
-    return [((_SUSPENSION, data.org_id), event.time.astimezone(dt.UTC).isoformat())]
 
 
 def check_time(event: Event[Any], entered: dt.datetime, bounds: TimeBounds) -> Refused | None:
@@ -213,7 +148,6 @@ _FOREIGN_OPPORTUNITY = _not_owner(
     "data.opportunity_id",
     "the opportunity was first published under another campaign",
 )
-Claims = Mapping[Key, str]
 
 
 def _campaign_owner(campaign: str, actor: str, claims: Claims) -> Verdict:
@@ -281,14 +215,6 @@ def _profile(event: Event[Any], data: Any, actor: str, claims: Claims) -> Verdic
     return None
 
 
-_SCOPED = frozenset({OpportunityCancelled, *PARTICIPATION})
-_CAMPAIGN_EVENTS = frozenset({CampaignLaunched, CampaignUpdated, CampaignClosed})
-_VOLUNTEER_EVENTS = frozenset(
-    {VolunteerRegistered, VolunteerProfileUpdated, VolunteerConsentChanged}
-)
-_CLAIMING = frozenset(CLAIMING)
-_ATTENDANCE_TIMES = frozenset({VolunteerCheckedIn, VolunteerCheckedOut})
-_PLATFORM_ONLY = frozenset(PLATFORM_ONLY)
 # One rule per payload class (a dict lookup: this runs for every event a projector reads).
 _RULES = {
     OrganizationRegistered: _organization,
@@ -300,7 +226,7 @@ _RULES = {
     VolunteerRegistered: _register,
     VolunteerProfileUpdated: _profile,
     VolunteerConsentChanged: _profile,
-    **dict.fromkeys(_SCOPED, _scoped),
+    **dict.fromkeys(SCOPED, _scoped),
 }
 _PLATFORM_ONLY_REFUSAL = Refused(
     Reason.PLATFORM_ONLY,
@@ -332,12 +258,12 @@ def judge(
     actor = actor_of(event.source)
     data = event.data
     cls = type(data)
-    if cls in _PLATFORM_ONLY and actor != PLATFORM:
+    if cls in PLATFORM_ONLY_SET and actor != PLATFORM:
         return _PLATFORM_ONLY_REFUSAL
     time = event.time
     if time > entered + bounds.max_skew or time < bounds.epoch:
         return check_time(event, entered, bounds)
-    if cls in _ATTENDANCE_TIMES and (refused := _check_at(data.at, entered, bounds)):
+    if cls in ATTENDANCE_TIMES and (refused := _check_at(data.at, entered, bounds)):
         return refused
     if actor == PLATFORM:
         return None
@@ -393,7 +319,7 @@ def settle(
             if verdict is None:
                 accepted.append(index)
                 progress = True
-                if type(event.data) in _CLAIMING:
+                if type(event.data) in CLAIMING_SET:
                     for key, owner in claims_of(event):
                         if key not in view:
                             view[key] = claims[key] = owner
@@ -408,23 +334,3 @@ def settle(
 
 def _first(item: tuple[int, Any]) -> int:
     return item[0]
-
-
-def keys_for(events: Iterable[Event[Any]]) -> set[Key]:
-    """Every claim a sequence of events may read."""
-    return {key for event in events for key in needed_keys(event)}
-
-
-def _types_of(*payloads: type) -> frozenset[str]:
-    from schemas.registry import CURRENT
-
-    return frozenset(t for t, spec in CURRENT.items() if spec.model in payloads)
-
-
-CAMPAIGN_SCOPED_TYPES = _types_of(
-    CampaignLaunched, CampaignUpdated, CampaignClosed, OpportunityPublished,
-    OpportunityCancelled, *PARTICIPATION,
-)  # fmt: skip
-"""Types whose owner is decided by campaign and opportunity claims."""
-PROFILE_TYPES = _types_of(VolunteerRegistered, VolunteerProfileUpdated, VolunteerConsentChanged)
-"""Types whose owner is decided by volunteer claims."""

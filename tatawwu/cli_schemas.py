@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
+import orjson
 import typer
 
+from infra.problems import decode_errors, invalid_events
 from schemas import DecodeError, decode_event
 from schemas.export import export_json_schemas
 
@@ -45,10 +47,19 @@ def validate(
             metavar="FILE",
         ),
     ],
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print only the gateway's problem+json answer to FILE sent as one batch "
+            "(errors[].index: the 0-based line), nothing when every line is valid.",
+        ),
+    ] = False,
 ) -> None:
     """Check every event in FILE against the contract, exactly as consumers decode them."""
     stream: BinaryIO = file  # type: ignore[assignment]
     valid = invalid = 0
+    errors: list[dict[str, Any]] = []
     for number, line in enumerate(stream, start=1):
         # Strip only the line terminator: other whitespace is JSON's business.
         raw = line.rstrip(b"\r\n")
@@ -57,13 +68,19 @@ def validate(
         result = decode_event(raw)
         if isinstance(result, DecodeError):
             invalid += 1
-            typer.echo(f"line {number}: error {result.reason}: {result.detail}")
-            for error in result.errors:
-                typer.echo(f"  {error.path}: {error.message}")
+            errors += decode_errors(number - 1, result)
+            if not as_json:
+                typer.echo(f"line {number}: error {result.reason}: {result.detail}")
+                for error in result.errors:
+                    typer.echo(f"  {error.path}: {error.message}")
         else:
             valid += 1
-            typer.echo(f"line {number}: ok {result.type} {result.id}")
-    typer.echo(f"{valid + invalid} events: {valid} ok, {invalid} invalid")
+            if not as_json:
+                typer.echo(f"line {number}: ok {result.type} {result.id}")
+    if as_json and errors:
+        typer.echo(orjson.dumps(invalid_events(errors, valid + invalid).body()).decode())
+    elif not as_json:
+        typer.echo(f"{valid + invalid} events: {valid} ok, {invalid} invalid")
     if invalid:
         raise typer.Exit(code=1)
 

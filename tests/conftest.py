@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,22 @@ from infra.settings import Settings
 def pytest_configure(config: pytest.Config) -> None:
     """Quiet, JSON-free logs in tests; fixed hypothesis seeds in CI."""
     os.environ.setdefault("TATAWWU_LOG_FORMAT", "console")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_context() -> Iterator[None]:
+    """Each test starts with no bound log fields and no current trace: a test that binds
+    a correlation id or begins a trace without ending it must not leak into the next
+    (async tests copy the context they start in)."""
+    from opentelemetry import context as otel
+    from structlog.contextvars import clear_contextvars
+
+    clear_contextvars()
+    token = otel.attach(otel.Context())
+    yield
+    with contextlib.suppress(Exception):  # detached in another context: nothing to undo
+        otel.detach(token)
+    clear_contextvars()
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,13 @@ from pydantic import Field, TypeAdapter, ValidationError
 from pydantic_core import from_json, to_json
 from starlette.requests import Request
 
+from infra.problems import (
+    decode_errors,
+    decode_problem,
+    invalid_events,
+    malformed,
+    too_large,
+)
 from producers.gateway.problems import Problem
 from schemas import registry
 from schemas.binding import is_binary_http, structured_from_http
@@ -48,10 +55,6 @@ def check_media_type(content_type: str | None) -> None:
         raise Problem(415, "unsupported_media_type", "Unsupported media type", detail)
 
 
-def _too_large(detail: str) -> Problem:
-    return Problem(413, "too_large", "Request too large", detail)
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
     declared = request.headers.get("content-length")
@@ -60,47 +63,19 @@ async def read_body(request: Request, limit: int) -> bytes:
             detail = "Content-Length must be a non-negative integer"
             raise Problem(400, "bad_request", "Bad request", detail)
         if int(declared) > limit:
-            raise _too_large(f"the body is {declared} bytes; the limit is {limit}")
+            raise too_large(f"the body is {declared} bytes; the limit is {limit}")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:  # a missing or lying Content-Length is caught here
-            raise _too_large(f"the body exceeds the limit of {limit} bytes")
+            raise too_large(f"the body exceeds the limit of {limit} bytes")
     return bytes(body)
-
-
-def _malformed(detail: str) -> Problem:
-    return Problem(400, "malformed", "Malformed request body", detail)
-
-
-def _item_errors(index: int, error: DecodeError) -> list[dict[str, Any]]:
-    if not error.errors:
-        return [{"index": index, "path": "", "rule": str(error.reason), "message": error.detail}]
-    return [{"index": index, **field.as_dict()} for field in error.errors]
-
-
-def _invalid(errors: list[dict[str, Any]], count: int) -> Problem:
-    items = len({error["index"] for error in errors})
-    detail = (
-        f"{items} of {count} events are invalid; nothing was accepted. "
-        "Fix them and resend the whole request."
-    )
-    return Problem(422, "invalid_events", "Invalid events", detail, errors=errors)
-
-
-def _refuse(error: DecodeError) -> Problem:
-    """The problem answering one event that does not decode."""
-    if error.reason is Reason.INVALID_JSON:
-        return _malformed(error.detail)
-    if error.reason is Reason.TOO_LARGE:
-        return _too_large(error.detail)
-    return _invalid(_item_errors(0, error), 1)
 
 
 def _decode_one(body: bytes) -> list[Event[Any]]:
     result = decode_event(body)
     if isinstance(result, DecodeError):
-        raise _refuse(result)
+        raise decode_problem(result)
     return [result]
 
 
@@ -115,7 +90,7 @@ def parse_binary_event(headers: Mapping[str, str], body: bytes) -> list[Event[An
     try:
         document = structured_from_http(headers, body)
         if isinstance(document, DecodeError):
-            raise _refuse(document)
+            raise decode_problem(document)
         return _decode_one(document)
     except Problem:
         raise
@@ -126,9 +101,9 @@ def parse_binary_event(headers: Mapping[str, str], body: bytes) -> list[Event[An
 
 def _check_count(count: int, limit: int) -> None:
     if count == 0:
-        raise _malformed("the batch is empty; send at least one event")
+        raise malformed("the batch is empty; send at least one event")
     if count > limit:
-        raise _too_large(f"the batch has {count} events; the limit is {limit}")
+        raise too_large(f"the batch has {count} events; the limit is {limit}")
 
 
 def _decode_items(body: bytes, limit: int) -> list[Event[Any]]:
@@ -136,7 +111,7 @@ def _decode_items(body: bytes, limit: int) -> list[Event[Any]]:
     try:
         items = from_json(body)
     except ValueError as exc:
-        raise _malformed(f"invalid JSON: {exc}") from None
+        raise malformed(f"invalid JSON: {exc}") from None
     _check_count(len(items), limit)
     events: list[Event[Any]] = []
     errors: list[dict[str, Any]] = []
@@ -147,11 +122,11 @@ def _decode_items(body: bytes, limit: int) -> list[Event[Any]]:
             continue
         result = decode_event(to_json(item))
         if isinstance(result, DecodeError):
-            errors.extend(_item_errors(index, result))
+            errors.extend(decode_errors(index, result))
         else:
             events.append(result)
     if errors:
-        raise _invalid(errors, len(items))
+        raise invalid_events(errors, len(items))
     return events
 
 
@@ -179,14 +154,14 @@ def _parse_events(body: bytes, max_events: int) -> list[Event[Any]]:
             events = _BATCH.validate_json(body)
         except ValidationError as exc:
             if exc.errors(include_url=False)[0]["type"] == "json_invalid":
-                raise _malformed(exc.errors(include_url=False)[0]["msg"]) from None
+                raise malformed(exc.errors(include_url=False)[0]["msg"]) from None
             return _decode_items(body, max_events)
         _check_count(len(events), max_events)
         return events
     if not start:
-        raise _malformed("the body is empty; send a CloudEvent or a JSON array of them")
+        raise malformed("the body is empty; send a CloudEvent or a JSON array of them")
     try:
         from_json(body)
     except ValueError as exc:
-        raise _malformed(f"invalid JSON: {exc}") from None
-    raise _malformed("the body must be a JSON object (one event) or an array (a batch)")
+        raise malformed(f"invalid JSON: {exc}") from None
+    raise malformed("the body must be a JSON object (one event) or an array (a batch)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from playwright.async_api import Browser, async_playwright
 from consumers.api.app import create_app
 from infra.settings import Settings
 from tests.integration.api.world import ProjectedWorld, project_world, stop_world
+from tests.support.ports import free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -30,13 +30,6 @@ async def e2e_world(stack: Settings) -> AsyncIterator[ProjectedWorld]:
     projected = await project_world(stack, "e2e" + uuid.uuid4().hex[:8], volunteers=900, seed=9)
     yield projected
     await stop_world(projected)
-
-
-def free_port() -> int:
-    """An ephemeral port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

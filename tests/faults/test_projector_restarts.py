@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterator
 
 import pytest
 
 from consumers import metrics
 from consumers.campaigns import PROJECTOR
-from consumers.runtime import ProjectorRuntime
 from infra.db import connect
 from infra.kafka import build_producer
 from infra.local.postgres import PostgresCluster
 from infra.settings import Settings
+from tests.support.ports import free_ports_below_ephemeral
 from tests.support.projectors import (
     create_prefixed_topics,
     end_offsets,
     read_participations,
+    running_projector,
     wait_caught_up,
 )
 from tests.support.streams import Stream, build_stream, publish
@@ -27,8 +29,13 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
 @pytest.fixture
 def own_postgres(stack: Settings) -> Iterator[tuple[Settings, PostgresCluster]]:
-    """A PostgreSQL cluster of this test's own (side port), so restarting it disturbs no one."""
-    cluster = PostgresCluster(stack.cache_dir.resolve() / "pg-restart-test", port=55632)
+    """A PostgreSQL cluster of this test's own, so restarting it disturbs no one.
+
+    Its port is picked free at run time, below the ephemeral range (it is restarted).
+    """
+    port = free_ports_below_ephemeral()
+    cluster = PostgresCluster(stack.cache_dir.resolve() / "pg-restart-test", port=port)
+    cluster.stop()  # one left by a run that died would be on that run's port
     cluster.start()
     try:
         yield stack.model_copy(update={"database_url": cluster.url}), cluster
@@ -69,18 +76,11 @@ async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
     await create_prefixed_topics(settings, prefix)
     stream = build_stream(30_000, seed=3, volunteers=5_000, opportunities=80)
     retries_before = metrics.RETRIES.labels("campaigns")._value.get()
-    runtime = ProjectorRuntime(
-        PROJECTOR,
-        settings,
-        schema=schema,
-        group_id=f"pgr-{unique}",
-        topic_prefix=prefix,
-        max_records=1000,
+    running = running_projector(
+        PROJECTOR, settings, schema=schema, group_id=f"pgr-{unique}", topic_prefix=prefix
     )
-    await runtime.start()
-    running = asyncio.create_task(runtime.run())
-    feeding = asyncio.create_task(feed(settings, stream, prefix, pause=0.2))
-    try:
+    async with running:
+        feeding = asyncio.create_task(feed(settings, stream, prefix, pause=0.2))
         await asyncio.sleep(1.0)
         for _ in range(2):
             await asyncio.to_thread(cluster.stop, "immediate")
@@ -91,10 +91,6 @@ async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
         await assert_exact(settings, schema, stream, prefix)
         # The outage was felt: batches failed and were retried from the stored offsets.
         assert metrics.RETRIES.labels("campaigns")._value.get() > retries_before
-    finally:
-        runtime.stopping.set()
-        await running
-        await runtime.close()
 
 
 async def test_a_second_instance_joining_mid_stream_loses_and_doubles_nothing(
@@ -104,27 +100,14 @@ async def test_a_second_instance_joining_mid_stream_loses_and_doubles_nothing(
     prefix, schema, group = f"reb.{unique}.", f"reb_campaigns_{unique}", f"reb-{unique}"
     await create_prefixed_topics(stack, prefix)
     stream = build_stream(40_000, seed=4, volunteers=8_000, opportunities=80)
-    first = ProjectorRuntime(
-        PROJECTOR, stack, schema=schema, group_id=group, topic_prefix=prefix, max_records=500
-    )
-    second = ProjectorRuntime(
-        PROJECTOR, stack, schema=schema, group_id=group, topic_prefix=prefix, max_records=500
-    )
-    await first.start()
-    tasks = [asyncio.create_task(first.run())]
-    feeding = asyncio.create_task(feed(stack, stream, prefix, pause=0.1))
-    try:
+    member = functools.partial(running_projector, PROJECTOR, stack, schema=schema,
+                               group_id=group, topic_prefix=prefix, max_records=500)  # fmt: skip
+    async with member() as first:
+        feeding = asyncio.create_task(feed(stack, stream, prefix, pause=0.1))
         await asyncio.sleep(1.5)
-        await second.start()
-        tasks.append(asyncio.create_task(second.run()))
-        await feeding
-        await asyncio.sleep(2)
-        assert first._consumer.assignment(), "the first member lost every partition"
-        assert second._consumer.assignment(), "no rebalance gave the second member partitions"
-        await assert_exact(stack, schema, stream, prefix)
-    finally:
-        for runtime in (first, second):
-            runtime.stopping.set()
-        await asyncio.gather(*tasks)
-        for runtime in (first, second):
-            await runtime.close()
+        async with member() as second:
+            await feeding
+            await asyncio.sleep(2)
+            assert first._consumer.assignment(), "the first member lost every partition"
+            assert second._consumer.assignment(), "no rebalance gave the second member partitions"
+            await assert_exact(stack, schema, stream, prefix)

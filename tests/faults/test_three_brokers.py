@@ -13,12 +13,14 @@ import pytest
 from aiokafka import TopicPartition
 
 from infra.kafka import build_admin, build_consumer, build_producer, ensure_topics
+from infra.local.kafka import CONTROLLER_PORT_OFFSET
 from infra.local.stack import kafka_cluster
 from infra.settings import Settings
 from schemas.topics import TopicSpec
+from tests.support.ports import free_ports_below_ephemeral
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-PORT = 29192  # beside the development broker on 9092 (controllers on PORT + 10000)
+BROKERS = 3
 
 
 def tatawwu(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,17 +34,24 @@ def tatawwu(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def cluster(stack: Settings) -> Iterator[Settings]:
-    """`tatawwu infra up --brokers 3` on ports 29092-29094, purged afterwards."""
-    result = tatawwu("infra", "up", "--brokers", "3", "--port", str(PORT), "--only", "kafka")
+    """`tatawwu infra up --brokers 3` on ports picked free at run time, purged afterwards.
+
+    Brokers on port .. port + 2, controllers 10000 above each, all below the ephemeral
+    range (a broker is killed and its address must stay ours).
+    """
+    offsets = [n + c for n in range(BROKERS) for c in (0, CONTROLLER_PORT_OFFSET)]
+    port = free_ports_below_ephemeral(*offsets)
+    brokers = str(BROKERS)
+    result = tatawwu("infra", "up", "--brokers", brokers, "--port", str(port), "--only", "kafka")
     settings = stack.model_copy(
-        update={"kafka_bootstrap": "", "kafka_brokers": 3, "kafka_port": PORT}
+        update={"kafka_bootstrap": "", "kafka_brokers": BROKERS, "kafka_port": port}
     )
     try:
         assert result.returncode == 0, result.stderr[-3000:]
         yield settings
     finally:
         tatawwu(
-            "infra", "down", "--brokers", "3", "--port", str(PORT), "--only", "kafka", "--purge"
+            "infra", "down", "--brokers", brokers, "--port", str(port), "--only", "kafka", "--purge"
         )
     assert all(row["pid"] is None for row in kafka_cluster(settings).status())
 

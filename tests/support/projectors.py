@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import asyncpg
@@ -23,17 +26,39 @@ async def create_prefixed_topics(settings: Settings, prefix: str) -> None:
     await ensure_topics(settings, [replace(spec, name=prefix + spec.name) for spec in CATALOG])
 
 
+async def delete_topics(settings: Settings, prefix: str) -> None:
+    """Delete every topic whose name starts with prefix (a run's own topics)."""
+    admin = kafka.build_admin(settings)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
 async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    """The current end offset of every partition of these topics (`infra.kafka.end_offsets`)."""
+    """The current end offset of every partition of these topics (`infra.kafka`'s, by name)."""
     return await kafka.end_offsets(settings, topics=topics)
 
 
 async def wait_caught_up(
-    conn: asyncpg.Connection, schema: str, ends: dict[TopicPartition, int], wait_s: float
+    conn: asyncpg.Connection,
+    schema: str,
+    ends: dict[TopicPartition, int],
+    wait_s: float,
+    *,
+    check: Callable[[], None] | None = None,
 ) -> None:
-    """Wait until the projector's stored offsets reach the given end offsets."""
+    """Wait until the projector's stored offsets reach the given end offsets.
+
+    `check` runs before each look and may raise (a runtime that stopped by itself, say).
+    """
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
+        if check is not None:
+            check()
         rows = (
             await conn.fetch(f'select topic, kafka_partition, next_offset from "{schema}"._offsets')
             if await conn.fetchval("select to_regclass($1)", f'"{schema}"._offsets')
@@ -77,6 +102,31 @@ async def read_participations(
     return {(r["volunteer_id"], r["opportunity_id"]): row_to_participation(r) for r in rows}
 
 
+@asynccontextmanager
+async def running_projector(
+    projector: Projector,
+    settings: Settings,
+    *,
+    schema: str,
+    group_id: str,
+    topic_prefix: str,
+    max_records: int = 1000,
+) -> AsyncIterator[ProjectorRuntime]:
+    """A projector's runtime started and running in a task; stopped and closed on exit."""
+    runtime = ProjectorRuntime(projector, settings, schema=schema, group_id=group_id,
+                               topic_prefix=topic_prefix, max_records=max_records)  # fmt: skip
+    await runtime.start()
+    task = asyncio.create_task(runtime.run())
+    try:
+        yield runtime
+    finally:
+        runtime.stopping.set()
+        try:
+            await task
+        finally:
+            await runtime.close()
+
+
 async def run_until_caught_up(
     settings: Settings,
     projectors: dict[str, Projector],
@@ -89,29 +139,22 @@ async def run_until_caught_up(
 ) -> None:
     """Run each projector on `prefix` topics into its schema until it has applied everything
     published so far, then stop it cleanly (the start / catch up / stop every test repeats)."""
-    runtimes = [
-        ProjectorRuntime(
-            projector,
-            settings,
-            schema=schemas[name],
-            group_id=f"{group}-{name}",
-            topic_prefix=prefix,
-            max_records=max_records,
-        )
-        for name, projector in projectors.items()
-    ]
-    for runtime in runtimes:
-        await runtime.start()
-    tasks = [asyncio.create_task(runtime.run()) for runtime in runtimes]
-    conn = await connect(settings)
-    try:
+    async with contextlib.AsyncExitStack() as running:
         for name, projector in projectors.items():
-            ends = await end_offsets(settings, [prefix + t for t in projector.topics])
-            await wait_caught_up(conn, schemas[name], ends, wait_s=wait_s)
-    finally:
-        for runtime in runtimes:
-            runtime.stopping.set()
-        await asyncio.gather(*tasks)
-        for runtime in runtimes:
-            await runtime.close()
-        await conn.close()
+            await running.enter_async_context(
+                running_projector(
+                    projector,
+                    settings,
+                    schema=schemas[name],
+                    group_id=f"{group}-{name}",
+                    topic_prefix=prefix,
+                    max_records=max_records,
+                )
+            )
+        conn = await connect(settings)
+        try:
+            for name, projector in projectors.items():
+                ends = await end_offsets(settings, [prefix + t for t in projector.topics])
+                await wait_caught_up(conn, schemas[name], ends, wait_s=wait_s)
+        finally:
+            await conn.close()

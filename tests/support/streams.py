@@ -17,6 +17,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from consumers.participations import Participation, fold_participations
+from infra.kafka import build_producer
+from infra.settings import Settings
 from schemas.decode import decode_event
 from tests.support.events import event
 
@@ -123,3 +125,13 @@ async def publish(
     for future in futures:
         await future
     return len(futures)
+
+
+async def publish_stream(settings: Settings, stream: Stream, prefix: str, **options: Any) -> int:
+    """Publish the whole stream with a producer of its own (`options` configure it)."""
+    producer = build_producer(settings, **options)
+    await producer.start()
+    try:
+        return await publish(producer, stream, prefix)
+    finally:
+        await producer.stop()

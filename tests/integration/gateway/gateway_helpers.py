@@ -11,10 +11,10 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 
+from infra import kafka
 from infra.kafka import build_consumer
 from infra.settings import Settings
 from producers.gateway.partners import add_partner_key
-from schemas.topics import BY_NAME
 from tests.support import events
 
 
@@ -54,15 +54,7 @@ async def new_partner(gateway: FastAPI, unique: str, *, admin: bool = False) -> 
 
 async def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:
     """Where each partition of the topics ends now (read back from there)."""
-    consumer = build_consumer(settings)
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, p) for topic in topics for p in range(BY_NAME[topic].partitions)
-        ]
-        return await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
+    return await kafka.end_offsets(settings, topics=topics)
 
 
 async def read_since(

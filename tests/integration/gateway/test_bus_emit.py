@@ -19,6 +19,7 @@ from schemas.decode import decode_event
 from schemas.envelope import Event
 from schemas.examples import example
 from schemas.topics import TopicSpec
+from tests.support.topics import read_from_start
 
 pytestmark = [pytest.mark.kafka]
 
@@ -44,21 +45,8 @@ async def producer(stack: Settings) -> AsyncIterator[AIOKafkaProducer]:
 
 async def read_all(stack: Settings, topic: str, count: int) -> list[ConsumerRecord]:
     """The first `count` records of every partition of `topic` (read committed)."""
-    consumer = build_consumer(stack)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        found: list[ConsumerRecord] = []
-        for _ in range(40):
-            for records in (await consumer.getmany(timeout_ms=250)).values():
-                found += records
-            if len(found) >= count:
-                break
-        return found
-    finally:
-        await consumer.stop()
+    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    return await read_from_start(stack, partitions, count, wait_s=10)
 
 
 async def test_records_carry_the_cloudevents_and_trace_headers_and_the_default_partition(

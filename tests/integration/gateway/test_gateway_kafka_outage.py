@@ -14,26 +14,28 @@ from aiokafka import TopicPartition
 from gateway_helpers import Partner, new_partner
 
 from infra.kafka import build_consumer, ensure_topics
-from infra.local.kafka import KafkaCluster
+from infra.local.kafka import CONTROLLER_PORT_OFFSET, KafkaCluster
 from infra.settings import Settings
 from producers.gateway import create_app
 from schemas.registry import spec_for
 from schemas.topics import BY_NAME
+from tests.support.ports import free_ports_below_ephemeral
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
-# Away from the development broker (9092) and the fault tests (29092-29094). The controller
-# listens on PORT + 10000: both stay below Linux's ephemeral range (32768+), where an
-# outgoing connection's source port could already hold the address.
-PORT = 19492
 PRODUCE_TIMEOUT_S = 2.0
 TOPIC = spec_for("volunteer.registered").topic.name
 
 
 @pytest.fixture(scope="module")
 async def private_kafka(stack: Settings) -> AsyncIterator[tuple[KafkaCluster, Settings]]:
-    """A single-node cluster of our own, with the topics, destroyed at the end."""
-    cluster = KafkaCluster(stack.cache_dir.resolve(), port=PORT, brokers=1, heap="384m")
+    """A single-node cluster of our own, with the topics, destroyed at the end.
+
+    Its broker and controller (port + 10000) ports are picked free at run time, below the
+    ephemeral range: the broker is stopped and started again mid-test.
+    """
+    port = free_ports_below_ephemeral(0, CONTROLLER_PORT_OFFSET)
+    cluster = KafkaCluster(stack.cache_dir.resolve(), port=port, brokers=1, heap="384m")
     try:
         await asyncio.to_thread(cluster.start)
         settings = stack.model_copy(update={

@@ -23,7 +23,7 @@ from infra.kafka import build_consumer, build_producer
 from infra.settings import Settings
 from schemas.topics import DEADLETTER, NOTIFICATIONS
 from tests.integration.hostile.attacks import NOTIFICATION_TYPES, Attack, Expect, Garbage, judges
-from tests.support.projectors import end_offsets
+from tests.support.projectors import end_offsets, wait_caught_up
 
 Position = tuple[str, int, int]  # (topic as published, partition, offset)
 Judgement = tuple[str, str | None, str | None]  # (reason, rule, path)
@@ -96,25 +96,13 @@ class Platform:
 
     async def caught_up(self, conn: asyncpg.Connection, wait_s: float = 90) -> None:
         """Wait until every projector stored offsets at the current end of its topics."""
-        deadline = asyncio.get_running_loop().time() + wait_s
         for name, projector in self.projectors.items():
             ends = await end_offsets(self.settings, [self.prefix + t for t in projector.topics])
-            while True:
-                self.check_running()
-                assert not self.stopped_early, (
-                    f"runtimes stopped by themselves: {self.stopped_early}"
-                )
-                rows = await conn.fetch(
-                    f'select topic, kafka_partition, next_offset from "{self.schemas[name]}"._offsets'
-                )
-                stored = {TopicPartition(r[0], r[1]): r[2] for r in rows}
-                behind = {tp: e for tp, e in ends.items() if e and stored.get(tp, 0) < e}
-                if not behind:
-                    break
-                if asyncio.get_running_loop().time() > deadline:
-                    msg = f"{name} still behind after {wait_s}s: {behind}"
-                    raise AssertionError(msg)
-                await asyncio.sleep(0.2)
+            await wait_caught_up(conn, self.schemas[name], ends, wait_s, check=self._alive)
+
+    def _alive(self) -> None:
+        self.check_running()
+        assert not self.stopped_early, f"runtimes stopped by themselves: {self.stopped_early}"
 
 
 async def publish(

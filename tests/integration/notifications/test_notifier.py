@@ -10,7 +10,6 @@ import pytest
 
 from consumers.notifications import rules
 from infra.db import connect
-from infra.kafka import build_consumer
 from infra.local.sinks import Sinks, read_sms, read_smtp
 from infra.settings import Settings
 from schemas.decode import decode_event
@@ -26,26 +25,17 @@ from tests.integration.notifications.world import (
     withdrawn,
 )
 from tests.support.projectors import create_prefixed_topics, end_offsets
+from tests.support.topics import read_from_start
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 async def outcome_events(settings: Settings, prefix: str, count: int) -> list[Any]:
     """The first `count` notification.* events on the prefixed notifications topic."""
-    consumer = build_consumer(settings)
-    await consumer.start()
-    try:
-        tps = list(await end_offsets(settings, [prefix + "tatawwu.notifications"]))
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        events: list[Any] = []
-        while len(events) < count:
-            batch = await consumer.getmany(timeout_ms=2000)
-            assert batch, f"only {len(events)} of {count} outcome events arrived"
-            events += [decode_event(r.value) for records in batch.values() for r in records]
-        return events
-    finally:
-        await consumer.stop()
+    tps = list(await end_offsets(settings, [prefix + "tatawwu.notifications"]))
+    records = await read_from_start(settings, tps, count, wait_s=30, poll_ms=2000)
+    assert len(records) >= count, f"only {len(records)} of {count} outcome events arrived"
+    return [decode_event(r.value) for r in records]
 
 
 async def test_each_notification_goes_out_once_in_the_volunteers_language_with_consent(

@@ -1,10 +1,10 @@
 """Every read model, and the notifier's ledger, is the same whatever order its facts arrive in.
 
-Each example draws a world of valid events (tests/integration/ordering/facts.py) and
+Each example draws a world of valid events (`facts.py`) and
 delivers it three times into fresh schemas, through the projector's declared parts as
 the runtime calls them: once as one batch, twice shuffled and cut into random batches.
 The three must leave identical tables, and delivering one batch a second time (a
-redelivery) must change nothing. The known traps (`facts.tie_scenario`) are tried first,
+redelivery) must change nothing. The known traps (`ties.tie_scenario`) are tried first,
 every time. Both run on the stack's database and on an ICU en-US one (conftest.py),
 where SQL would break id ties unlike Python without COLLATE "C".
 """
@@ -24,7 +24,7 @@ from consumers.notifications import build_projector
 from consumers.runtime import Projector
 from infra.settings import Settings
 from schemas.envelope import Event
-from tests.integration.ordering.facts import Run, scenarios, tie_scenario
+from tests.integration.ordering.deliveries import Run, scenarios
 from tests.integration.ordering.replay import (
     Database,
     Schemas,
@@ -33,6 +33,7 @@ from tests.integration.ordering.replay import (
     difference,
     snapshot,
 )
+from tests.integration.ordering.ties import tie_scenario
 
 # A failing example is shrunk for up to five minutes (Hypothesis' own limit): let it finish.
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]

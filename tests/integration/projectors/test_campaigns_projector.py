@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from consumers.campaigns import PROJECTOR
-from consumers.runtime import ProjectorRuntime
 from infra.db import connect
 from infra.kafka import build_consumer, build_producer
 from infra.settings import Settings
@@ -16,9 +13,10 @@ from tests.support.projectors import (
     end_offsets,
     read_participations,
     run_until_caught_up,
+    running_projector,
     wait_caught_up,
 )
-from tests.support.streams import build_stream, publish
+from tests.support.streams import build_stream, publish, publish_stream
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -30,44 +28,29 @@ async def test_duplicates_reordering_and_bad_records_give_the_expected_model(
     prefix, schema = f"test.{unique}.", f"test_campaigns_{unique}"
     await create_prefixed_topics(stack, prefix)
     stream = build_stream(6000, seed=11)
-    producer = build_producer(stack)
-    await producer.start()
-    try:
-        await publish(producer, stream, prefix)
-    finally:
-        await producer.stop()
+    await publish_stream(stack, stream, prefix)
 
-    runtime = ProjectorRuntime(
-        PROJECTOR,
-        stack,
-        schema=schema,
-        group_id=f"g-{unique}",
-        topic_prefix=prefix,
-        max_records=1000,
+    running = running_projector(
+        PROJECTOR, stack, schema=schema, group_id=f"g-{unique}", topic_prefix=prefix
     )
-    await runtime.start()
-    task = asyncio.create_task(runtime.run())
-    conn = await connect(stack)
-    try:
-        ends = await end_offsets(stack, [prefix + t for t in PROJECTOR.topics])
-        await wait_caught_up(conn, schema, ends, wait_s=60)
-        stats = await conn.fetchrow(f'select * from "{schema}"._stats')
-        assert stats["events_applied"] == stream.unique_valid
-        assert stats["duplicates"] == stream.duplicates
-        assert stats["dead_lettered"] == stream.invalid
-        assert (
-            await conn.fetchval(f'select count(*) from "{schema}"._deadletters') == stream.invalid
-        )
-        assert await read_participations(conn, schema) == stream.participations
-        assert {
-            r["campaign_id"]
-            for r in await conn.fetch(f'select campaign_id from "{schema}".campaigns')
-        } == stream.campaigns
-    finally:
-        runtime.stopping.set()
-        await task
-        await runtime.close()
-        await conn.close()
+    async with running:
+        conn = await connect(stack)
+        try:
+            ends = await end_offsets(stack, [prefix + t for t in PROJECTOR.topics])
+            await wait_caught_up(conn, schema, ends, wait_s=60)
+            stats = await conn.fetchrow(f'select * from "{schema}"._stats')
+            assert stats["events_applied"] == stream.unique_valid
+            assert stats["duplicates"] == stream.duplicates
+            assert stats["dead_lettered"] == stream.invalid
+            dead_rows = await conn.fetchval(f'select count(*) from "{schema}"._deadletters')
+            assert dead_rows == stream.invalid
+            assert await read_participations(conn, schema) == stream.participations
+            assert {
+                r["campaign_id"]
+                for r in await conn.fetch(f'select campaign_id from "{schema}".campaigns')
+            } == stream.campaigns
+        finally:
+            await conn.close()
 
     consumer = build_consumer(stack, prefix + "tatawwu.deadletter", group_id=f"dlq-{unique}")
     await consumer.start()

@@ -23,7 +23,7 @@ from schemas.envelope import Event
 from schemas.examples import example
 from schemas.topics import DEADLETTER
 from tests.support.projectors import create_prefixed_topics, run_until_caught_up
-from tests.support.streams import build_stream, publish
+from tests.support.streams import build_stream, publish_stream
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 LETTER_HEADERS = {"projector", "error", "error_detail", "original_topic", "original_partition",
@@ -56,10 +56,7 @@ async def test_a_poison_event_replayed_after_the_fix_is_applied_exactly_once(
         await PROJECTOR.apply(conn, events, *pre)
 
     projector = dataclasses.replace(PROJECTOR, apply=buggy_apply)
-    producer = build_producer(stack)
-    await producer.start()
-    await publish(producer, stream, prefix)
-    await producer.stop()
+    await publish_stream(stack, stream, prefix)
     conn = await connect(stack)
 
     async def project() -> None:
@@ -111,10 +108,7 @@ async def test_a_projector_failing_on_every_event_stops_instead_of_dead_letterin
         msg = 'relation "participations_v2" does not exist'
         raise RuntimeError(msg)
 
-    producer = build_producer(stack)
-    await producer.start()
-    await publish(producer, stream, prefix)
-    await producer.stop()
+    await publish_stream(stack, stream, prefix)
     runtime = ProjectorRuntime(
         dataclasses.replace(PROJECTOR, apply=broken_apply), stack, schema=schema,
         group_id=f"g-{unique}", topic_prefix=prefix, max_records=batch,

@@ -27,7 +27,8 @@ from infra.db import connect
 from infra.kafka import build_producer
 from infra.settings import Settings
 from schemas.examples import example
-from schemas.registry import EVENT_TYPES, spec_for
+from schemas.registry import EVENT_TYPES
+from tests.support.events import event, known_fields
 from tests.support.projectors import create_prefixed_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -61,12 +62,9 @@ def hostile_record(draw: st.DrawFn) -> bytes:
 
 
 def fact(event_type: str, event_id: str, **data: Any) -> dict[str, Any]:
-    document = example(event_type)
-    document["id"], document["source"] = event_id, f"partner/{ORG}"
-    document["time"] = "2026-05-01T10:00:00Z"
-    document["data"].update({k: v for k, v in data.items() if k in document["data"]})
-    document["subject"] = document["data"][spec_for(event_type).key_field]
-    return document
+    """A valid example event from `partner/<ORG>` at one fixed time, the ids given laid over it."""
+    fields = known_fields(event_type, data)
+    return event(event_type, event_id, "2026-05-01T10:00:00Z", source=f"partner/{ORG}", **fields)
 
 
 def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -21,9 +21,9 @@ import pytest
 from infra.db import connect
 from infra.kafka import build_producer
 from infra.settings import Settings
-from schemas.examples import example
 from schemas.registry import spec_for
 from tatawwu.manifest import PROJECTORS
+from tests.support.events import event, known_fields
 from tests.support.projectors import create_prefixed_topics, run_until_caught_up
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -33,13 +33,9 @@ PAIR = {"campaign_id": "cmp-h", "opportunity_id": "opp-h", "volunteer_id": "vol-
 
 
 def fact(event_type: str, event_id: str, org: str, **data: Any) -> dict[str, Any]:
-    """A valid example event from `partner/<org>` with the ids given."""
-    document = example(event_type)
-    document["id"], document["source"] = event_id, f"partner/{org}"
-    document["time"] = "2026-05-01T10:00:00Z"
-    document["data"].update({k: v for k, v in data.items() if k in document["data"]})
-    document["subject"] = document["data"][spec_for(event_type).key_field]
-    return document
+    """A valid example event from `partner/<org>` at one fixed time, the ids given laid over it."""
+    fields = known_fields(event_type, data)
+    return event(event_type, event_id, "2026-05-01T10:00:00Z", source=f"partner/{org}", **fields)
 
 
 HOSTILE_CAMPAIGN = {"campaign_id": "cmp-x", "opportunity_id": "opp-h", "volunteer_id": "vol-h"}

@@ -10,33 +10,21 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from infra.kafka import build_admin, build_consumer
 from infra.settings import Settings
 from producers.simulator import SimConfig, Via, run, simulate
 from producers.simulator.run import prefixed_catalog
 from schemas.registry import CURRENT
+from tests.support.projectors import delete_topics
+from tests.support.topics import read_from_start
 
 pytestmark = [pytest.mark.kafka]
 
 
 async def read_everything(settings: Settings, prefix: str, expected: int) -> list:
     """Every record of the prefixed topics, from the beginning, once `expected` have arrived."""
-    consumer = build_consumer(settings)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(spec.name, p) for spec in prefixed_catalog(prefix)
-                      for p in range(spec.partitions)]  # fmt: skip
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        records: list = []
-        for _ in range(200):
-            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            records += [r for rs in batch.values() for r in rs]
-            if len(records) >= expected:
-                break
-        return records
-    finally:
-        await consumer.stop()
+    partitions = [TopicPartition(spec.name, p) for spec in prefixed_catalog(prefix)
+                  for p in range(spec.partitions)]  # fmt: skip
+    return await read_from_start(settings, partitions, expected, wait_s=100, poll_ms=500)
 
 
 async def test_every_record_lands_on_its_topic_keyed_by_subject(
@@ -48,19 +36,13 @@ async def test_every_record_lands_on_its_topic_keyed_by_subject(
                        duplicates=0.02, invalid=0.01, reorder=True)  # fmt: skip
     simulation = simulate(config, topic_prefix=prefix)
     truth_path = tmp_path / "truth.json"
-    topics = [spec.name for spec in prefixed_catalog(prefix)]
     try:
         outcome = await run(simulation, via=Via.KAFKA, settings=stack, topic_prefix=prefix,
                             truth_path=truth_path)  # fmt: skip
         stream = orjson.loads(truth_path.read_bytes())["stream"]
         records = await read_everything(stack, prefix, stream["total_records"])
     finally:
-        admin = build_admin(stack)
-        await admin.start()
-        try:
-            await admin.delete_topics(topics)
-        finally:
-            await admin.close()
+        await delete_topics(stack, prefix)
     assert outcome.delivery.accepted == len(records) == stream["total_records"]
     assert Counter(r.topic.removeprefix(prefix) for r in records) == stream["records_by_topic"]
     invalid, by_type, ids = Counter(), Counter(), set()

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 
 from consumers.campaigns import PROJECTOR
-from consumers.runtime import ProjectorRuntime
 from infra.db import connect
-from infra.kafka import build_admin
 from infra.settings import Settings
 from producers.simulator import SimConfig, Via, run, simulate
-from producers.simulator.run import prefixed_catalog
-from tests.support.projectors import end_offsets, wait_caught_up
+from tests.support.projectors import (
+    delete_topics,
+    end_offsets,
+    running_projector,
+    wait_caught_up,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 COUNTS = ("signups", "withdrawals", "check_ins", "no_shows", "verified_hours")
@@ -34,30 +35,21 @@ async def test_campaign_and_opportunity_stats_equal_the_truth(stack: Settings, u
     simulation = simulate(config, topic_prefix=prefix)
     truth = simulation.truth()
     await run(simulation, via=Via.KAFKA, settings=stack, topic_prefix=prefix)
-    runtime = ProjectorRuntime(PROJECTOR, stack, schema=schema, group_id=f"g-{unique}",
-                               topic_prefix=prefix)  # fmt: skip
-    await runtime.start()
-    task = asyncio.create_task(runtime.run())
     conn = await connect(stack)
     try:
-        ends = await end_offsets(stack, [prefix + t for t in PROJECTOR.topics])
-        await wait_caught_up(conn, schema, ends, wait_s=60)
-        campaigns = {r["campaign_id"]: as_json(dict(r))
-                     for r in await conn.fetch(f'select * from "{schema}".campaign_stats')}  # fmt: skip
-        opportunities = {r["opportunity_id"]: as_json(dict(r))
-                         for r in await conn.fetch(f'select * from "{schema}".opportunity_stats')}  # fmt: skip
+        running = running_projector(PROJECTOR, stack, schema=schema, group_id=f"g-{unique}",
+                                    topic_prefix=prefix, max_records=5000)  # fmt: skip
+        async with running:
+            ends = await end_offsets(stack, [prefix + t for t in PROJECTOR.topics])
+            await wait_caught_up(conn, schema, ends, wait_s=60)
+            campaigns = {r["campaign_id"]: as_json(dict(r))
+                         for r in await conn.fetch(f'select * from "{schema}".campaign_stats')}  # fmt: skip
+            opportunities = {r["opportunity_id"]: as_json(dict(r))
+                             for r in await conn.fetch(f'select * from "{schema}".opportunity_stats')}  # fmt: skip
     finally:
-        runtime.stopping.set()
-        await task
-        await runtime.close()
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
-        admin = build_admin(stack)
-        await admin.start()
-        try:
-            await admin.delete_topics([spec.name for spec in prefixed_catalog(prefix)])
-        finally:
-            await admin.close()
+        await delete_topics(stack, prefix)
     keys = (*COUNTS, "volunteers_attended", "status")
     assert {cid: {k: row[k] for k in keys} for cid, row in campaigns.items()} == {
         cid: {k: row[k] for k in keys} for cid, row in truth["campaigns"].items()

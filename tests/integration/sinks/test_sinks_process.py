@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,7 @@ import httpx
 from infra.local.process import port_open
 from infra.local.sinks import read_sms
 from infra.settings import PROJECT_ROOT
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.ports import free_port
 
 
 def test_the_sinks_process_records_an_sms_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

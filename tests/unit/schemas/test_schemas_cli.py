@@ -9,6 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from infra.problems import ProblemDocument
 from schemas.examples import example
 from tatawwu.cli_schemas import register
 
@@ -62,6 +63,32 @@ def test_validate_lists_field_errors_and_exits_one(app: typer.Typer, tmp_path: P
     assert any(line.startswith("  data.method: enum:") for line in lines)
     assert any(line.startswith("line 3: error invalid_json") for line in lines)
     assert lines[-1] == "3 events: 1 ok, 2 invalid"
+
+
+def test_validate_json_prints_the_gateways_problem_for_the_file_as_a_batch(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    """`--json` prints one problem+json document, the gateway's shape; `index` is the line."""
+    path = tmp_path / "events.jsonl"
+    path.write_text(jsonl(example("volunteer.no_show"), bad_check_in(), "{not json"))
+    result = CliRunner().invoke(app, ["validate", "--json", str(path)])
+    assert result.exit_code == 1
+    problem = json.loads(result.output)
+    ProblemDocument.model_validate(problem)
+    assert problem["type"] == "https://tatawwu.example/problems/invalid_events"
+    assert (problem["status"], problem["code"]) == (422, "invalid_events")
+    assert {error["index"] for error in problem["errors"]} == {1, 2}
+    assert {"index": 1, "path": "data.method", "rule": "enum"}.items() <= next(
+        e for e in problem["errors"] if e["path"] == "data.method"
+    ).items()
+
+
+def test_validate_json_prints_nothing_when_every_line_is_valid(app: typer.Typer) -> None:
+    """`--json` with only valid lines: no output, exit code 0."""
+    result = CliRunner().invoke(
+        app, ["validate", "--json", "-"], input=jsonl(example("volunteer.no_show"))
+    )
+    assert (result.exit_code, result.output) == (0, "")
 
 
 def test_validate_reads_stdin_when_given_a_dash(app: typer.Typer) -> None:

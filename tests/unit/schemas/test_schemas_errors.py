@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from schema_hostile import SPEC_KEYS
 from schema_strategies import events
 
+from infra.problems import ProblemDocument, decode_problem
 from schemas import DecodeError, FieldError, Reason, decode_event
 from schemas.examples import example
 
@@ -53,7 +54,8 @@ def test_offending_values_are_never_repeated(event_type: str, field: str, value:
     result = rejected(event_type, **{field: value})
     error = error_at(result, f"data.{field}")
     assert error.message.startswith(f"{error.rule}: ")
-    text = json.dumps(result.to_problem(), ensure_ascii=False) + result.summary() + repr(result)
+    problem = decode_problem(result).body()
+    text = json.dumps(problem, ensure_ascii=False) + result.summary() + repr(result)
     forms = {str(value).strip(), json.dumps(value)[1:-1].strip(), repr(value)[1:-1]}
     for shown in filter(None, forms):  # as sent, JSON-escaped, Python-escaped
         assert shown not in text
@@ -142,20 +144,22 @@ def test_subject_mismatch_is_reported_at_subject() -> None:
     assert (error.rule, "data.volunteer_id" in error.message) == ("subject_mismatch", True)
 
 
-def test_problem_details_carry_status_reason_and_errors() -> None:
-    """`to_problem()` is an RFC 9457 body a gateway can return as is."""
-    problem = rejected("volunteer.checked_in", method="nfc").to_problem()
+def test_a_decode_error_becomes_the_gateways_problem_document() -> None:
+    """`decode_problem` gives the one RFC 9457 shape the gateway and the read API answer."""
+    problem = decode_problem(rejected("volunteer.checked_in", method="nfc")).body()
     assert problem["status"] == 422
-    assert problem["type"] == "urn:tatawwu:problem:invalid_event"
-    assert problem["event_type"] == "volunteer.checked_in"
+    assert problem["type"] == "https://tatawwu.example/problems/invalid_events"
+    assert problem["code"] == "invalid_events"
     assert problem["errors"][0] == {
+        "index": 0,
         "path": "data.method",
         "rule": "enum",
         "message": problem["errors"][0]["message"],
     }
+    ProblemDocument.model_validate(problem)  # the documented schema, no extra members
     json.dumps(problem)  # serialisable as is
-    assert decode_event(b"[]").to_problem()["status"] == 400
-    assert decode_event(b" " * 70_000).to_problem()["status"] == 413
+    assert decode_problem(decode_event(b"{not json")).status == 400
+    assert decode_problem(decode_event(b" " * 70_000)).status == 413
 
 
 def test_summary_is_one_line_naming_reason_and_fields() -> None:

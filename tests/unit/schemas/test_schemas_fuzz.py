@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from schema_hostile import SPEC_KEYS, hostile_events, offsets, rfc3339
 from schema_strategies import any_events, dumps, events
 
+from infra.problems import decode_problem
 from schemas import SPECS, DecodeError, Event, decode_event, encode_event
 from schemas.examples import example
 from schemas.upcasters import upcast
@@ -28,7 +29,7 @@ def decoded_safely(raw: bytes | str) -> Event[Any] | DecodeError:
     result = decode_event(raw)
     if isinstance(result, DecodeError):
         json.dumps(result.as_dict())
-        json.dumps(result.to_problem())
+        json.dumps(decode_problem(result).body())
         assert result.summary().isprintable()  # one log line: no controls, separators, bidi
         assert result.detail
     else:

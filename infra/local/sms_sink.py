@@ -1,0 +1,164 @@
+"""The local SMS sink (FastAPI): a small provider-like HTTP API for tests and dev.
+
+It honours `Idempotency-Key` (also across restarts), can be told to fail the next
+requests, and keeps one JSON line per accepted message. Its problem `type`s are its own
+(`urn:tatawwu:sms-sink:<status>`): it stands in for a third-party provider, not for our
+API. Logs carry ids and counts only, never numbers or message text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator
+
+from infra.local.sink_files import SMS_FILE, append_record, now_iso, read_sms
+
+log = structlog.get_logger("infra.local.sinks")
+
+E164 = r"^\+[1-9][0-9]{7,14}$"
+MAX_SMS_CHARS = 1600
+
+
+class SmsRequest(BaseModel):
+    """What a caller sends to `POST /v1/messages`."""
+
+    to: str = Field(pattern=E164, description="E.164 number, e.g. +97455551234")
+    body: str = Field(min_length=1, max_length=MAX_SMS_CHARS)
+    sender: str | None = Field(default=None, max_length=64)
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            msg = "body must not be blank"
+            raise ValueError(msg)
+        return value
+
+
+class FailRequest(BaseModel):
+    """`POST /control/fail`: make the next `count` message requests answer `status`."""
+
+    count: int = Field(default=1, ge=1, le=100_000)
+    status: int = Field(default=503, ge=400, le=599)
+
+
+@dataclass
+class SmsState:
+    """The SMS sink's memory: idempotency keys seen, injected failures, counters."""
+
+    directory: Path
+    ids_by_key: dict[str, str] = field(default_factory=dict)
+    fail_remaining: int = 0
+    fail_status: int = 503
+    accepted: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    rejected: int = 0
+
+    def __post_init__(self) -> None:
+        # A restarted sink still knows the keys it accepted before (retries across restarts).
+        for line in read_sms(self.directory):
+            if line.get("idempotency_key"):
+                self.ids_by_key[line["idempotency_key"]] = line["id"]
+
+    def stats(self) -> dict[str, int]:
+        """Counters since start, for `GET /stats`."""
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "failed": self.failed,
+                "rejected": self.rejected, "fail_pending": self.fail_remaining}  # fmt: skip
+
+
+def _problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None,
+             headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    body: dict[str, Any] = {"type": f"urn:tatawwu:sms-sink:{status}", "title": title,
+                            "status": status, "detail": detail}  # fmt: skip
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status, headers, media_type="application/problem+json")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] == "body" else [str(p) for p in loc]
+    return ".".join(parts) or "$"
+
+
+def create_sms_app(directory: Path) -> FastAPI:
+    """The SMS sink's HTTP app, recording into `<directory>/sms.jsonl`."""
+    app = FastAPI(title="Tatawwu SMS sink", docs_url="/docs", redoc_url=None)
+    state = SmsState(Path(directory))
+    app.state.sms = state
+    path = Path(directory) / SMS_FILE
+
+    async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"field": "$" if e.get("type") == "json_invalid" else _field(e.get("loc", ())),
+                   "rule": e.get("type", ""), "message": e.get("msg", "")}
+                  for e in exc.errors()]  # fmt: skip
+        if request.url.path == "/v1/messages":
+            state.rejected += 1
+        log.info("sms_rejected", fields=sorted({e["field"] for e in errors}))
+        names = ", ".join(sorted({e["field"] for e in errors}))
+        return _problem(422, "Invalid request", f"invalid field(s): {names}", errors)
+
+    app.add_exception_handler(RequestValidationError, on_invalid)
+
+    # Handlers are `async def` on purpose: no await between the key check and the append,
+    # so two concurrent requests with one key cannot both be recorded.
+    @app.post("/v1/messages", status_code=202)
+    async def send(
+        message: SmsRequest,
+        idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    ) -> JSONResponse:
+        if state.fail_remaining > 0:
+            state.fail_remaining -= 1
+            state.failed += 1
+            log.info("sms_failed_on_purpose", status=state.fail_status,
+                     remaining=state.fail_remaining)  # fmt: skip
+            retry = {"Retry-After": "1"} if state.fail_status in (429, 503) else None
+            return _problem(state.fail_status, "Injected failure",
+                            "the sink was told to fail this request", headers=retry)  # fmt: skip
+        if idempotency_key and idempotency_key in state.ids_by_key:
+            state.duplicates += 1
+            sink_id = state.ids_by_key[idempotency_key]
+            log.info("sms_duplicate", id=sink_id)
+            return JSONResponse({"id": sink_id, "status": "duplicate"}, 200)
+        sink_id = f"sms-{uuid.uuid4().hex}"
+        append_record(path, {"received_at": now_iso(), "id": sink_id, "to": message.to,
+                       "body": message.body, "sender": message.sender,
+                       "idempotency_key": idempotency_key})  # fmt: skip
+        if idempotency_key:
+            state.ids_by_key[idempotency_key] = sink_id
+        state.accepted += 1
+        log.info("sms_accepted", id=sink_id, chars=len(message.body))
+        return JSONResponse({"id": sink_id, "status": "accepted"}, 202)
+
+    @app.get("/v1/messages")
+    async def messages() -> list[dict[str, Any]]:
+        return read_sms(directory)
+
+    @app.post("/control/fail")
+    async def fail(request: FailRequest) -> dict[str, int]:
+        state.fail_remaining, state.fail_status = request.count, request.status
+        return {"count": request.count, "status": request.status}
+
+    @app.post("/control/reset")
+    async def reset() -> dict[str, int]:
+        state.fail_remaining = 0
+        return {"count": 0}
+
+    @app.get("/stats")
+    async def stats() -> dict[str, int]:
+        return state.stats()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

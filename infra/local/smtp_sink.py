@@ -1,0 +1,84 @@
+"""The local SMTP sink (aiosmtpd): accept every message, keep one JSON line for each.
+
+Logs carry ids and counts only, never addresses or message text.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from infra.local.sink_files import SMTP_FILE, append_record, now_iso
+
+log = structlog.get_logger("infra.local.sinks")
+
+# Headers worth asserting on; everything else stays in the raw message we do not keep.
+KEPT_HEADERS = ("from", "to", "cc", "reply-to", "date", "content-language",
+                "x-idempotency-key", "x-correlation-id", "auto-submitted", "list-unsubscribe")  # fmt: skip
+
+
+def _part_text(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None or part.get_content_type() != f"text/{subtype}":
+        return None
+    content = part.get_content()
+    return content.replace("\r\n", "\n") if isinstance(content, str) else None
+
+
+def _header(message: EmailMessage, name: str) -> str | None:
+    value = message[name]  # policy.default decodes RFC 2047 words
+    return None if value is None else str(value)
+
+
+def email_record(envelope: Envelope) -> dict[str, Any]:
+    """The JSON line stored for one received message (headers and parts decoded)."""
+    raw = envelope.original_content or envelope.content or b""
+    raw = raw if isinstance(raw, bytes) else raw.encode()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)  # policy.default builds EmailMessage
+    record: dict[str, Any] = {
+        "received_at": now_iso(),
+        "id": f"eml-{uuid.uuid4().hex}",
+        "mail_from": envelope.mail_from,
+        "rcpt_tos": list(envelope.rcpt_tos),
+        "message_id": None,
+        "subject": None,
+        "text": None,
+        "html": None,
+        "headers": {},
+        "smtputf8": bool(envelope.smtp_utf8),
+        "size": len(raw),
+    }
+    try:
+        record["message_id"] = _header(message, "message-id")
+        record["subject"] = _header(message, "subject")
+        record["headers"] = {h: str(message[h]) for h in KEPT_HEADERS if message[h] is not None}
+        record["text"] = _part_text(message, "plain")
+        record["html"] = _part_text(message, "html")
+    except (LookupError, ValueError, UnicodeError) as exc:  # keep the message, say why
+        record["parse_error"] = f"{type(exc).__name__}: {exc}"
+    return record
+
+
+class SmtpSinkHandler:
+    """aiosmtpd handler: accept every message, store it as one line of `smtp.jsonl`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory) / SMTP_FILE
+        self.received = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Store the message and answer 250."""
+        record = email_record(envelope)
+        append_record(self.path, record)
+        self.received += 1
+        log.info("email_received", id=record["id"], recipients=len(record["rcpt_tos"]),
+                 size=record["size"], parse_error="parse_error" in record)  # fmt: skip
+        return "250 Message accepted for delivery"
