@@ -10,7 +10,8 @@ import orjson
 from infra.settings import Settings
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """What every connection of ours is set up with (a pool's `init`; chain it if you override)."""
     # jsonb <-> Python via orjson: read models store small JSON documents (consent, breakdowns).
     await conn.set_type_codec(
         "jsonb",
@@ -26,7 +27,7 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
         "dsn": settings.dsn,
         "min_size": settings.db_pool_min,
         "max_size": settings.db_pool_max,
-        "init": _init_connection,
+        "init": init_connection,
         "command_timeout": 60,
         "server_settings": {"application_name": settings.kafka_client_id},
     }
@@ -39,5 +40,5 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
 async def connect(settings: Settings, **overrides: Any) -> asyncpg.Connection:
     """A single connection (CLI commands, migrations) with the same codecs as the pool."""
     conn = await asyncpg.connect(settings.dsn, **overrides)
-    await _init_connection(conn)
+    await init_connection(conn)
     return conn

@@ -55,6 +55,19 @@ class OwnershipGate:
         """Whether the gate judges this fact (handled here, or it makes a claim)."""
         return pair[1].type in self.event_types or isinstance(pair[1].data, CLAIMING)
 
+    def forget(self) -> None:
+        """Trust nothing learnt from earlier commits: the server may have lost them.
+
+        Projector commits are asynchronous (`synchronous_commit=off`): a PostgreSQL crash can
+        lose the last few, offsets and claims together. The offsets make Kafka redeliver
+        the batch, but a claim still cached here would be taken as stored, so the redelivered
+        fact that made it would not store it again and the facts parked for it would wait
+        forever. Called for every new connection: a crash breaks every connection, so no
+        batch runs after one before this has emptied the cache.
+        """
+        self.claims.clear()
+        self.parked_maybe = True
+
     def committed(self, claims: dict[ownership.Key, str]) -> None:
         """Cache the claims a batch made, once it committed (safe to trust without asking)."""
         if len(self.claims) + len(claims) > MAX_CACHED_CLAIMS:

@@ -21,7 +21,7 @@ from consumers.runtime.observe import observe_batch
 from consumers.runtime.projector import Projector, applier
 from consumers.runtime.transaction import BatchTransaction
 from infra import claims as claims_registry
-from infra.db import create_pool
+from infra.db import create_pool, init_connection
 from infra.kafka import build_consumer, build_producer, end_offsets
 from infra.settings import Settings
 from schemas.topics import CAMPAIGNS, DEADLETTER, ORGANIZATIONS
@@ -98,6 +98,7 @@ class ProjectorRuntime:
             # No prepared-statement cache: names resolve on every statement, so after a
             # rebuild swaps schemas this process writes to the new tables at once.
             statement_cache_size=0,
+            init=self._connected,
         )
         async with self._pool.acquire() as conn:
             await claims_registry.ensure_registry(conn, self.registry)
@@ -123,6 +124,12 @@ class ProjectorRuntime:
         topics = [self.topic_prefix + t for t in self.projector.topics]
         self._consumer.subscribe(topics, listener=_Listener(self))
         await self._consumer.start()
+
+    async def _connected(self, conn: asyncpg.Connection) -> None:
+        """Every new connection (the first ones, or after PostgreSQL restarted): see
+        `OwnershipGate.forget` for why the claims cache is dropped."""
+        await init_connection(conn)
+        self.gate.forget()
 
     async def close(self) -> None:
         """Leave the group and close connections (after the batch in flight)."""
