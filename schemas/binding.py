@@ -155,8 +155,8 @@ def decode_record(
     first by the binding spec's own rule (a `content-type` of the CloudEvents JSON format
     means structured mode), as one comparison with the first header, where the emit
     function (`infra.bus`) puts it on every record the platform writes; otherwise by the
-    SDK's rule (any `ce_` header means binary), one scan of the header names. Measured
-    in benchmarks/bench_decode_record.py against `decode_event` alone.
+    SDK's rule (any `ce_` header means binary), one scan of the header names. The whole
+    projector's CPU per record: benchmarks/bench_projector_cpu.py.
     """
     if headers:
         try:

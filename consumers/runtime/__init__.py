@@ -27,7 +27,7 @@ All SQL over the bookkeeping tables is in `bookkeeping.py`, for the tools too.
 Records are decoded in either CloudEvents content mode (`schemas.binding.decode_record`):
 structured (the value is the event, what the platform writes) or binary (`ce_` headers,
 the value its data, as the SDKs write). A structured record costs one scan of its header
-names on top of `decode_event` (benchmarks/bench_decode_record.py).
+names on top of `decode_event` (CPU per record: benchmarks/bench_projector_cpu.py).
 
 Trace context (W3C `traceparent` Kafka headers, `infra.tracing`): log lines about records
 name their traces without making the hot path pay per record.
