@@ -68,3 +68,38 @@ CATALOG: tuple[TopicSpec, ...] = (
     DEADLETTER,
 )
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOG}
+
+# Kafka-direct partners (the ingress path): each writes only to its own ingress topic,
+# under Kafka ACLs, and the router validates and forwards what it may state to the
+# canonical topics above. One partition by default, so a partner's records are judged in
+# the order it wrote them (a claim before the facts that need it); kept a week, long
+# enough to replay after an outage, short because the canonical topics are the record.
+INGRESS_PREFIX = "tatawwu.ingress."
+INGRESS_RETENTION_MS = 7 * DAY_MS
+INGRESS_ORG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # an Id a topic name can hold
+
+
+def ingress_topic(org_id: str, topic_prefix: str = "") -> str:
+    """The ingress topic of organisation `org_id` (under a test's topic prefix)."""
+    return f"{topic_prefix}{INGRESS_PREFIX}{org_id}"
+
+
+def ingress_spec(
+    org_id: str, partitions: int = 1, retention_ms: int = INGRESS_RETENTION_MS
+) -> TopicSpec:
+    """The ingress topic of one Kafka-direct partner, stamped with the broker's append time."""
+    return TopicSpec(
+        ingress_topic(org_id),
+        key="subject",
+        partitions=partitions,
+        retention_ms=retention_ms,
+        config=APPEND_TIME,
+    )
+
+
+def org_of_ingress(topic: str, topic_prefix: str = "") -> str | None:
+    """The organisation an ingress topic belongs to, or None for any other topic."""
+    head = topic_prefix + INGRESS_PREFIX
+    if not topic.startswith(head) or len(topic) == len(head):
+        return None
+    return topic[len(head) :]
