@@ -36,13 +36,24 @@ class TopicsRefused(RuntimeError):
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext:
+    """TLS to the brokers: the CA from settings (else the system's), a client certificate
+    when one is set (mutual TLS), host names checked unless turned off."""
     cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-    return ssl.create_default_context(cafile=cafile)
+    context = ssl.create_default_context(cafile=cafile)
+    context.check_hostname = settings.kafka_ssl_check_hostname
+    if settings.kafka_ssl_certfile:
+        key_password = settings.kafka_ssl_key_password
+        context.load_cert_chain(
+            str(settings.kafka_ssl_certfile),
+            str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            key_password.get_secret_value() if key_password else None,
+        )
+    return context
 
 
 def faststream_security(settings: Settings) -> BaseSecurity | None:
-    """SASL/TLS options for FastStream, from settings; None on the local plaintext stack."""
-    protocol = settings.kafka_security_protocol
+    """SASL/TLS options for FastStream, from settings; None on a plaintext cluster."""
+    protocol = settings.kafka_protocol
     if protocol == "PLAINTEXT":
         return None
     context = _ssl_context(settings) if protocol.endswith("SSL") else None
@@ -50,8 +61,8 @@ def faststream_security(settings: Settings) -> BaseSecurity | None:
         return BaseSecurity(ssl_context=context, use_ssl=True)
     classes = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
     return classes[settings.kafka_sasl_mechanism](
-        username=settings.kafka_sasl_username,
-        password=settings.kafka_sasl_password.get_secret_value(),
+        username=settings.kafka_username,
+        password=settings.kafka_password(),
         ssl_context=context,
         use_ssl=protocol == "SASL_SSL",
     )
@@ -59,7 +70,7 @@ def faststream_security(settings: Settings) -> BaseSecurity | None:
 
 def aiokafka_security(settings: Settings) -> dict[str, Any]:
     """The same SASL/TLS options as keyword arguments for raw aiokafka clients."""
-    protocol = settings.kafka_security_protocol
+    protocol = settings.kafka_protocol
     if protocol == "PLAINTEXT":
         return {}
     options: dict[str, Any] = {"security_protocol": protocol}
@@ -67,8 +78,8 @@ def aiokafka_security(settings: Settings) -> dict[str, Any]:
         options["ssl_context"] = _ssl_context(settings)
     if protocol.startswith("SASL"):
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+        options["sasl_plain_username"] = settings.kafka_username
+        options["sasl_plain_password"] = settings.kafka_password()
     return options
 
 
@@ -241,8 +252,8 @@ async def wait_for_leaders(settings: Settings, topics: list[str], wait_s: float 
         await admin.close()
 
 
-async def _cluster_answers(bootstrap: str, brokers: int) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+async def _cluster_answers(bootstrap: str, brokers: int, options: dict[str, Any]) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **options)
     try:
         await asyncio.wait_for(admin.start(), 5)
         cluster = await asyncio.wait_for(admin.describe_cluster(), 5)
@@ -253,6 +264,9 @@ async def _cluster_answers(bootstrap: str, brokers: int) -> bool:
         await admin.close()
 
 
-def cluster_answers(bootstrap: str, brokers: int = 1) -> bool:
-    """True when the cluster at bootstrap serves metadata naming at least `brokers` brokers."""
-    return asyncio.run(_cluster_answers(bootstrap, brokers))
+def cluster_answers(bootstrap: str, brokers: int = 1, **options: Any) -> bool:
+    """True when the cluster at bootstrap serves metadata naming at least `brokers` brokers.
+
+    `options`: the aiokafka security arguments to connect with (SASL on a secured cluster).
+    """
+    return asyncio.run(_cluster_answers(bootstrap, brokers, options))

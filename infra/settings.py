@@ -21,6 +21,7 @@ from schemas.ownership import TimeBounds
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LOCAL_KAFKA_PORT = 9092
+LOCAL_KAFKA_ADMIN = "admin"
 LOCAL_POSTGRES_PORT = 55432
 LOCAL_DATABASE_URL = f"postgresql://tatawwu@127.0.0.1:{LOCAL_POSTGRES_PORT}/tatawwu"
 
@@ -34,11 +35,20 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = ""
     kafka_port: int = LOCAL_KAFKA_PORT
     kafka_brokers: int = Field(default=1, ge=1, le=3)
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    # How clients authenticate. Unset protocol: SASL_PLAINTEXT as `admin` on the local
+    # stack (its password is read from the cluster's `admin.password`, never from git),
+    # PLAINTEXT on an external cluster unless set. Production: SASL_SSL with SCRAM, each
+    # process under its own principal, the CA (and a client certificate when the
+    # brokers ask for one) from files.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-256"
     kafka_sasl_username: str = ""
     kafka_sasl_password: SecretStr = SecretStr("")
     kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None  # client certificate (PEM), for mutual TLS
+    kafka_ssl_keyfile: Path | None = None  # its private key (PEM)
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = True
     kafka_client_id: str = "tatawwu"
 
     # PostgreSQL. Empty URL means "the local cluster", which the runner may start.
@@ -88,6 +98,33 @@ class Settings(BaseSettings):
     def time_bounds(self) -> TimeBounds:
         """The event-time bounds every entry point and projector applies."""
         return TimeBounds(dt.timedelta(seconds=self.event_max_skew_s), self.platform_epoch)
+
+    @property
+    def kafka_protocol(self) -> str:
+        """The security protocol in force (see `kafka_security_protocol`)."""
+        if self.kafka_security_protocol:
+            return self.kafka_security_protocol
+        return "PLAINTEXT" if self.kafka_is_external else "SASL_PLAINTEXT"
+
+    @property
+    def kafka_username(self) -> str:
+        """The SASL principal in force: the configured one, or the local stack's admin."""
+        if self.kafka_sasl_username or self.kafka_is_external:
+            return self.kafka_sasl_username
+        return LOCAL_KAFKA_ADMIN
+
+    def kafka_password(self) -> str:
+        """The SASL password: the configured one, or the local cluster's admin password."""
+        configured = self.kafka_sasl_password.get_secret_value()
+        if configured or self.kafka_is_external or self.kafka_sasl_username:
+            return configured
+        path = self.local_kafka_home / "admin.password"
+        return path.read_text().strip() if path.exists() else ""
+
+    @property
+    def local_kafka_home(self) -> Path:
+        """Where the local cluster these settings describe keeps its data and secrets."""
+        return self.cache_dir.resolve() / "kafka" / f"p{self.kafka_port}x{self.kafka_brokers}"
 
     @property
     def kafka_is_external(self) -> bool:
@@ -179,4 +216,8 @@ def child_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["TATAWWU_KAFKA_BOOTSTRAP"] = settings.bootstrap_servers
     env["TATAWWU_DATABASE_URL"] = settings.dsn
+    env["TATAWWU_KAFKA_SECURITY_PROTOCOL"] = settings.kafka_protocol
+    env["TATAWWU_KAFKA_SASL_MECHANISM"] = settings.kafka_sasl_mechanism
+    env["TATAWWU_KAFKA_SASL_USERNAME"] = settings.kafka_username
+    env["TATAWWU_KAFKA_SASL_PASSWORD"] = settings.kafka_password()
     return env

@@ -181,7 +181,7 @@ def platform_run(
         )
     wanted = {GATEWAY.name: gateway, NOTIFIER.name: notifier, SINKS.name: sinks}
     processes = [p for p in PLATFORM if wanted.get(p.name, True)]
-    children = platform_children(processes, log_dir)
+    children = platform_children(processes, log_dir, settings)
     console.print(f"logs:      {log_dir}/*.log")
     if gateway and GATEWAY.http_port is not None:
         console.print(

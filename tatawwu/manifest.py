@@ -50,6 +50,7 @@ class Process:
     metrics_port: int | None = None  # /health, /ready, /metrics, on settings.metrics_host
     topics: tuple[str, ...] = ()  # what it consumes, for the AsyncAPI document
     projector: Projector | None = None  # a read model `projections run|rebuild` know by name
+    principal: str | None = None  # its Kafka principal (`infra.principals.SERVICES`)
 
     @property
     def log_stem(self) -> str:
@@ -73,6 +74,7 @@ def _projector(projector: Projector, metrics_port: int) -> Process:
         metrics_port=metrics_port,
         topics=projector.topics,
         projector=projector,
+        principal="projector",
     )
 
 
@@ -81,6 +83,7 @@ GATEWAY = Process(
     ("gateway",),
     migrations=(GATEWAY_MIGRATIONS,),
     http_port=lambda s: s.gateway_port,
+    principal="gateway",
 )
 
 
@@ -100,8 +103,9 @@ NOTIFIER = Process(
     migrations=(history.MIGRATIONS, participations.MIGRATIONS, notifier.MIGRATIONS),
     own_schema=True,
     metrics_port=NOTIFIER_METRICS_PORT,
+    principal="notifier",
 )
-READ_API = Process("read-api", ("api",), http_port=lambda s: s.api_port)
+READ_API = Process("read-api", ("api",), http_port=lambda s: s.api_port, principal="read-api")
 READ_MODELS = tuple(
     _projector(p, METRICS_BASE_PORT + n)
     for n, p in enumerate((CAMPAIGNS, VOLUNTEERS, ORGANIZATIONS, PARTICIPATION))

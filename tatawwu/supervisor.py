@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 if TYPE_CHECKING:  # the manifest imports every component: not needed to supervise
+    from infra.settings import Settings
     from tatawwu.manifest import Process
 
 log = structlog.get_logger(__name__)
@@ -38,17 +39,35 @@ class Child:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default=0.0)
+    env: dict[str, str] = field(default_factory=dict)  # over ours: e.g. its Kafka principal
 
     def start(self) -> None:
+        env = {**os.environ, **self.env} if self.env else None
         with self.log_file.open("ab") as out:
-            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, env=env)
         self.started_at = time.monotonic()
 
 
-def platform_children(processes: Iterable[Process], log_dir: Path) -> list[Child]:
-    """One child per declared process (`tatawwu.manifest`), each logging to log_dir."""
+def platform_children(
+    processes: Iterable[Process], log_dir: Path, settings: Settings | None = None
+) -> list[Child]:
+    """One child per declared process (`tatawwu.manifest`), each logging to log_dir.
+
+    With `settings` of a local stack, each connects to Kafka as its own service principal
+    (`infra.local.principals`), as it would in production.
+    """
+    from infra.local.principals import service_env
+
     log_dir.mkdir(parents=True, exist_ok=True)
-    return [Child(p.name, p.argv(), log_dir / f"{p.log_stem}.log") for p in processes]
+    return [
+        Child(
+            p.name,
+            p.argv(),
+            log_dir / f"{p.log_stem}.log",
+            env=service_env(settings, p.principal) if settings else {},
+        )
+        for p in processes
+    ]
 
 
 def supervise(children: list[Child], until: float | None = None) -> None:

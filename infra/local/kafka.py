@@ -5,11 +5,21 @@ Layout under the cache directory (outside git):
   kafka/<cluster>/node-<id>/      server.properties, data/, kafka.log, pid
 A cluster is named after its first port and size (`p9092x1`, `p29092x3`), so a
 three-broker fault-test cluster can run beside the single development broker.
+
+Secured by default, as production is: clients authenticate with SASL/SCRAM on the one
+client listener, and the StandardAuthorizer lets a principal do only what an ACL allows
+(nothing is allowed when no ACL matches). The super user `admin` (the developer tools,
+the tests) is created when the storage is formatted, with a random password kept in
+`<cluster>/admin.password` (mode 0600, outside git); brokers talk to each other as it,
+and the controllers authenticate each other with SASL/PLAIN as it. `secure=False` gives
+a plaintext cluster without an authorizer (only the benchmarks' side-by-side baseline).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -21,6 +31,8 @@ from infra.local.process import ServiceError, port_open, read_pid, spawn, stop_p
 
 POM = Path(__file__).with_name("kafka-pom.xml")
 CONTROLLER_PORT_OFFSET = 10000  # controller listener of broker on port p is p + 10000
+ADMIN = "admin"  # the super user: developer tools, tests, inter-broker traffic
+ADMIN_PASSWORD_FILE = "admin.password"  # noqa: S105 (a file name, not a password)
 LOG4J2 = """\
 status = warn
 appender.console.type = Console
@@ -46,6 +58,7 @@ class KafkaCluster:
     port: int = 9092
     brokers: int = 1
     heap: str = "512m"
+    secure: bool = True
 
     @property
     def lib_dir(self) -> Path:
@@ -68,6 +81,31 @@ class KafkaCluster:
 
     def node_dir(self, node_id: int) -> Path:
         return self.home / f"node-{node_id}"
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.home / ADMIN_PASSWORD_FILE
+
+    def admin_password(self) -> str:
+        """The super user's password, created (random, mode 0600) on first use."""
+        path = self.admin_password_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(24) + "\n")
+        return path.read_text().strip()
+
+    def admin_options(self) -> dict[str, str]:
+        """aiokafka keyword arguments that connect as the super user."""
+        if not self.secure:
+            return {}
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-256",
+            "sasl_plain_username": ADMIN,
+            "sasl_plain_password": self.admin_password(),
+        }
 
     def pid(self, node_id: int) -> int | None:
         return read_pid(self.node_dir(node_id) / "pid")
@@ -107,15 +145,17 @@ class KafkaCluster:
         voters = ",".join(
             f"{n}@127.0.0.1:{self.broker_port(n) + CONTROLLER_PORT_OFFSET}" for n in self.node_ids
         )
+        client = "SASL_PLAINTEXT" if self.secure else "PLAINTEXT"
         lines = {
             "process.roles": "broker,controller",
             "node.id": node_id,
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "listeners": f"{client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            "advertised.listeners": f"{client}://127.0.0.1:{port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name": client,
+            "listener.security.protocol.map": f"CONTROLLER:{client},{client}:{client}",
+            **(self._security() if self.secure else {}),
             "log.dirs": self.node_dir(node_id) / "data",
             "num.partitions": 3,
             "default.replication.factor": rf,
@@ -134,6 +174,30 @@ class KafkaCluster:
         }
         return "".join(f"{k}={v}\n" for k, v in lines.items())
 
+    def _security(self) -> dict[str, object]:
+        """SASL on every listener, the StandardAuthorizer, `admin` the only super user."""
+        password = self.admin_password()
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        return {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-256",
+            "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config":
+                f'{scram} required username="{ADMIN}" password="{password}";',
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config":
+                f'{scram} required username="{ADMIN}" password="{password}";',
+            # Controllers: SCRAM credentials live in the metadata they serve, so the
+            # controller listener uses SASL/PLAIN with the admin in its static config.
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config":
+                f'{plain} required username="{ADMIN}" password="{password}" '
+                f'user_{ADMIN}="{password}";',
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{ADMIN}",
+            "allow.everyone.if.no.acl.found": "false",
+        }  # fmt: skip
+
     def _format(self, cluster_id: str, node_id: int) -> None:
         node = self.node_dir(node_id)
         (node / "data").mkdir(parents=True, exist_ok=True)
@@ -146,6 +210,10 @@ class KafkaCluster:
             f"--cluster-id={cluster_id}", "-c", str(node / "server.properties"),
             "--ignore-formatted",
         ]  # fmt: skip
+        if self.secure:
+            password = self.admin_password()
+            for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+                cmd += ["--add-scram", f'{mechanism}=[name="{ADMIN}",password="{password}"]']
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             msg = f"Kafka storage format failed for node {node_id}:\n{result.stdout}{result.stderr}"
@@ -191,7 +259,10 @@ class KafkaCluster:
 
         port = self.broker_port(node_id)
         wait_until(
-            lambda: port_open(port) and cluster_answers(f"127.0.0.1:{port}", self.brokers),
+            lambda: (
+                port_open(port)
+                and cluster_answers(f"127.0.0.1:{port}", self.brokers, **self.admin_options())
+            ),
             timeout,
             f"Kafka node {node_id} (port {port}, log {self.node_dir(node_id) / 'kafka.log'})",
             lambda: self.pid(node_id) is not None,

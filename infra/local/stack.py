@@ -78,6 +78,11 @@ def up(
         if any(kafka.pid(n) is None for n in kafka.node_ids):
             report.started.append("kafka")
         kafka.start()
+        if kafka.secure:
+            from infra.local.principals import ensure_service_principals
+
+            if created := ensure_service_principals(settings):
+                report.notes.append(f"Kafka: service principals created: {', '.join(created)}")
         report.timings["kafka"] = time.monotonic() - began
     if topics or migrate:
         began = time.monotonic()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from infra.settings import Settings
@@ -38,14 +40,19 @@ def test_environment_points_at_existing_clusters(monkeypatch: pytest.MonkeyPatch
     assert settings.dsn == "postgresql://u@db.prod/tatawwu"
 
 
-def test_sasl_ssl_settings_reach_the_kafka_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sasl_ssl_settings_reach_the_kafka_clients(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Production security options are built for both FastStream and raw aiokafka."""
-    from faststream.security import SASLScram512
+    from faststream.security import SASLScram256, SASLScram512
 
     from infra.kafka import aiokafka_security, faststream_security
 
     settings = Settings(
-        kafka_security_protocol="SASL_SSL", kafka_sasl_username="svc", kafka_sasl_password="pw"
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="svc",
+        kafka_sasl_password="pw",
     )
     security = faststream_security(settings)
     assert isinstance(security, SASLScram512)
@@ -53,4 +60,13 @@ def test_sasl_ssl_settings_reach_the_kafka_clients(monkeypatch: pytest.MonkeyPat
     options = aiokafka_security(settings)
     assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_plain_username"] == "svc"
-    assert faststream_security(Settings()) is None
+    # The local stack: SCRAM as its admin, the password read from the cluster's own file.
+    local = Settings(cache_dir=tmp_path)
+    (local.local_kafka_home).mkdir(parents=True)
+    (local.local_kafka_home / "admin.password").write_text("s3cret\n")
+    security = faststream_security(local)
+    assert isinstance(security, SASLScram256)
+    assert (security.username, security.password) == ("admin", "s3cret")
+    assert not security.use_ssl
+    # An external cluster is plaintext unless its security is set.
+    assert faststream_security(Settings(kafka_bootstrap="kafka:9092")) is None
