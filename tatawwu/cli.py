@@ -15,6 +15,7 @@ from infra.settings import Settings, get_settings
 from tatawwu import (
     cli_api,
     cli_notifications,
+    cli_partners,
     cli_producers,
     cli_projections,
     cli_schemas,
@@ -229,8 +230,8 @@ def migrate() -> None:
 
 # Each component's command group attaches itself through its `register(app)` function.
 for commands in (
-    cli_schemas, cli_producers, cli_projections, cli_simulator, cli_api, cli_sinks,
-    cli_notifications,
+    cli_schemas, cli_partners, cli_producers, cli_projections, cli_simulator, cli_api,
+    cli_sinks, cli_notifications,
 ):  # fmt: skip
     commands.register(app)
 

@@ -1,24 +1,20 @@
-"""`tatawwu partners add|list|revoke`, `tatawwu publish` and `tatawwu gateway`."""
+"""`tatawwu publish` and `tatawwu gateway` (partners: `cli_partners`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any, BinaryIO, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from infra.settings import Settings, get_settings
+from infra.settings import get_settings
 
 T = TypeVar("T")
 KEY_ENV = "TATAWWU_PARTNER_KEY"
 SHOWN_REJECTIONS = 50
-
-partners_app = typer.Typer(help="Partner keys for the HTTP gateway.", no_args_is_help=True)
 
 
 class Via(StrEnum):
@@ -31,63 +27,6 @@ class Via(StrEnum):
 def _err() -> Console:
     # Built per call so that CliRunner's captured stderr is the one written to.
     return Console(stderr=True, highlight=False)
-
-
-async def _with_connection(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    from infra.db import connect
-    from infra.migrations import apply
-    from producers.gateway.partners import MIGRATIONS
-
-    conn = await connect(settings)
-    try:
-        await apply(conn, MIGRATIONS)  # the keys table may not exist yet on a fresh database
-        return await work(conn)
-    finally:
-        await conn.close()
-
-
-@partners_app.command("add")
-def partners_add(
-    org_id: Annotated[str, typer.Argument(help="The organisation the key emits for.")],
-    admin: Annotated[bool, typer.Option("--admin", help="Platform-admin key: any org.")] = False,
-) -> None:
-    """Create a partner key and print it once: it is stored only as a hash."""
-    from producers.gateway.partners import add_partner_key
-
-    settings = get_settings()
-    issued = asyncio.run(
-        _with_connection(settings, lambda conn: add_partner_key(conn, org_id, admin=admin))
-    )
-    typer.echo(issued.key)
-    kind = "platform-admin key" if admin else f"key for {org_id}"
-    _err().print(f"created {kind} {issued.key_id}; store it now, it cannot be shown again")
-
-
-@partners_app.command("list")
-def partners_list() -> None:
-    """List every key (id, organisation, admin, created, revoked); never the secrets."""
-    from producers.gateway.partners import list_partner_keys
-
-    records = asyncio.run(_with_connection(get_settings(), list_partner_keys))
-    table = Table("key_id", "org_id", "admin", "created_at", "revoked_at")
-    for record in records:
-        revoked = f"{record.revoked_at:%Y-%m-%d %H:%M:%S}" if record.revoked_at else "-"
-        table.add_row(record.key_id, record.org_id, "yes" if record.is_admin else "no",
-                      f"{record.created_at:%Y-%m-%d %H:%M:%S}", revoked)  # fmt: skip
-    Console(width=120).print(table)
-
-
-@partners_app.command("revoke")
-def partners_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
-    """Revoke a key: gateways refuse it within a few seconds (their key cache TTL)."""
-    from producers.gateway.partners import UnknownKey, revoke_partner_key
-
-    try:
-        asyncio.run(_with_connection(get_settings(), lambda c: revoke_partner_key(c, key_id)))
-    except UnknownKey as exc:
-        _err().print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=1) from None
-    _err().print(f"revoked {key_id}")
 
 
 def publish(
@@ -162,6 +101,5 @@ def gateway() -> None:
 
 def register(app: typer.Typer) -> None:
     """Attach the producer-side commands to the `tatawwu` app."""
-    app.add_typer(partners_app, name="partners")
     app.command("publish")(publish)
     app.command("gateway")(gateway)

@@ -15,6 +15,7 @@ from infra.settings import Settings
 from producers.gateway import create_app
 from producers.gateway.server import ServerThread
 from schemas.examples import example
+from tatawwu.cli_partners import register as register_partners
 from tatawwu.cli_producers import register
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -25,6 +26,7 @@ def cli() -> typer.Typer:
     """A bare Typer app with only the producer commands registered."""
     app = typer.Typer()
     register(app)
+    register_partners(app)
     return app
 
 

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 from gateway_helpers import Partner, new_partner
+from pydantic import SecretStr
 
 from infra.kafka import build_consumer, ensure_topics
 from infra.local.kafka import CONTROLLER_PORT_OFFSET, KafkaCluster
@@ -40,6 +41,9 @@ async def private_kafka(stack: Settings) -> AsyncIterator[tuple[KafkaCluster, Se
         await asyncio.to_thread(cluster.start)
         settings = stack.model_copy(update={
             "kafka_bootstrap": cluster.bootstrap,
+            "kafka_security_protocol": "SASL_PLAINTEXT",
+            "kafka_sasl_username": "admin",
+            "kafka_sasl_password": SecretStr(cluster.admin_password()),
             "gateway_produce_timeout_s": PRODUCE_TIMEOUT_S,
             "gateway_key_cache_s": 0.0,
         })  # fmt: skip
