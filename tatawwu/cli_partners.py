@@ -174,6 +174,18 @@ def partners_status(
     Console(width=160).print(table)
 
 
+@partners_app.command("sample")
+def partners_sample(
+    org_id: Annotated[str, typer.Argument(help="The organisation publishing the sample.")],
+    volunteers: Annotated[int, typer.Option(min=1, max=1000, help="Volunteers it registers.")] = 3,
+) -> None:
+    """Print a small legitimate world of ORG as JSON Lines (CloudEvents), to try publishing."""
+    from tatawwu.partner_sample import sample_world
+
+    for document in sample_world(org_id, volunteers):
+        typer.echo(json.dumps(document, ensure_ascii=False))
+
+
 def register(app: typer.Typer) -> None:
     """Attach `tatawwu partners ...` to the `tatawwu` app."""
     app.add_typer(partners_app, name="partners")
