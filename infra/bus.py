@@ -79,7 +79,19 @@ class Outgoing:
     partition: int | None = None
 
 
-Sendable = Event[Any] | Outgoing
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """An event forwarded from where it entered (the ingress router): the record the gateway
+    would write for it, under `topic_prefix`, carrying the trace headers it arrived with
+    (`trace`, W3C `traceparent`/`tracestate`) instead of the current trace's.
+    """
+
+    event: Event[Any]
+    trace: Sequence[tuple[str, bytes]] = ()
+    topic_prefix: str = ""
+
+
+Sendable = Event[Any] | Outgoing | Forwarded
 # Per (topic, partition): (key, value, headers, index of the item) in the order given.
 _Groups = dict[tuple[str, int], list[tuple[bytes | None, bytes | None, Headers, int]]]
 
@@ -111,6 +123,12 @@ async def _grouped(producer: AIOKafkaProducer, items: Iterable[Sendable]) -> tup
         if isinstance(item, Outgoing):
             topic, key, value = item.topic, item.key, item.value
             headers, partition = _outgoing_headers(item, trace), item.partition
+        elif isinstance(item, Forwarded):
+            event = item.event
+            topic = item.topic_prefix + spec_of(event).topic.name
+            key, value, partition = event.subject.encode(), encode_event(event), None
+            own: Headers = [(CONTENT_TYPE, CLOUDEVENTS_JSON), *item.trace] if item.trace else base
+            headers = own if event.traceparent is None else _event_headers(event, own)
         else:
             topic, key, value = spec_of(item).topic.name, item.subject.encode(), encode_event(item)
             headers = base if item.traceparent is None else _event_headers(item, base)
