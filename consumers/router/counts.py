@@ -19,6 +19,8 @@ from typing import Any
 import asyncpg
 
 from consumers.router.plan import ACCEPTED, Tally
+from consumers.runtime.batch import Dead
+from consumers.runtime.bookkeeping import store_dead_letters
 from infra.kafka import build_admin, end_offsets
 from infra.settings import Settings
 from schemas.topics import INGRESS_PREFIX, org_of_ingress
@@ -40,6 +42,19 @@ create table if not exists "{schema}".router_offsets (
     kafka_partition integer not null,
     next_offset     bigint  not null,
     primary key (topic, kafka_partition)
+);
+-- The same table as each projector's (`consumers/sql/0001_bookkeeping.sql`), so that
+-- `tatawwu dlq list` shows the router's dead letters with theirs.
+create table if not exists "{schema}"._deadletters (
+    topic           text    not null,
+    kafka_partition integer not null,
+    kafka_offset    bigint  not null,
+    reason          text    not null,
+    detail          text    not null,
+    event_id        text,
+    event_type      text,
+    dead_at         timestamptz not null default now(),
+    primary key (topic, kafka_partition, kafka_offset)
 );
 """
 
@@ -65,11 +80,17 @@ async def ensure_tables(conn: asyncpg.Connection, schema: str) -> None:
         await conn.execute("select pg_advisory_unlock(hashtext($1))", f"router:{schema}")
 
 
-async def record_counts(conn: asyncpg.Connection, schema: str, tallies: Sequence[Tally]) -> int:
-    """Count the tallies not counted before; advance the next offsets. Returns how many.
+async def record_counts(
+    conn: asyncpg.Connection, schema: str, tallies: Sequence[Tally], dead: Sequence[Dead] = ()
+) -> int:
+    """Count the tallies not counted before; advance the next offsets; list the dead
+    letters (once per origin). Returns how many records were counted.
 
     Run inside the caller's transaction, right before the Kafka commit.
     """
+    if dead:
+        await conn.execute(f'set local search_path to "{schema}"')
+        await store_dead_letters(conn, dead)
     if not tallies:
         return 0
     topics = sorted({t.topic for t in tallies})

@@ -72,6 +72,7 @@ class Outcome:
 
     sends: list[Forwarded | Outgoing] = field(default_factory=list)
     tallies: list[Tally] = field(default_factory=list)
+    dead: list[Dead] = field(default_factory=list)  # also listed by `tatawwu dlq list`
     offsets: dict[TopicPartition, int] = field(default_factory=dict)  # next offset to read
 
     def counts(self) -> dict[tuple[str, str, str], int]:
@@ -135,6 +136,7 @@ def outcome(
         if record.offset >= out.offsets.get(tp, -1):
             out.offsets[tp] = record.offset + 1
     for org, dead in decoded.dead:
+        out.dead.append(dead)
         out.sends.append(_letter(dead, deadletters))
         r = dead.record
         out.tallies.append(Tally(r.topic, r.partition, r.offset, org, REFUSED, dead.reason))
@@ -147,6 +149,7 @@ def outcome(
                 out.tallies.append(Tally(*where, org, ACCEPTED, ""))
             else:
                 dead = Dead(record, refusal.rule, refusal.message, event.id, event.type)
+                out.dead.append(dead)
                 out.sends.append(_letter(dead, deadletters))
                 out.tallies.append(Tally(*where, org, REFUSED, refusal.rule))
     return out

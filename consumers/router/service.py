@@ -151,7 +151,7 @@ class Router:
 
         async def count() -> None:
             async with pool.acquire() as conn, conn.transaction():
-                await record_counts(conn, self.schema, out.tallies)
+                await record_counts(conn, self.schema, out.tallies, out.dead)
 
         await self.transactor.commit(out.sends, out.offsets, count)
         return out

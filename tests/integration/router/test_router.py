@@ -11,6 +11,8 @@ import pytest
 
 from consumers.dlq import replay
 from consumers.router import router_status
+from consumers.router.counts import schema_for
+from consumers.status import dead_letters
 from infra.bus import record_of
 from infra.settings import Settings
 from schemas.decode import decode_event
@@ -121,6 +123,8 @@ async def test_every_refusal_rule_is_dead_lettered_with_its_rule_and_counted(
         assert mine["accepted"] == 1
         assert mine["refused"] == dict.fromkeys([*bad, "invalid_event", "invalid_json"], 1)
         assert theirs["accepted"] == 1
+        listed = await dead_letters(stack, 50, [schema_for(prefix)])  # `tatawwu dlq list`
+        assert sorted(d["reason"] for d in listed) == sorted(rules)
 
         # The fix: the opportunity is published; then the dead letter is replayed.
         await produce(
