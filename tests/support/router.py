@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -133,3 +134,44 @@ async def running_router(
 def ingress(org: str, prefix: str) -> str:
     """The ingress topic of `org` under `prefix`."""
     return ingress_topic(org, prefix)
+
+
+@dataclass
+class IngressStream:
+    """Records for several partners' ingress topics, and what the router must make of them."""
+
+    records: dict[str, list[Raw]] = field(default_factory=dict)  # org -> its records, in order
+    accepted: dict[str, set[str]] = field(default_factory=dict)  # org -> event ids
+    refused: dict[str, set[str]] = field(default_factory=dict)  # org -> ids refused ("source")
+
+
+def ingress_stream(
+    orgs: Sequence[str], unique: str, per_org: int, bad_every: int = 50
+) -> IngressStream:
+    """Per org: its launch and publication, then registrations and sign-ups; every
+    `bad_every`-th record speaks as another organisation (refused, rule `source`)."""
+    stream = IngressStream()
+    template = {t: partner_event("o", t, 0, unique) for t in
+                ("volunteer.registered", "volunteer.signed_up")}  # fmt: skip
+    for org in orgs:
+        documents = [partner_event(org, "campaign.launched", 0, unique),
+                     partner_event(org, "opportunity.published", 0, unique)]  # fmt: skip
+        refused: set[str] = set()
+        for n in range(per_org - 2):
+            kind = "volunteer.registered" if n % 2 == 0 else "volunteer.signed_up"
+            document = copy.deepcopy(template[kind])
+            data = document["data"]
+            data["volunteer_id"] = document["subject"] = f"vol-{org}-{n // 2}"
+            for name, value in (("campaign_id", f"cmp-{org}"), ("opportunity_id", f"opp-{org}")):
+                if name in data:
+                    data[name] = value
+            document["id"] = f"evt-{unique}-{org}-{n}"
+            document["source"] = f"partner/{org}"
+            if n % bad_every == bad_every - 1:
+                document["source"] = "partner/someone-else"
+                refused.add(document["id"])
+            documents.append(document)
+        stream.records[org] = [as_raw(d) for d in documents]
+        stream.accepted[org] = {d["id"] for d in documents} - refused
+        stream.refused[org] = refused
+    return stream
