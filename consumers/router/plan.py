@@ -74,6 +74,7 @@ class Outcome:
     tallies: list[Tally] = field(default_factory=list)
     dead: list[Dead] = field(default_factory=list)  # also listed by `tatawwu dlq list`
     offsets: dict[TopicPartition, int] = field(default_factory=dict)  # next offset to read
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (the log line)
 
     def counts(self) -> dict[tuple[str, str, str], int]:
         """Records per (org, outcome, rule)."""
@@ -86,8 +87,13 @@ class Outcome:
 def decode_batch(records: Sequence[Record], topic_prefix: str = "") -> Decoded:
     """Each record's organisation and event, or the dead letter it becomes. Never raises."""
     decoded = Decoded()
+    orgs: dict[str, str | None] = {}
     for record in records:
-        org = org_of_ingress(record.topic, topic_prefix)
+        topic = record.topic
+        if topic in orgs:
+            org = orgs[topic]
+        else:
+            org = orgs[topic] = org_of_ingress(topic, topic_prefix)
         if org is None:  # the subscription's pattern is looser than the topic names
             detail = "the record is not on an ingress topic"
             decoded.dead.append(("", Dead(record, "not_ingress", detail)))
@@ -114,6 +120,8 @@ def decode_batch(records: Sequence[Record], topic_prefix: str = "") -> Decoded:
 
 def trace_of(record: Record) -> list[tuple[str, bytes]]:
     """The W3C trace headers a record arrived with (carried onto the forwarded record)."""
+    if not record.headers:
+        return []
     return [(n, bytes(v)) for n, v in record.headers or () if n.lower() in TRACE_HEADERS]
 
 

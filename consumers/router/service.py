@@ -3,8 +3,11 @@
 Per batch: decode every record, judge each organisation's events with the shared
 admission (`infra.admission`), store the claims, then in one Kafka transaction forward
 the accepted events, dead-letter the refused records, add the consumed offsets, count in
-PostgreSQL, commit (`consumers.router.transaction`). On any failure: abort, replace the
-producer, seek back to the last committed offsets, and the same records come again.
+PostgreSQL, commit (`consumers.router.transaction`). On any failure: abort, seek back to
+where the batch began, drop the producer; before the next batch a new producer (same
+transactional id) settles the failed transaction and the group's committed offsets are
+read again, so the records come again and those a lost-answer commit did forward are
+dropped.
 
 Order at start: the transactional producer first (its `init_transactions` fences a killed
 predecessor and settles its open transaction), then the subscriber, whose consumer then
@@ -35,6 +38,7 @@ from consumers.router import metrics
 from consumers.router.counts import ensure_tables, group_for, record_counts, schema_for
 from consumers.router.plan import ACCEPTED, NAME, Outcome, decode_batch, outcome
 from consumers.router.transaction import Transactor
+from consumers.runtime import tune_gc
 from consumers.runtime.batch import Record
 from infra.admission import Admission, ClaimCache
 from infra.claims import ensure_registry, registry_schema
@@ -88,6 +92,7 @@ class Router:
         self.admission: Admission | None = None
         self.consumer: Any = None  # the subscriber's aiokafka consumer, once started
         self.failures = 0
+        self.resync = False  # after a failure: read the group's committed offsets first
         self.started = False
 
     async def start(self) -> None:
@@ -118,34 +123,57 @@ class Router:
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Route one fetched batch; on failure rewind so that it is read again."""
-        fresh = [r for r in records if r.offset >= self.committed.get(_tp(r), 0)]
-        if not fresh:
-            return
         began = time.perf_counter()
         try:
+            if self.resync:
+                await self.transactor.ensure_started()  # settles the last transaction
+                await self.sync_committed()
+                self.resync = False
+            fresh = [r for r in records if r.offset >= self.committed.get(_tp(r), 0)]
+            if not fresh:
+                return
             out = await self.route(fresh)
         except Exception as exc:
             self.failures += 1
+            self.resync = True
             metrics.BATCHES.labels("aborted").inc()
-            log.warning("batch_aborted", records=len(fresh), error=type(exc).__name__,
+            log.warning("batch_aborted", records=len(records), error=type(exc).__name__,
                         detail=str(exc)[:200], failures=self.failures)  # fmt: skip
-            await self.transactor.reset()
-            self.rewind(fresh)
+            self.rewind(records)
+            await self.transactor.abandon()
             await asyncio.sleep(min(MAX_BACKOFF_S, 0.1 * 2**self.failures))
             return
         self.failures = 0
         self.committed.update(out.offsets)
         self.observe(fresh, out, time.perf_counter() - began)
 
+    async def sync_committed(self) -> None:
+        """Take the group's committed offsets as what was forwarded (after a failure).
+
+        A commit whose answer was lost did happen when the group's offset moved: the
+        records below it are then dropped from the batch read again, not sent twice.
+        """
+        consumer = self.consumer
+        if consumer is None:
+            return
+        for tp in consumer.assignment():
+            offset = await consumer.committed(tp)
+            if offset is not None:
+                self.committed[tp] = max(offset, self.committed.get(tp, 0))
+
     async def route(self, records: Sequence[Record]) -> Outcome:
         """Decode, judge, and commit one batch in one transaction."""
         assert self.admission is not None
         assert self.pool is not None
+        clock = time.perf_counter
+        began = clock()
         decoded = decode_batch(records, self.topic_prefix)
+        decoded_at = clock()
         refusals: dict[str, list[Refusal]] = {}
         for org, batch in decoded.by_org.items():
             speaker = Organisation(org)
             refusals[org] = await self.admission.admit_each(speaker, batch.events, batch.entered)
+        judged_at = clock()
         out = outcome(records, decoded, refusals, self.topic_prefix)
         pool = self.pool
 
@@ -153,11 +181,14 @@ class Router:
             async with pool.acquire() as conn, conn.transaction():
                 await record_counts(conn, self.schema, out.tallies, out.dead)
 
+        planned_at = clock()
         await self.transactor.commit(out.sends, out.offsets, count)
+        out.timings = {"decode_ms": decoded_at - began, "judge_ms": judged_at - decoded_at,
+                       "plan_ms": planned_at - judged_at, "commit_ms": clock() - planned_at}  # fmt: skip
         return out
 
     def rewind(self, records: Sequence[Record]) -> None:
-        """Seek each partition of a failed batch back to its last committed offset."""
+        """Seek each partition of a failed batch back to where the batch began."""
         first: dict[TopicPartition, int] = {}
         for r in records:
             first.setdefault(_tp(r), r.offset)
@@ -167,7 +198,7 @@ class Router:
         assigned = consumer.assignment()
         for tp, offset in first.items():
             if tp in assigned:
-                consumer.seek(tp, self.committed.get(tp, offset))
+                consumer.seek(tp, offset)
 
     def observe(self, records: Sequence[Record], out: Outcome, elapsed: float) -> None:
         """Metrics and the batch's one summary line (counts only: never event data)."""
@@ -188,7 +219,8 @@ class Router:
                 if high is not None:
                     metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - next_offset))
         log.info("batch_routed", records=len(records), accepted=accepted, refused=refused,
-                 partitions=len(out.offsets), duration_ms=round(elapsed * 1000, 1))  # fmt: skip
+                 partitions=len(out.offsets), duration_ms=round(elapsed * 1000, 1),
+                 **{k: round(v * 1000, 1) for k, v in out.timings.items()})  # fmt: skip
 
 
 def _tp(record: Record) -> TopicPartition:
@@ -260,6 +292,7 @@ async def serve(
     await router.start()  # fences a predecessor before the consumer reads offsets
     try:
         await broker.start()
+        tune_gc()
         log.info("router_started", group=router.group, instance=instance_id,
                  pattern=ingress_pattern(topic_prefix))  # fmt: skip
         await stopping.wait()

@@ -12,6 +12,8 @@ aborts the transaction a killed process left open), so a zombie can never commit
 On any failure the transaction is aborted and the producer replaced: after a fencing,
 a timeout or a broker restart the old one may be in a fatal state, and a new one with
 the same id starts clean (an abort it could not send is done by the new one's init).
+A commit whose answer was lost may have happened: once the new producer's init
+returned, the group's committed offsets say which (`Router.sync_committed`).
 
 aiokafka sends the consumed offsets with TxnOffsetCommit v0, which carries the group id
 but not the member's generation (KIP-447 is not implemented): fencing is per
@@ -56,7 +58,12 @@ class Transactor:
         producer = build_producer(
             self.settings, transactional_id=self.transactional_id, **PRODUCER_OPTIONS
         )
-        await producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+            raise
         self.producer = producer
 
     async def stop(self) -> None:
@@ -66,14 +73,23 @@ class Transactor:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
 
-    async def reset(self) -> None:
-        """After a failure: abort what can be aborted, then a fresh producer, same id."""
+    async def ensure_started(self) -> None:
+        """A producer, started now if the last one was abandoned (fencing what it left)."""
+        if self.producer is None:
+            await self.start()
+
+    async def abandon(self) -> None:
+        """After a failure: abort what can be aborted and drop the producer.
+
+        The next `ensure_started` makes a fresh one with the same id, whose
+        `init_transactions` aborts an open transaction or waits for one being committed:
+        once it returns, the group's committed offsets are final.
+        """
         producer = self.producer
         if producer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.abort_transaction(), STOP_TIMEOUT_S)
         await self.stop()
-        await self.start()
 
     async def commit(
         self,
@@ -83,7 +99,7 @@ class Transactor:
     ) -> None:
         """Send everything and the offsets in one transaction; `before_commit` runs last.
 
-        Raises on any failure, with the transaction left for `reset` to abort.
+        Raises on any failure, with the transaction left for `abandon` to abort.
         """
         producer = self.producer
         if producer is None:

@@ -48,8 +48,12 @@ def start_router(prefix: str, log: Path) -> subprocess.Popen[bytes]:
 
 async def started(proc: subprocess.Popen[bytes], log: Path, offset: int) -> None:
     """Wait until this instance logged that it runs (its log lines begin at `offset`)."""
-    while '"router_started"' not in log.read_text()[offset:]:
-        assert proc.poll() is None, f"the router died: {log.read_text()[-2000:]}"
+
+    def text() -> str:  # a small local file: reading it does not block the loop for long
+        return log.read_text()
+
+    while '"router_started"' not in text()[offset:]:
+        assert proc.poll() is None, f"the router died: {text()[-2000:]}"
         await asyncio.sleep(0.05)
 
 
