@@ -18,6 +18,7 @@ from tatawwu import (
     cli_partners,
     cli_producers,
     cli_projections,
+    cli_router,
     cli_schemas,
     cli_simulator,
     cli_sinks,
@@ -231,7 +232,7 @@ def migrate() -> None:
 # Each component's command group attaches itself through its `register(app)` function.
 for commands in (
     cli_schemas, cli_partners, cli_producers, cli_projections, cli_simulator, cli_api,
-    cli_sinks, cli_notifications,
+    cli_sinks, cli_notifications, cli_router,
 ):  # fmt: skip
     commands.register(app)
 
