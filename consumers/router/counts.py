@@ -163,14 +163,16 @@ async def router_status(settings: Settings, topic_prefix: str = "") -> list[dict
     rows: dict[str, dict[str, Any]] = {}
     for topic in topics:
         org = org_of_ingress(topic, topic_prefix) or topic
-        rows[org] = {"org": org, "topic": topic, "end_offset": 0, "committed": 0}
+        rows[org] = {"org": org, "topic": topic, "exists": True, "end_offset": 0, "committed": 0}
     for tp, end in ends.items():
         row = rows[org_of_ingress(tp.topic, topic_prefix) or tp.topic]
         row["end_offset"] += end
         meta = committed.get(tp)
         row["committed"] += meta.offset if meta is not None and meta.offset >= 0 else 0
     for org, entry in counts.items():
-        rows.setdefault(org, {"org": org, "topic": head + org, "end_offset": 0, "committed": 0})
+        rows.setdefault(
+            org, {"org": org, "topic": head + org, "exists": False, "end_offset": 0, "committed": 0}
+        )
         rows[org].update(entry)
     for row in rows.values():
         row.setdefault("accepted", 0)
