@@ -77,7 +77,7 @@ async def test_accepted_events_land_once_as_the_gateway_writes_them(
         assert [(n, bytes(v)) for n, v in got.headers] == headers
     assert await read_all(stack, [prefix + DEADLETTER.name]) == []
     [status] = await router_status(stack, prefix)
-    assert status == {"org": org, "topic": topic, "end_offset": 4, "committed": 4, "lag": 0,
+    assert status == {"org": org, "topic": topic, "end_offset": 4, "committed": 4, "lag": 0, "exists": True,
                       "accepted": 4, "refused": {}}  # fmt: skip
 
 
