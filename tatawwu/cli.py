@@ -166,10 +166,13 @@ def platform_run(
         float | None, typer.Option(help="Stop after this long (default: Ctrl-C).")
     ] = None,
 ) -> None:
-    """Run the gateway, the projectors and the notifier; restart what crashes; Ctrl-C stops all."""
+    """Run the gateway, the router, the projectors and the notifier; restart what crashes.
+
+    On the local stack each runs as its own Kafka principal. Ctrl-C stops them all.
+    """
     import time
 
-    from tatawwu.manifest import GATEWAY, NOTIFIER, PLATFORM, SINKS
+    from tatawwu.manifest import GATEWAY, NOTIFIER, PLATFORM, ROUTER, SINKS
     from tatawwu.supervisor import platform_children, supervise
 
     settings = get_settings()
@@ -190,6 +193,10 @@ def platform_run(
             f"gateway:   http://127.0.0.1:{GATEWAY.http_port(settings)}/v1/events"
             "  (health: /health, metrics: /metrics)"
         )
+    console.print(
+        f"router:    ingress topics tatawwu.ingress.<org> -> canonical topics, "
+        f"metrics http://127.0.0.1:{ROUTER.metrics_port}/metrics"
+    )
     for process in processes:
         if process.projector is not None:
             console.print(
