@@ -150,3 +150,50 @@ async def _read_all(settings: Settings, topic: str, count: int) -> list:  # type
     finally:
         await consumer.stop()
     return records
+
+
+def kcat_config(path: Path, **values: str) -> dict[str, str]:
+    """The README's kcat settings file as librdkafka reads it, with `values` filled in."""
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    pairs = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert values.keys() <= pairs.keys(), "the file no longer has these settings"
+    return pairs | values
+
+
+async def test_the_readme_kcat_settings_work_through_librdkafka(
+    stack: Settings, partner: DirectAccess
+) -> None:
+    """`producers/examples/kcat.conf`, its four values filled in, is a working librdkafka
+    configuration: a partner's record with its header is delivered over SASL_SSL (kcat
+    itself is not run: Debian's links librdkafka 2.0.2, which fails SCRAM against Kafka 4)."""
+    from confluent_kafka import Producer
+
+    await _wait_until_allowed(stack, partner)
+    cluster = kafka_cluster(stack)
+    config = kcat_config(
+        SCRIPT.with_name("kcat.conf"),
+        **{
+            "bootstrap.servers": cluster.ssl_bootstrap,
+            "sasl.username": partner.principal,
+            "sasl.password": partner.password,
+            "ssl.ca.location": str(cluster.tls.ca_file),
+        },
+    )
+    assert config["security.protocol"] == "SASL_SSL"
+    event = partner_events(partner.org_id)[0]
+    value = json.dumps(event, ensure_ascii=False).encode()
+    delivered: list[object] = []
+
+    def deliver() -> None:
+        producer = Producer(config)
+        producer.produce(
+            partner.topic, value, key=str(event["subject"]).encode(),
+            headers=[("content-type", b"application/cloudevents+json")],
+            on_delivery=lambda error, message: delivered.append(error or message.offset()),
+        )  # fmt: skip
+        assert producer.flush(30) == 0
+
+    await asyncio.to_thread(deliver)
+    assert delivered == [0]
+    [record] = await _read_all(stack, partner.topic, 1)
+    assert (record.key, record.value) == (str(event["subject"]).encode(), value)
