@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import ssl
 import stat
 from pathlib import Path
@@ -203,3 +204,23 @@ def test_a_plaintext_cluster_has_no_tls_listener(tmp_path: Path) -> None:
     assert "SASL_SSL" not in props["listeners"]
     assert not [key for key in props if "ssl." in key]
     assert not (tmp_path / "kafka" / "p9092x1" / "tls").exists()
+
+
+def test_a_child_process_gets_the_same_tls_settings(
+    tls: LocalTLS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`child_env` carries every TLS setting, and the child's settings read them back."""
+    from infra.settings import child_env
+
+    for var in [v for v in os.environ if v.startswith("TATAWWU_KAFKA_")]:
+        monkeypatch.delenv(var)
+    parent = tls_settings(
+        tls, kafka_ssl_key_password=SecretStr("kp"), kafka_ssl_check_hostname=False
+    )
+    env = child_env(parent)
+    for var, value in env.items():
+        if var.startswith("TATAWWU_KAFKA_"):
+            monkeypatch.setenv(var, value)
+    child = Settings()
+    assert client_config(child) == client_config(parent)
+    assert child.kafka_ssl_key_password == parent.kafka_ssl_key_password
