@@ -220,4 +220,10 @@ def child_env(settings: Settings) -> dict[str, str]:
     env["TATAWWU_KAFKA_SASL_MECHANISM"] = settings.kafka_sasl_mechanism
     env["TATAWWU_KAFKA_SASL_USERNAME"] = settings.kafka_username
     env["TATAWWU_KAFKA_SASL_PASSWORD"] = settings.kafka_password()
+    for name in ("cafile", "certfile", "keyfile"):  # TLS files: SASL_SSL and SSL
+        if path := getattr(settings, f"kafka_ssl_{name}"):
+            env[f"TATAWWU_KAFKA_SSL_{name.upper()}"] = str(path)
+    if settings.kafka_ssl_key_password:
+        env["TATAWWU_KAFKA_SSL_KEY_PASSWORD"] = settings.kafka_ssl_key_password.get_secret_value()
+    env["TATAWWU_KAFKA_SSL_CHECK_HOSTNAME"] = str(settings.kafka_ssl_check_hostname).lower()
     return env

@@ -13,6 +13,12 @@ the tests) is created when the storage is formatted, with a random password kept
 `<cluster>/admin.password` (mode 0600, outside git); brokers talk to each other as it,
 and the controllers authenticate each other with SASL/PLAIN as it. `secure=False` gives
 a plaintext cluster without an authorizer (only the benchmarks' side-by-side baseline).
+
+A second client listener speaks SASL_SSL, as production does, on the client port +
+30000 (39092 for 9092): TLS with the cluster's own CA and broker certificate
+(`infra.local.tls`, made at first start in `<cluster>/tls/`), SCRAM inside it, and a
+client certificate verified when one is offered (`ssl.client.auth=requested`). Brokers
+keep talking to each other on SASL_PLAINTEXT.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.local.process import ServiceError, port_open, read_pid, spawn, stop_pid, wait_until
+from infra.local.tls import LocalTLS
 
 POM = Path(__file__).with_name("kafka-pom.xml")
 CONTROLLER_PORT_OFFSET = 10000  # controller listener of broker on port p is p + 10000
+SSL_PORT_OFFSET = 30000  # its SASL_SSL listener is p + 30000 (secure clusters only)
 ADMIN = "admin"  # the super user: developer tools, tests, inter-broker traffic
 ADMIN_PASSWORD_FILE = "admin.password"  # noqa: S105 (a file name, not a password)
 LOG4J2 = """\
@@ -78,6 +86,19 @@ class KafkaCluster:
 
     def broker_port(self, node_id: int) -> int:
         return self.port + node_id - 1
+
+    def ssl_port(self, node_id: int) -> int:
+        return self.broker_port(node_id) + SSL_PORT_OFFSET
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        """The SASL_SSL listeners' addresses (a secure cluster's only)."""
+        return ",".join(f"127.0.0.1:{self.ssl_port(n)}" for n in self.node_ids)
+
+    @property
+    def tls(self) -> LocalTLS:
+        """The cluster's CA, broker and client certificates (`<home>/tls/`)."""
+        return LocalTLS(self.home / "tls")
 
     def node_dir(self, node_id: int) -> Path:
         return self.home / f"node-{node_id}"
@@ -146,16 +167,21 @@ class KafkaCluster:
             f"{n}@127.0.0.1:{self.broker_port(n) + CONTROLLER_PORT_OFFSET}" for n in self.node_ids
         )
         client = "SASL_PLAINTEXT" if self.secure else "PLAINTEXT"
+        advertised = f"{client}://127.0.0.1:{port}"
+        if self.secure:
+            advertised += f",SASL_SSL://127.0.0.1:{self.ssl_port(node_id)}"
+        protocols = f"CONTROLLER:{client},{client}:{client}"
+        protocols += ",SASL_SSL:SASL_SSL" if self.secure else ""
         lines = {
             "process.roles": "broker,controller",
             "node.id": node_id,
             "controller.quorum.voters": voters,
-            "listeners": f"{client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-            "advertised.listeners": f"{client}://127.0.0.1:{port}",
+            "listeners": f"{advertised},CONTROLLER://127.0.0.1:{cport}",
+            "advertised.listeners": advertised,
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": client,
-            "listener.security.protocol.map": f"CONTROLLER:{client},{client}:{client}",
-            **(self._security() if self.secure else {}),
+            "listener.security.protocol.map": protocols,
+            **(self._security() | self._tls() if self.secure else {}),
             "log.dirs": self.node_dir(node_id) / "data",
             "num.partitions": 3,
             "default.replication.factor": rf,
@@ -186,6 +212,8 @@ class KafkaCluster:
                 f'{scram} required username="{ADMIN}" password="{password}";',
             "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config":
                 f'{scram} required username="{ADMIN}" password="{password}";',
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": f"{scram} required;",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": f"{scram} required;",
             # Controllers: SCRAM credentials live in the metadata they serve, so the
             # controller listener uses SASL/PLAIN with the admin in its static config.
             "sasl.mechanism.controller.protocol": "PLAIN",
@@ -198,10 +226,29 @@ class KafkaCluster:
             "allow.everyone.if.no.acl.found": "false",
         }  # fmt: skip
 
+    def _tls(self) -> dict[str, object]:
+        """The SASL_SSL listener's key store and trust store: PEM, inline (Kafka reads a PEM
+        key from a file only when it is encrypted), a client certificate checked if offered."""
+        tls = self.tls
+        tls.ensure()
+        prefix = "listener.name.sasl_ssl."
+        return {
+            prefix + "ssl.keystore.type": "PEM",
+            prefix + "ssl.keystore.certificate.chain": _pem_value(tls.broker_cert_file),
+            prefix + "ssl.keystore.key": _pem_value(tls.broker_key_file),
+            prefix + "ssl.truststore.type": "PEM",
+            prefix + "ssl.truststore.certificates": _pem_value(tls.ca_file),
+            prefix + "ssl.client.auth": "requested",
+        }
+
     def _format(self, cluster_id: str, node_id: int) -> None:
         node = self.node_dir(node_id)
         (node / "data").mkdir(parents=True, exist_ok=True)
-        (node / "server.properties").write_text(self._properties(node_id))
+        # Mode 0600: the file holds the admin password and the broker's private key.
+        fd = os.open(node / "server.properties", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(self._properties(node_id))
+        (node / "server.properties").chmod(0o600)  # an older file kept its mode
         (node / "log4j2.properties").write_text(LOG4J2)
         if (node / "data" / "meta.properties").exists():
             return
@@ -243,10 +290,11 @@ class KafkaCluster:
             id_file.write_text(_random_cluster_id() + "\n")
         cluster_id = id_file.read_text().strip()
         for node_id in self.node_ids:
-            port = self.broker_port(node_id)
-            if self.pid(node_id) is None and port_open(port):
-                msg = f"port {port} is taken by another process; set TATAWWU_KAFKA_PORT"
-                raise ServiceError(msg)
+            ports = [self.broker_port(node_id)] + ([self.ssl_port(node_id)] if self.secure else [])
+            for port in ports:
+                if self.pid(node_id) is None and port_open(port):
+                    msg = f"port {port} is taken by another process; set TATAWWU_KAFKA_PORT"
+                    raise ServiceError(msg)
             self._format(cluster_id, node_id)
         for node_id in self.node_ids:
             self.start_node(node_id)
@@ -308,6 +356,11 @@ class KafkaCluster:
             }
             for n in self.node_ids
         ]
+
+
+def _pem_value(path: Path) -> str:
+    """A PEM file as one properties value: its line breaks escaped (`\\n`)."""
+    return path.read_text().strip().replace("\n", "\\n")
 
 
 def _random_cluster_id() -> str:

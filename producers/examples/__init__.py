@@ -1,0 +1,1 @@
+"""Examples for partners: standalone scripts that import nothing from Tatawwu."""
