@@ -19,6 +19,7 @@ from typing import Any
 from infra.kafka import ensure_topics
 from infra.principals import (
     PARTNER_PREFIX,
+    PrincipalError,
     Principals,
     check_org_id,
     new_password,
@@ -79,10 +80,40 @@ def grant_direct_access(
     principal, password = partner_principal(org_id), new_password()
     principals.set_password(principal, password)
     principals.grant(principal, partner_grants(org_id))
-    return DirectAccess(
+    access = DirectAccess(
         org_id, principal, password, spec.name, settings.bootstrap_servers,
         settings.kafka_sasl_mechanism,
     )  # fmt: skip
+    _wait_until_usable(settings, access)
+    return access
+
+
+def _wait_until_usable(settings: Settings, access: DirectAccess, wait_s: float = 30.0) -> None:
+    """Return once the brokers accept the new credentials and show the partner its topic.
+
+    New credentials and ACLs reach the brokers through the metadata log, a moment after
+    the admin call returns: a partner handed its password must be able to use it at once.
+    """
+    import time
+
+    from confluent_kafka.admin import AdminClient
+
+    from infra.principals import client_config
+
+    config = client_config(settings) | {
+        "sasl.username": access.principal, "sasl.password": access.password,
+    }  # fmt: skip
+    deadline = time.monotonic() + wait_s
+    while True:
+        client = AdminClient(config | {"log_level": 0})
+        try:
+            if access.topic in client.list_topics(access.topic, timeout=2).topics:
+                return
+        except Exception:  # not yet: authentication or the ACL still on its way
+            if time.monotonic() > deadline:
+                msg = f"{access.principal}'s new credentials were not usable within {wait_s:.0f}s"
+                raise PrincipalError(msg) from None
+        time.sleep(0.2)
 
 
 def revoke_direct_access(settings: Settings, org_id: str) -> tuple[int, bool]:
