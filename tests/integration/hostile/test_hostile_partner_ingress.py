@@ -122,6 +122,23 @@ async def test_every_attack_and_hostile_record_is_dead_lettered_by_the_router_wi
     assert {position: reason for position, (reason, _) in listed.items()} == expected
 
 
+async def test_the_routers_refusals_quote_no_value(
+    hostile: IngressRun, conn: asyncpg.Connection
+) -> None:
+    """A refusal's detail (listed by `tatawwu dlq list`) names the rule and the field, never
+    the ids, phones or names the attack was sent with."""
+    listed = await dead_letters(conn, schema_for(hostile.prefix))
+    quoted = {}
+    for attack, position in hostile.attacks:
+        detail = listed[position][1]
+        values = [v for k, v in attack.doc["data"].items() if isinstance(v, str)
+                  and k in ("campaign_id", "opportunity_id", "volunteer_id", "org_id",
+                            "phone", "given_name")]  # fmt: skip
+        if found := [v for v in values if v in detail]:
+            quoted[attack.label] = (detail, found)
+    assert quoted == {}
+
+
 async def test_only_the_hostiles_legitimate_facts_reach_the_canonical_topics(
     hostile: IngressRun, stack: Settings
 ) -> None:
