@@ -6,23 +6,31 @@ its boundary update) written to `tatawwu.ingress.org-hostile` and routed by the
 Kafka-ingress router; the honest world goes straight to the canonical topics. The run
 (`ingress.ingress_run`, once per module; its docstring gives the order) is shared by the
 tests below; each checks one promise. The expected rule of every refusal is derived from
-the catalogue (`ingress.router_rule`, `ingress.garbage_rule`).
+the catalogue (`ingress.router_rule`, `ingress.garbage_rule`). The last test gives the
+hostile a real partner principal and shows the broker refusing its attacks written
+straight to the (real) canonical topics: the router is the only way in.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import asyncpg
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import TopicAuthorizationFailedError
+from pydantic import SecretStr
 
 from consumers.router import router_status
 from consumers.router.counts import read_counts, schema_for
 from infra.db import connect
+from infra.kafka import build_producer
 from infra.settings import Settings
 from schemas.topics import CATALOG, DEADLETTER
+from tatawwu.partners import grant_direct_access, revoke_direct_access
 from tests.integration.hostile.checks import (
     figure_differences,
     fresh_welcomes,
@@ -44,12 +52,13 @@ from tests.support.router import read_all
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 CANONICAL = [spec.name for spec in CATALOG if spec is not DEADLETTER]
+ACL_WAIT_S = 15.0  # ACLs reach the broker's authorizer through the metadata log
 
 
 @pytest.fixture(scope="module")
 async def hostile(stack: Settings) -> AsyncIterator[IngressRun]:
     """The world, the routing and the projection, once for the module; its topics deleted
-    after (the broker is shared with other workers)."""
+    after (the broker outlives the test session)."""
     run = await ingress_run(stack)
     yield run
     await delete_topics(stack, run.prefix)
@@ -185,3 +194,46 @@ async def test_no_projector_saw_an_attack_and_nothing_stopped(
     assert hostile.platform.outcomes == {}
     assert hostile.aborted == 0
     assert hostile.router_unready is None
+
+
+async def test_as_its_own_principal_the_hostile_cannot_bypass_the_router(
+    hostile: IngressRun, stack: Settings
+) -> None:
+    """Given direct access (its principal and ACLs, as `tatawwu partners add --kafka`), the
+    hostile writes to its own (real) ingress topic, but the broker refuses each attack
+    written straight to its real canonical topic: the router is its only way in.
+
+    The prefixed topics of the run are not covered by partner ACLs; nothing is written to
+    a real canonical topic here (each write is refused), and the ingress topic is deleted.
+    """
+    org = f"{HOSTILE}-{hostile.prefix.split('.')[1]}"
+    access = await asyncio.to_thread(grant_direct_access, stack, org)
+    partner = stack.model_copy(update={"kafka_sasl_username": access.principal,
+                                       "kafka_sasl_password": SecretStr(access.password)})  # fmt: skip
+    producer = build_producer(partner, request_timeout_ms=5000)
+    try:
+        await producer.start()
+        await _eventually_writes(producer, access.topic)
+        one_per_topic = {attack.topic: attack for attack, _ in hostile.attacks}
+        assert len(one_per_topic) == 6, sorted(one_per_topic)
+        for topic, attack in one_per_topic.items():
+            with pytest.raises(TopicAuthorizationFailedError):
+                await producer.send_and_wait(topic, orjson.dumps(attack.doc),
+                                             key=attack.doc["subject"].encode())  # fmt: skip
+    finally:
+        await producer.stop()
+        await asyncio.to_thread(revoke_direct_access, stack, org)
+        await delete_topics(stack, access.topic)
+
+
+async def _eventually_writes(producer: AIOKafkaProducer, topic: str) -> None:
+    """The first write may race the ACL's arrival at the broker's authorizer: retry."""
+    deadline = asyncio.get_running_loop().time() + ACL_WAIT_S
+    while True:
+        try:
+            await producer.send_and_wait(topic, b"{}", key=b"k")
+            return
+        except TopicAuthorizationFailedError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.3)
