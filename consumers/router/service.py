@@ -21,9 +21,10 @@ committed offsets, which may have been read before the batch in flight committed
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -40,13 +41,13 @@ from consumers.router.plan import ACCEPTED, NAME, Outcome, decode_batch, outcome
 from consumers.router.transaction import Transactor
 from consumers.runtime import tune_gc
 from consumers.runtime.batch import Record
-from infra.admission import Admission, ClaimCache
+from infra.admission import Admission, ClaimCache, LostRace
 from infra.claims import ensure_registry, registry_schema
 from infra.db import create_pool
 from infra.kafka import build_broker
 from infra.ops import start_ops_server
 from infra.settings import Settings
-from schemas.admission import Organisation, Refusal
+from schemas.admission import Organisation
 from schemas.topics import INGRESS_PREFIX
 
 log = structlog.get_logger(__name__)
@@ -55,6 +56,7 @@ MAX_RECORDS = 10_000  # per batch: one transaction and one counts update each
 BATCH_TIMEOUT_MS = 100
 METADATA_MAX_AGE_MS = 3_000  # a new partner's ingress topic is subscribed within seconds
 MAX_BACKOFF_S = 5.0
+RACE_ROUNDS = 5  # a claim lost to another entry point at most this often in a row
 DESCRIPTION = (
     "The Kafka-ingress router: validates each partner's records, judges them as the "
     "organisation the topic belongs to, forwards accepted events to the canonical topics "
@@ -81,10 +83,11 @@ class Router:
     """The router's state: the admission, the transactional producer, the counts' pool."""
 
     def __init__(
-        self, settings: Settings, *, topic_prefix: str = "", instance_id: str = "router-1"
-    ) -> None:
+        self, settings: Settings, *, topic_prefix: str = "", instance_id: str = "router-1",
+        group_id: str | None = None,
+    ) -> None:  # fmt: skip
         self.settings, self.topic_prefix, self.instance_id = settings, topic_prefix, instance_id
-        self.group = group_for(topic_prefix)
+        self.group = group_id or group_for(topic_prefix)
         self.schema = schema_for(topic_prefix)
         self.transactor = Transactor(settings, f"tatawwu-router-{instance_id}", self.group)
         self.committed: dict[TopicPartition, int] = {}  # next offset, as this process committed
@@ -162,30 +165,49 @@ class Router:
                 self.committed[tp] = max(offset, self.committed.get(tp, 0))
 
     async def route(self, records: Sequence[Record]) -> Outcome:
-        """Decode, judge, and commit one batch in one transaction."""
+        """Decode, judge, and commit one batch in one transaction.
+
+        The claims are stored while the records are sent (both before the commit); a
+        claim another entry point made first aborts the transaction, and the batch is
+        judged again at once, the winner's claim now known.
+        """
         assert self.admission is not None
-        assert self.pool is not None
         clock = time.perf_counter
         began = clock()
         decoded = decode_batch(records, self.topic_prefix)
         decoded_at = clock()
-        refusals: dict[str, list[Refusal]] = {}
-        for org, batch in decoded.by_org.items():
-            speaker = Organisation(org)
-            refusals[org] = await self.admission.admit_each(speaker, batch.events, batch.entered)
-        judged_at = clock()
-        out = outcome(records, decoded, refusals, self.topic_prefix)
+        for _ in range(RACE_ROUNDS):
+            groups = [(Organisation(org), b.events, b.entered) for org, b in decoded.by_org.items()]
+            judged, claims = await self.admission.judge_batch(groups)
+            refusals = dict(zip(decoded.by_org, judged, strict=True))
+            judged_at = clock()
+            out = outcome(records, decoded, refusals, self.topic_prefix)
+            planned_at = clock()
+            try:
+                await self.transactor.commit(
+                    out.sends, out.offsets, self.counter(out),
+                    functools.partial(self.admission.store, claims),
+                )  # fmt: skip
+            except LostRace:
+                await self.transactor.abort()
+                log.info("claims_race_lost", records=len(records))
+                continue
+            out.timings = {"decode_ms": decoded_at - began, "judge_ms": judged_at - decoded_at,
+                           "plan_ms": planned_at - judged_at, "commit_ms": clock() - planned_at}  # fmt: skip
+            return out
+        msg = f"claims kept changing under {RACE_ROUNDS} rounds of judging"
+        raise RuntimeError(msg)
+
+    def counter(self, out: Outcome) -> Callable[[], Awaitable[None]]:
+        """The counts' PostgreSQL transaction for `out` (run before the Kafka commit)."""
         pool = self.pool
+        assert pool is not None
 
         async def count() -> None:
             async with pool.acquire() as conn, conn.transaction():
                 await record_counts(conn, self.schema, out.tallies, out.dead)
 
-        planned_at = clock()
-        await self.transactor.commit(out.sends, out.offsets, count)
-        out.timings = {"decode_ms": decoded_at - began, "judge_ms": judged_at - decoded_at,
-                       "plan_ms": planned_at - judged_at, "commit_ms": clock() - planned_at}  # fmt: skip
-        return out
+        return count
 
     def rewind(self, records: Sequence[Record]) -> None:
         """Seek each partition of a failed batch back to where the batch began."""
@@ -243,7 +265,7 @@ def build_router_broker(
         broker = build_broker(settings, metadata_max_age_ms=METADATA_MAX_AGE_MS)
     subscriber = broker.subscriber(
         pattern=ingress_pattern(topic_prefix),
-        group_id=group_for(topic_prefix),
+        group_id=router.group if router is not None else group_for(topic_prefix),
         group_instance_id=f"{topic_prefix}{instance_id}",
         batch=True,
         max_records=max_records,

@@ -118,7 +118,8 @@ async def running_router(
     settings: Settings, prefix: str, instance_id: str = "test-1", **options: Any
 ) -> AsyncIterator[Router]:
     """A router in this event loop (its FastStream broker started); stopped on exit."""
-    router = Router(settings, topic_prefix=prefix, instance_id=instance_id)
+    router = Router(settings, topic_prefix=prefix, instance_id=instance_id,
+                    group_id=options.pop("group_id", None))  # fmt: skip
     broker = build_router_broker(settings, router, topic_prefix=prefix,
                                  instance_id=instance_id, **options)  # fmt: skip
     await router.start()
