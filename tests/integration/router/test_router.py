@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -196,3 +197,22 @@ async def test_a_read_committed_consumer_never_sees_an_aborted_transaction(
     assert Counter(orjson.loads(r.value)["id"] for r in everything) == Counter(
         d["id"] for d in documents for _ in range(2)
     )
+
+
+async def test_a_new_partners_topic_is_routed_within_seconds(
+    stack: Settings, prefix: str, unique: str
+) -> None:
+    """An ingress topic created while the router runs is subscribed by its pattern."""
+    first, later = f"org-{unique}", f"late-{unique}"
+    [topic] = await create_ingress(stack, prefix, [first])
+    async with running_router(stack, prefix):
+        await produce(stack, topic, [as_raw(honest(first, unique)[0])])
+        await wait_routed(stack, prefix, [topic], 15)
+        [late_topic] = await create_ingress(stack, prefix, [later])
+        await produce(stack, late_topic, [as_raw(d) for d in honest(later, unique)])
+        began = asyncio.get_running_loop().time()
+        await wait_routed(stack, prefix, [late_topic], 15)
+        waited = asyncio.get_running_loop().time() - began
+    assert waited < 10
+    forwarded = await read_all(stack, [prefix + t for t in CANONICAL])
+    assert len(forwarded) == 5
