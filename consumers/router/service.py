@@ -1,13 +1,35 @@
 """Run the router: a FastStream batch subscriber on every ingress topic, one transaction a batch.
 
 Per batch: decode every record, judge each organisation's events with the shared
-admission (`infra.admission`), store the claims, then in one Kafka transaction forward
-the accepted events, dead-letter the refused records, add the consumed offsets, count in
-PostgreSQL, commit (`consumers.router.transaction`). On any failure: abort, seek back to
-where the batch began, drop the producer; before the next batch a new producer (same
-transactional id) settles the failed transaction and the group's committed offsets are
-read again, so the records come again and those a lost-answer commit did forward are
-dropped.
+admission (`infra.admission`), then in one Kafka transaction forward the accepted events,
+dead-letter the refused records, add the consumed offsets, store the claims and count in
+PostgreSQL (both before the commit), commit (`consumers.router.transaction`). On any
+failure: abort, seek back to where the batch began, drop the producer; before the next
+batch a new producer (same transactional id) settles the failed transaction and the
+group's committed offsets are read again, so the records come again and those a
+lost-answer commit did forward are dropped.
+
+What FastStream (0.7.8, read from its source) does here, and what it cannot:
+- The subscription is FastStream's (`broker.subscriber(pattern=..., batch=True)`), so the
+  app and its AsyncAPI description come from one declaration, and it owns the consumer's
+  lifecycle. `pattern` goes to aiokafka's `subscribe(pattern=...)`; the broker's
+  `metadata_max_age_ms` (3 s) bounds how long a new partner's topic waits.
+- `ack_policy=MANUAL`: the default `ACK_FIRST` turns aiokafka's auto-commit on
+  (at-most-once); under `MANUAL` nothing commits unless the handler acks, and the router
+  never does: its offsets are committed by the transaction (`send_offsets_to_transaction`).
+- A raw parser and a no-op decoder: FastStream's batch parser decodes every header value
+  as UTF-8 (one partner's binary header would fail the whole batch before the handler)
+  and its decoder parses every value as JSON; the router decodes each record once with
+  `schemas.binding.decode_record`, which never raises.
+- A handler that raises under `MANUAL` is logged and the consumer goes on past the batch
+  (its position already moved): so the handler catches everything itself and seeks back
+  through the subscriber's aiokafka consumer (`subscriber.consumer`).
+- No transactions: FastStream's broker has one non-transactional producer and no API to
+  begin, commit or abort, or to add offsets to a transaction; the transaction is a raw
+  aiokafka producer's (`infra.kafka.build_producer(transactional_id=...)`).
+- `isolation_level=read_committed` on the ingress topics (a partner's aborted
+  transaction is never forwarded); static membership (`group_instance_id`), so a
+  restarted router takes its partitions back at once.
 
 Order at start: the transactional producer first (its `init_transactions` fences a killed
 predecessor and settles its open transaction), then the subscriber, whose consumer then
