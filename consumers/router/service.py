@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -284,7 +285,10 @@ def build_router_broker(
     if settings is None:
         broker = KafkaBroker("kafka.tatawwu.example:9092")
     else:
-        broker = build_broker(settings, metadata_max_age_ms=METADATA_MAX_AGE_MS)
+        # FastStream's own "Received"/"Processed" lines at DEBUG: `batch_routed` is the
+        # one summary line per batch (structured, counts only).
+        broker = build_broker(settings, metadata_max_age_ms=METADATA_MAX_AGE_MS,
+                              log_level=logging.DEBUG)  # fmt: skip
     subscriber = broker.subscriber(
         pattern=ingress_pattern(topic_prefix),
         group_id=router.group if router is not None else group_for(topic_prefix),
