@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -50,8 +51,9 @@ class Transactor:
     def __init__(self, settings: Settings, transactional_id: str, group_id: str) -> None:
         self.settings, self.transactional_id, self.group_id = settings, transactional_id, group_id
         self.producer: AIOKafkaProducer | None = None
-        # Tests: called after the sends, before the commit (raise to force an abort).
-        self.before_commit_hook: Callable[[], None] | None = None
+        # Tests: called after the sends, before the commit (raise to force an abort; an
+        # awaitable it returns is awaited, to hold a transaction open).
+        self.before_commit_hook: Callable[[], object] | None = None
 
     async def start(self) -> None:
         """Start a producer with the instance's transactional id (fencing any predecessor)."""
@@ -124,7 +126,9 @@ class Transactor:
                 *futures,  # any refused send raises here, before the commit
             )
             if self.before_commit_hook is not None:
-                self.before_commit_hook()
+                held = self.before_commit_hook()
+                if inspect.isawaitable(held):
+                    await held
             await producer.commit_transaction()
         metrics.TRANSACTION_SECONDS.observe(time.perf_counter() - began)
 
