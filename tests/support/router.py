@@ -15,7 +15,8 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from consumers.router.counts import group_for
-from consumers.router.service import Router, build_router_broker
+from consumers.router.routing import Router
+from consumers.router.service import build_router_broker
 from infra import kafka
 from infra.kafka import build_admin, build_consumer, build_producer, ensure_topics
 from infra.settings import Settings
