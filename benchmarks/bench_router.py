@@ -12,7 +12,7 @@ is forwarded and its offsets committed:
       with the shared admission, store claims, forward or dead-letter, count in
       PostgreSQL, one transaction per batch.
 
-    .venv/bin/python -m benchmarks.bench_router [--records 40000] [--profile FILE]
+    .venv/bin/python -m benchmarks.bench_router [--records 100000] [--rounds 3] [--profile FILE]
 
 Uses its own topic prefix and schemas; removes them afterwards.
 """
@@ -30,7 +30,8 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.support import delete_topics, drop_schemas
-from consumers.router.counts import schema_for
+from consumers.router.counts import group_for, schema_for
+from consumers.runtime import tune_gc
 from infra.bus import Outgoing, send
 from infra.claims import registry_schema
 from infra.kafka import build_consumer, build_producer, end_offsets, ensure_topics
@@ -43,6 +44,7 @@ from tests.support.router import create_ingress, ingress_stream, produce, runnin
 console = Console()
 ORGS = 4
 MAX_RECORDS = 10_000
+STEADY: list[float] = []  # each round's rate after its first committed batch
 
 
 def out_topic(ingress: str) -> str:
@@ -91,29 +93,35 @@ async def raw_loop(
         await producer.stop()
 
 
-async def router_rate(settings: Settings, prefix: str, topics: list[str], total: int,
-                      profile: str | None) -> float:  # fmt: skip
-    """Records/s of the router from its start until every record is committed."""
+async def router_rate(settings: Settings, prefix: str, group: str, topics: list[str],
+                      total: int, profile: str | None) -> tuple[float, float]:  # fmt: skip
+    """Records/s of the router from its start until every record is committed, and the
+    CPU it used per record (µs, this process: the router and the bench's polling)."""
     ends = await end_offsets(settings, topics=topics)
     profiler = cProfile.Profile() if profile else None
+    cpu = time.process_time()
     began = time.perf_counter()
     if profiler:
         profiler.enable()
     first = None
     async with running_router(settings, prefix, f"bench-{uuid.uuid4().hex[:6]}",
-                              max_records=MAX_RECORDS) as router:  # fmt: skip
-        started = time.perf_counter()
+                              max_records=MAX_RECORDS, group_id=group) as router:  # fmt: skip
+        tune_gc()  # as `tatawwu router run` does once started
         while any(router.committed.get(tp, 0) < end for tp, end in ends.items()):
             if first is None and router.committed:
                 first = time.perf_counter(), sum(router.committed.values())
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - began
+        cpu = time.process_time() - cpu
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)
-    console.print(f"router: started in {started - began:.2f}s, first batch committed at "
-                  f"{(first[0] - began) if first else 0:.2f}s, all at {elapsed:.2f}s")  # fmt: skip
-    return total / elapsed
+    if first is not None:  # after its start-up (group join, first fetch): the steady rate
+        steady = (total - first[1]) / (began + elapsed - first[0])
+        STEADY.append(steady)
+        console.print(f"router round: first batch committed at {first[0] - began:.2f}s, all at "
+                      f"{elapsed:.2f}s; {steady:,.0f} events/s after the first batch")  # fmt: skip
+    return total / elapsed, cpu * 1e6 / total
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -132,10 +140,17 @@ async def main(args: argparse.Namespace) -> None:
     await asyncio.gather(*(produce(settings, t, stream.records[o], linger_ms=20)
                            for o, t in zip(orgs, topics, strict=True)))  # fmt: skip
     total = sum(len(r) for r in stream.records.values())
+    plain = txn = routed = 0.0
+    cpu = float("inf")
     try:
-        plain = await raw_loop(settings, topics, total, transactional=False)
-        txn = await raw_loop(settings, topics, total, transactional=True)
-        routed = await router_rate(settings, prefix, topics, total, args.profile)
+        for n in range(args.rounds):  # alternating; the best of each (a shared machine)
+            plain = max(plain, await raw_loop(settings, topics, total, transactional=False))
+            txn = max(txn, await raw_loop(settings, topics, total, transactional=True))
+            rate, used = await router_rate(settings, prefix, f"{group_for(prefix)}-{n}", topics,
+                                           total, args.profile if n == 0 else None)  # fmt: skip
+            routed, cpu = max(routed, rate), min(cpu, used)
+            # The next round starts afresh: a new group, no claims, no counts.
+            await drop_schemas(settings, schema_for(prefix), registry_schema(prefix))
     finally:
         await delete_topics(settings, prefix)
         await drop_schemas(settings, schema_for(prefix), registry_schema(prefix))
@@ -148,12 +163,19 @@ async def main(args: argparse.Namespace) -> None:
                   f"{txn:,.0f}", "1.00x")  # fmt: skip
     table.add_row("tatawwu", "router: decode, judge, claims, forward/dead-letter, counts, txn",
                   f"{routed:,.0f}", f"{routed / txn:.2f}x")  # fmt: skip
+    if STEADY:
+        steady = max(STEADY)
+        table.add_row("tatawwu", "router, after its first batch (start-up excluded)",
+                      f"{steady:,.0f}", f"{steady / txn:.2f}x")  # fmt: skip
     console.print(table)
+    console.print(f"best of {args.rounds} rounds each; router CPU {cpu:.0f} µs/event in its "
+                  f"process (a core to itself: {1e6 / cpu:,.0f} events/s)")  # fmt: skip
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=40_000)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--log-level", default="ERROR", help="INFO shows each batch's steps")
     parser.add_argument("--profile", help="write the router's cProfile stats here")
     asyncio.run(main(parser.parse_args()))

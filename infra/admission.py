@@ -4,7 +4,8 @@ Both entry points (the gateway's `POST /v1/events`, the Kafka-ingress router) de
 `schemas.admission` against the claims registry (`infra.claims`) read through a
 `ClaimCache`, then store the claims the accepted facts make. Claims are first-come: when
 another entry point claimed a key first meanwhile, the facts are judged again with the
-stored owners (`admit_request` for a whole gateway request, `admit_each` record by record).
+stored owners (`admit_request` for a whole gateway request; `judge_batch` then `store`, record by
+record, for the router, which stores while it sends and judges again on a `LostRace`).
 
 Claims never change once made, so every claim read is cached for the process's life; the
 only answer cached for a while only is "not suspended" (`ttl`, like partner keys), so a
@@ -28,7 +29,7 @@ from schemas.ownership import Key, Kind
 
 MAX_CACHED = 200_000
 DB_TIMEOUT_S = 3.0
-RACE_ROUNDS = 5  # a key lost to another entry point at most this often in a row
+_OPTIMISTIC = frozenset({Kind.CAMPAIGN, Kind.OPPORTUNITY, Kind.VOLUNTEER})
 
 
 class ClaimCache:
@@ -64,6 +65,10 @@ class ClaimCache:
                 self._not_suspended[id_] = until
 
 
+class LostRace(Exception):
+    """Another entry point claimed a key first: judge the facts again (its claim is cached)."""
+
+
 class _Rollback(Exception):
     """Leaves the claim transaction without committing (the request is refused)."""
 
@@ -76,9 +81,15 @@ class Admission:
     ) -> None:
         self.pool, self.schema, self.cache, self.bounds = pool, schema, cache, bounds
 
-    async def known_claims(self, events: Sequence[Event[Any]]) -> dict[Key, str]:
-        """The claims deciding these events' owners: cached, or read (and then cached)."""
+    async def known_claims(
+        self, events: Sequence[Event[Any]], unread: frozenset[Key] | set[Key] = frozenset()
+    ) -> dict[Key, str]:
+        """The claims deciding these events' owners: cached, or read (and then cached).
+
+        `unread`: keys not to ask the database for (judged as unclaimed; see `admit_each`).
+        """
         known, missing = self.cache.lookup(ownership.keys_for(events))
+        missing -= unread
         if missing:
             found = await read_claims(self.pool, self.schema, missing)
             self.cache.remember(missing, found)
@@ -109,29 +120,49 @@ class Admission:
         self.cache.remember(stored, stored)  # committed: safe to remember
         return []
 
-    async def admit_each(
-        self, speaker: Speaker, events: Sequence[Event[Any]], entered: Sequence[dt.datetime]
-    ) -> list[Refusal]:
-        """Judge each event on its own and store the accepted ones' claims (the router).
+    async def judge_batch(
+        self, groups: Sequence[tuple[Speaker, Sequence[Event[Any]], Sequence[dt.datetime]]]
+    ) -> tuple[list[list[Refusal]], dict[Key, str]]:
+        """Judge each event on its own, speaker by speaker (the router's batch).
 
-        When another entry point claimed a key first, the events are judged again with
-        the stored owners, until the claims made are the ones stored.
+        Returns each group's refusals and the claims the accepted events make, to be
+        stored with `store` before the facts go out. A group sees the claims the groups
+        before it made, so two speakers claiming one new key in a batch cannot both win.
+
+        The keys these events would claim themselves (a registration's volunteer, a
+        launch's campaign, a publication's opportunity) are not read first: judged as
+        unclaimed, their claims go to `store`, where a key someone else claimed before
+        shows up as a `LostRace` (the winner cached: judged again, it is known). Mostly
+        new keys (every registration), this saves a query of thousands of keys a batch.
         """
-        known = await self.known_claims(events)
-        for _ in range(RACE_ROUNDS):
-            refused, claims = admission.judge_each(speaker, events, known, entered, self.bounds)
-            if not claims:
-                return refused
-            async with self.pool.acquire(timeout=DB_TIMEOUT_S) as conn:
-                try:
-                    async with conn.transaction():  # all the claims or none
-                        stored = await store_claims(conn, self.schema, claims)
-                        if any(stored.get(key) != owner for key, owner in claims.items()):
-                            raise _Rollback
-                except _Rollback:
-                    known = {**known, **stored}  # lost a race: judge again with the winner's
-                    continue
-            self.cache.remember(stored, stored)
-            return refused
-        msg = f"claims kept changing under {RACE_ROUNDS} rounds of judging"
-        raise RuntimeError(msg)
+        every = [e for _, events, _ in groups for e in events]
+        unread = {key for e in every for key, _ in ownership.claims_of(e) if key[0] in _OPTIMISTIC}
+        view = await self.known_claims(every, unread)
+        claims: dict[Key, str] = {}
+        refusals = []
+        for speaker, events, entered in groups:
+            refused, made = admission.judge_each(speaker, events, view, entered, self.bounds)
+            refusals.append(refused)
+            view.update(made)
+            claims.update(made)
+        return refusals, claims
+
+    async def store(self, claims: dict[Key, str]) -> None:
+        """Store the claims in one transaction; `LostRace` (none stored) when another entry
+        point made one of them first: its committed claims are then cached, so the facts
+        judged again see the owner."""
+        if not claims:
+            return
+        async with self.pool.acquire(timeout=DB_TIMEOUT_S) as conn:
+            try:
+                async with conn.transaction():  # all the claims or none
+                    stored = await store_claims(conn, self.schema, claims)
+                    if any(stored.get(key) != owner for key, owner in claims.items()):
+                        raise _Rollback
+            except _Rollback:
+                committed = await read_claims(conn, self.schema, claims)
+                self.cache.remember(committed, committed)
+                lost = sum(committed.get(key) not in (None, owner) for key, owner in claims.items())
+                msg = f"{lost} claims were made first by another entry point"
+                raise LostRace(msg) from None
+        self.cache.remember(stored, stored)

@@ -16,7 +16,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import TopicPartition
 
@@ -54,8 +54,7 @@ class Decoded:
     dead: list[tuple[str, Dead]] = field(default_factory=list)  # (org, why)
 
 
-@dataclass(frozen=True, slots=True)
-class Tally:
+class Tally(NamedTuple):
     """One record's outcome, for the counts: where it sits, whose it is, what happened."""
 
     topic: str
@@ -88,6 +87,7 @@ def decode_batch(records: Sequence[Record], topic_prefix: str = "") -> Decoded:
     """Each record's organisation and event, or the dead letter it becomes. Never raises."""
     decoded = Decoded()
     orgs: dict[str, str | None] = {}
+    stamp, when = None, dt.datetime.now(dt.UTC)
     for record in records:
         topic = record.topic
         if topic in orgs:
@@ -114,7 +114,10 @@ def decode_batch(records: Sequence[Record], topic_prefix: str = "") -> Decoded:
             batch = decoded.by_org[org] = OrgBatch(org)
         batch.records.append(record)
         batch.events.append(result)
-        batch.entered.append(entered(record))
+        # A producer batch's records share the broker's append time: one datetime for all.
+        if record.timestamp != stamp:
+            stamp, when = record.timestamp, entered(record)
+        batch.entered.append(when)
     return decoded
 
 
@@ -139,10 +142,10 @@ def outcome(
     """The sends, tallies and next offsets of a batch, once each organisation was judged."""
     out = Outcome()
     deadletters = topic_prefix + DEADLETTER.name
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        if record.offset >= out.offsets.get(tp, -1):
-            out.offsets[tp] = record.offset + 1
+    ends: dict[tuple[str, int], int] = {}
+    for record in records:  # in offset order per partition, as fetched
+        ends[(record.topic, record.partition)] = record.offset + 1
+    out.offsets = {TopicPartition(*where): end for where, end in ends.items()}
     for org, dead in decoded.dead:
         out.dead.append(dead)
         out.sends.append(_letter(dead, deadletters))
@@ -150,14 +153,17 @@ def outcome(
         out.tallies.append(Tally(r.topic, r.partition, r.offset, org, REFUSED, dead.reason))
     for org, batch in decoded.by_org.items():
         refused = {r.index: r for r in refusals.get(org, ())}
+        sends, tallies = out.sends, out.tallies
         for index, (record, event) in enumerate(zip(batch.records, batch.events, strict=True)):
-            where = (record.topic, record.partition, record.offset)
             if (refusal := refused.get(index)) is None:
-                out.sends.append(Forwarded(event, trace_of(record), topic_prefix))
-                out.tallies.append(Tally(*where, org, ACCEPTED, ""))
+                trace = trace_of(record) if record.headers else ()
+                sends.append(Forwarded(event, trace, topic_prefix))
+                tallies.append(Tally(record.topic, record.partition, record.offset, org,
+                                     ACCEPTED, ""))  # fmt: skip
             else:
                 dead = Dead(record, refusal.rule, refusal.message, event.id, event.type)
                 out.dead.append(dead)
                 out.sends.append(_letter(dead, deadletters))
+                where = (record.topic, record.partition, record.offset)
                 out.tallies.append(Tally(*where, org, REFUSED, refusal.rule))
     return out

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -50,8 +51,9 @@ class Transactor:
     def __init__(self, settings: Settings, transactional_id: str, group_id: str) -> None:
         self.settings, self.transactional_id, self.group_id = settings, transactional_id, group_id
         self.producer: AIOKafkaProducer | None = None
-        # Tests: called after the sends, before the commit (raise to force an abort).
-        self.before_commit_hook: Callable[[], None] | None = None
+        # Tests: called after the sends, before the commit (raise to force an abort; an
+        # awaitable it returns is awaited, to hold a transaction open).
+        self.before_commit_hook: Callable[[], object] | None = None
 
     async def start(self) -> None:
         """Start a producer with the instance's transactional id (fencing any predecessor)."""
@@ -72,6 +74,11 @@ class Transactor:
         if producer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+
+    async def abort(self) -> None:
+        """Abort the open transaction (the producer stays usable)."""
+        if self.producer is not None:
+            await asyncio.wait_for(self.producer.abort_transaction(), STOP_TIMEOUT_S)
 
     async def ensure_started(self) -> None:
         """A producer, started now if the last one was abandoned (fencing what it left)."""
@@ -95,11 +102,13 @@ class Transactor:
         self,
         sends: Sequence[Sendable],
         offsets: dict[TopicPartition, int],
-        before_commit: Callable[[], Awaitable[object]],
+        *before_commit: Callable[[], Awaitable[object]],
     ) -> None:
-        """Send everything and the offsets in one transaction; `before_commit` runs last.
+        """Send everything and the offsets in one transaction, commit once the sends are
+        acknowledged and every `before_commit` (the claims, the counts) is done.
 
-        Raises on any failure, with the transaction left for `abandon` to abort.
+        Raises on any failure (the first one), with the transaction left open for `abort`
+        or `abandon`.
         """
         producer = self.producer
         if producer is None:
@@ -109,11 +118,28 @@ class Transactor:
         async with asyncio.timeout(TRANSACTION_TIMEOUT_S):
             await producer.begin_transaction()
             futures = await send(producer, sends)
-            await producer.send_offsets_to_transaction(offsets, self.group_id)
-            if futures:
-                await asyncio.gather(*futures)  # any refused send raises here, before commit
+            # While the broker acknowledges: the offsets join the transaction and the
+            # counts commit in PostgreSQL (before the Kafka commit, as they must).
+            await _all(
+                producer.send_offsets_to_transaction(offsets, self.group_id),
+                *(step() for step in before_commit),
+                *futures,  # any refused send raises here, before the commit
+            )
             if self.before_commit_hook is not None:
-                self.before_commit_hook()
-            await before_commit()
+                held = self.before_commit_hook()
+                if inspect.isawaitable(held):
+                    await held
             await producer.commit_transaction()
         metrics.TRANSACTION_SECONDS.observe(time.perf_counter() - began)
+
+
+async def _all(*awaitables: Awaitable[object]) -> None:
+    """Wait for every one to finish, then raise the first failure, if any.
+
+    Unlike `gather`, nothing is left running when one fails: the transaction is aborted
+    only after the claims' and the counts' PostgreSQL transactions ended.
+    """
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

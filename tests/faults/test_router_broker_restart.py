@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import orjson
 import pytest
 
-from consumers.router import metrics, router_status
+from consumers.router import router_status
 from infra.local.kafka import CONTROLLER_PORT_OFFSET, KafkaCluster
 from infra.settings import Settings
 from schemas.topics import DEADLETTER
 from tests.support.ports import free_ports_below_ephemeral
 from tests.support.projectors import create_prefixed_topics
 from tests.support.router import (
-    committed_offsets,
     create_ingress,
     ingress_stream,
     produce,
@@ -31,6 +29,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
 ORGS = 3
 PER_ORG = 2_000
+KILL = False  # True: SIGKILL (a crash) instead of a controlled stop; passes too, ~17 s longer
 CANONICAL = ("tatawwu.campaigns", "tatawwu.volunteers", "tatawwu.signups")
 
 
@@ -65,16 +64,22 @@ async def test_a_broker_restart_mid_stream_loses_nothing_and_duplicates_nothing(
     half = PER_ORG // 2
     for org, topic in zip(orgs, topics, strict=True):
         await produce(settings, topic, stream.records[org][:half])
-    aborted = metrics.BATCHES.labels("aborted")._value.get()
+    in_flight, resume = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def hold_the_fifth() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 5:  # sent, offsets added, not committed: the broker goes now
+            in_flight.set()
+            await resume.wait()
+
     async with running_router(settings, prefix, max_records=100) as router:
-        # Slowed (20 ms a batch) so that the stream is still flowing when the broker stops.
-        router.transactor.before_commit_hook = functools.partial(time.sleep, 0.02)
-        while True:
-            if sum((await committed_offsets(settings, prefix)).values()) >= 500:
-                break
-            await asyncio.sleep(0.05)
+        router.transactor.before_commit_hook = hold_the_fifth
+        await in_flight.wait()
         routed_before = sum(router.committed.values())
-        await asyncio.to_thread(cluster.stop_node, 1)  # mid-stream: batches in flight fail
+        await asyncio.to_thread(functools.partial(cluster.stop_node, 1, kill=KILL))
+        resume.set()  # the commit meets a stopped broker (aborted, or finished once it is back)
         await asyncio.sleep(0.5)
         await asyncio.to_thread(cluster.start_node, 1)
         await asyncio.to_thread(cluster.wait_node, 1)
@@ -82,9 +87,7 @@ async def test_a_broker_restart_mid_stream_loses_nothing_and_duplicates_nothing(
             await produce(settings, topic, stream.records[org][half:])
         await wait_routed(settings, prefix, topics, 90)
         failures = router.failures
-    # Batches failed while the broker was away, and were forwarded after all.
-    assert metrics.BATCHES.labels("aborted")._value.get() > aborted
-    assert routed_before < ORGS * half  # the restart landed mid-stream
+    assert routed_before < ORGS * half  # the restart landed mid-stream, mid-transaction
     assert failures == 0  # recovered: the last batches committed
     forwarded = await read_all(settings, [prefix + t for t in CANONICAL])
     ids = Counter(orjson.loads(r.value)["id"] for r in forwarded)

@@ -15,7 +15,8 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from consumers.router.counts import group_for
-from consumers.router.service import Router, build_router_broker
+from consumers.router.routing import Router
+from consumers.router.service import build_router_broker
 from infra import kafka
 from infra.kafka import build_admin, build_consumer, build_producer, ensure_topics
 from infra.settings import Settings
@@ -118,7 +119,8 @@ async def running_router(
     settings: Settings, prefix: str, instance_id: str = "test-1", **options: Any
 ) -> AsyncIterator[Router]:
     """A router in this event loop (its FastStream broker started); stopped on exit."""
-    router = Router(settings, topic_prefix=prefix, instance_id=instance_id)
+    router = Router(settings, topic_prefix=prefix, instance_id=instance_id,
+                    group_id=options.pop("group_id", None))  # fmt: skip
     broker = build_router_broker(settings, router, topic_prefix=prefix,
                                  instance_id=instance_id, **options)  # fmt: skip
     await router.start()

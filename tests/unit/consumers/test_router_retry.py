@@ -8,9 +8,9 @@ import orjson
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from consumers.router import service
+from consumers.router import routing
 from consumers.router.plan import Outcome
-from consumers.router.service import Router
+from consumers.router.routing import Router
 from infra.settings import Settings
 from tests.support.router import partner_event
 
@@ -39,14 +39,27 @@ class FakeConsumer:
 
 
 class FakeTransactor:
-    def __init__(self) -> None:
+    """Commits (or fails, as scripted) the offsets it is given; counts its restarts."""
+
+    def __init__(self, fail: list[bool], routed: list[list[int]]) -> None:
+        self.fail, self.routed = fail, routed
         self.abandoned = self.started = 0
+
+    async def commit(self, sends: Any, offsets: Any, *before: Any) -> None:
+        if self.fail and self.fail.pop(0):
+            msg = "commit answer lost"
+            raise TimeoutError(msg)
 
     async def abandon(self) -> None:
         self.abandoned += 1
 
     async def ensure_started(self) -> None:
         self.started += 1
+
+
+class FakeAdmission:
+    async def store(self, claims: Any) -> None:
+        return None
 
 
 def records(first: int, count: int) -> list[Any]:
@@ -58,29 +71,30 @@ def records(first: int, count: int) -> list[Any]:
 def router(consumer: FakeConsumer, routed: list[list[int]], fail: list[bool]) -> Router:
     r = Router(Settings())
     r.consumer = consumer
-    r.transactor = FakeTransactor()  # type: ignore[assignment]
+    r.transactor = FakeTransactor(fail, routed)  # type: ignore[assignment]
+    r.admission = FakeAdmission()  # type: ignore[assignment]
 
-    async def route(batch: list[Any]) -> Outcome:
+    async def judge(batch: list[Any], decoded: Any) -> tuple[Outcome, Any]:
         routed.append([rec.offset for rec in batch])
-        if fail and fail.pop(0):
-            msg = "commit answer lost"
-            raise TimeoutError(msg)
-        return Outcome(offsets={TP: batch[-1].offset + 1})
+        return Outcome(offsets={TP: batch[-1].offset + 1}), {}
 
-    r.route = route  # type: ignore[method-assign]
+    r.judge = judge  # type: ignore[method-assign]
+    r.counter = lambda out: None  # type: ignore[method-assign, assignment, return-value]
     return r
 
 
 async def test_a_failed_batch_is_read_again_from_where_it_began(monkeypatch: Any) -> None:
     """Abort: seek to the batch's first offset, drop the producer; the retry sends it all
     when the group's offset did not move (the transaction was aborted)."""
-    monkeypatch.setattr(service, "MAX_BACKOFF_S", 0)
+    monkeypatch.setattr(routing, "MAX_BACKOFF_S", 0)
     consumer, routed = FakeConsumer(committed=10), []
     r = router(consumer, routed, fail=[True])
     await r.handle(records(10, 5))
-    assert consumer.seeks == [(TP, 10)]
+    await r.handle(records(10, 5))  # read again (the failed transaction's rewind)
+    assert consumer.seeks[-1] == (TP, 10)
     assert r.transactor.abandoned == 1  # type: ignore[attr-defined]
     await r.handle(records(10, 5))
+    await r.settle()
     assert routed == [[10, 11, 12, 13, 14], [10, 11, 12, 13, 14]]
     assert r.transactor.started == 1  # type: ignore[attr-defined]
     assert r.committed == {TP: 15}
@@ -91,12 +105,14 @@ async def test_records_a_lost_answer_commit_did_forward_are_not_sent_again(
 ) -> None:
     """The commit happened though its answer was lost: the group's offset moved, so the
     records read again below it are dropped, the rest routed."""
-    monkeypatch.setattr(service, "MAX_BACKOFF_S", 0)
+    monkeypatch.setattr(routing, "MAX_BACKOFF_S", 0)
     consumer, routed = FakeConsumer(committed=None), []
     r = router(consumer, routed, fail=[True])
     await r.handle(records(0, 5))
     consumer.group_offset = 5  # what the broker committed, after all
+    await r.handle(records(0, 5))  # learns of the failure: aborts, rewinds
     await r.handle(records(0, 8))
+    await r.settle()
     assert routed == [[0, 1, 2, 3, 4], [5, 6, 7]]
     assert r.committed == {TP: 8}
 
@@ -106,5 +122,18 @@ async def test_records_below_what_this_process_committed_are_dropped() -> None:
     consumer, routed = FakeConsumer(committed=None), []
     r = router(consumer, routed, fail=[])
     await r.handle(records(0, 5))
-    await r.handle(records(3, 4))
+    await r.handle(records(3, 4))  # offsets 3, 4 were in the batch still committing
+    await r.settle()
     assert routed == [[0, 1, 2, 3, 4], [5, 6]]
+
+
+async def test_the_next_batch_is_decoded_while_the_previous_commits_and_judged_after() -> None:
+    """Two batches in a row: the second's judging waits for the first's transaction."""
+    consumer, routed = FakeConsumer(committed=None), []
+    r = router(consumer, routed, fail=[])
+    await r.handle(records(0, 5))
+    assert r.inflight is not None  # not awaited by the handler
+    await r.handle(records(5, 5))
+    assert r.committed == {TP: 5}  # the first committed before the second was judged
+    await r.settle()
+    assert r.committed == {TP: 10}
