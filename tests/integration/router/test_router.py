@@ -142,16 +142,11 @@ async def test_every_refusal_rule_is_dead_lettered_with_its_rule_and_counted(
     assert mine["accepted"] == 3  # the launch, the publication, the replayed sign-up
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="projectors store last offset + 1 and never step over the router's transaction "
-    "markers: their stored offsets stay one behind the end (lag 1) on every partition the "
-    "router writes; fix in consumers/runtime (store the consumer's position), then drop this",
-)
 async def test_a_projector_catches_up_on_what_the_router_forwarded(
     stack: Settings, prefix: str, unique: str
 ) -> None:
-    """The campaigns projector applies the forwarded facts and reaches the topics' end."""
+    """The campaigns projector applies the forwarded facts and reaches the topics' end,
+    transaction markers included (`consumers.runtime.markers`)."""
     org = f"org-{unique}"
     [topic] = await create_ingress(stack, prefix, [org])
     await produce(stack, topic, [as_raw(d) for d in honest(org, unique)])
