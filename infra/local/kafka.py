@@ -351,6 +351,7 @@ class KafkaCluster:
             {
                 "node": n,
                 "port": self.broker_port(n),
+                "ssl_port": self.ssl_port(n) if self.secure else None,
                 "pid": self.pid(n),
                 "listening": port_open(self.broker_port(n)),
             }
