@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 DEMO_VOLUNTEERS ?= 5000
+DEMO_PARTNER ?= demo-direct
+KAFKA_PORT := $(or $(TATAWWU_KAFKA_PORT),9092)
 
 .PHONY: help setup system-deps up down status demo test test-fast lint format bench clean
 
@@ -34,7 +36,15 @@ status: ## Show the local stack
 demo: up ## Run the whole platform on the local defaults with seeded national activity
 	@$(BIN)/tatawwu infra smoke
 	@$(BIN)/tatawwu simulate --volunteers $(DEMO_VOLUNTEERS) --days 60 --via kafka --truth .cache/demo-truth.json
-	@echo "Seeded. Starting the gateway, the projectors and the read API (Ctrl-C stops them)."
+	@echo "A partner publishing straight to Kafka: $(DEMO_PARTNER) gets direct access and writes its"
+	@echo "sample world to tatawwu.ingress.$(DEMO_PARTNER) over SASL_SSL (producers/examples/kafka_direct.py)."
+	@$(BIN)/tatawwu partners sample $(DEMO_PARTNER) --volunteers 5 > .cache/demo-direct.jsonl
+	@KAFKA_PASSWORD="$$($(BIN)/tatawwu partners add $(DEMO_PARTNER) --kafka)" TATAWWU_ORG=$(DEMO_PARTNER) \
+	  KAFKA_BOOTSTRAP=127.0.0.1:$$(( $(KAFKA_PORT) + 30000 )) \
+	  KAFKA_CA_FILE=.cache/kafka/p$(KAFKA_PORT)x1/tls/ca.pem \
+	  $(BIN)/python producers/examples/kafka_direct.py .cache/demo-direct.jsonl
+	@echo "Seeded. Starting the gateway, the router, the projectors and the read API (Ctrl-C stops them)."
+	@echo "The router forwards $(DEMO_PARTNER)'s events: tatawwu partners status"
 	@$(BIN)/tatawwu platform run
 
 lint: $(STAMP) ## ruff lint and format check (the virtualenv only, no system packages)

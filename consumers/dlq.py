@@ -29,7 +29,10 @@ from schemas.topics import CATALOG, DEADLETTER, NOTIFICATIONS
 Origin = tuple[str, int, int]
 Headers = list[tuple[str, bytes]]
 # The topics a dead letter can come from: those the projectors and the notifier consume
-# (no process consumes the notifier's outcomes, so none is ever dead-lettered).
+# (no process consumes the notifier's outcomes, so none is ever dead-lettered). The
+# router's come from partners' ingress topics, one per organisation: `replay` declares a
+# publisher for every origin it replays to (`extra`), so a refused record goes back to
+# the ingress topic it came from and the router judges it again.
 REPLAYED = tuple(s.name for s in CATALOG if s.name not in {DEADLETTER.name, NOTIFICATIONS.name})
 
 

@@ -77,6 +77,11 @@ BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOG}
 INGRESS_PREFIX = "tatawwu.ingress."
 INGRESS_RETENTION_MS = 7 * DAY_MS
 INGRESS_ORG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # an Id a topic name can hold
+# The largest record batch a partner may write to its ingress topic (the broker refuses a
+# larger one at once): well under the 1 MiB a dead letter may take, so that any record
+# the router refuses, however large, fits in the dead-letter topic with the headers that
+# say why (the router never stalls on one record). Valid events are far smaller.
+INGRESS_MAX_RECORD_BYTES = 1_000_000
 
 
 def ingress_topic(org_id: str, topic_prefix: str = "") -> str:
@@ -93,7 +98,7 @@ def ingress_spec(
         key="subject",
         partitions=partitions,
         retention_ms=retention_ms,
-        config=APPEND_TIME,
+        config={**APPEND_TIME, "max.message.bytes": str(INGRESS_MAX_RECORD_BYTES)},
     )
 
 

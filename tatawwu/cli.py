@@ -18,6 +18,7 @@ from tatawwu import (
     cli_partners,
     cli_producers,
     cli_projections,
+    cli_router,
     cli_schemas,
     cli_simulator,
     cli_sinks,
@@ -170,10 +171,13 @@ def platform_run(
         float | None, typer.Option(help="Stop after this long (default: Ctrl-C).")
     ] = None,
 ) -> None:
-    """Run the gateway, the projectors and the notifier; restart what crashes; Ctrl-C stops all."""
+    """Run the gateway, the router, the projectors and the notifier; restart what crashes.
+
+    On the local stack each runs as its own Kafka principal. Ctrl-C stops them all.
+    """
     import time
 
-    from tatawwu.manifest import GATEWAY, NOTIFIER, PLATFORM, SINKS
+    from tatawwu.manifest import GATEWAY, NOTIFIER, PLATFORM, ROUTER, SINKS
     from tatawwu.supervisor import platform_children, supervise
 
     settings = get_settings()
@@ -194,6 +198,10 @@ def platform_run(
             f"gateway:   http://127.0.0.1:{GATEWAY.http_port(settings)}/v1/events"
             "  (health: /health, metrics: /metrics)"
         )
+    console.print(
+        f"router:    ingress topics tatawwu.ingress.<org> -> canonical topics, "
+        f"metrics http://127.0.0.1:{ROUTER.metrics_port}/metrics"
+    )
     for process in processes:
         if process.projector is not None:
             console.print(
@@ -236,7 +244,7 @@ def migrate() -> None:
 # Each component's command group attaches itself through its `register(app)` function.
 for commands in (
     cli_schemas, cli_partners, cli_producers, cli_projections, cli_simulator, cli_api,
-    cli_sinks, cli_notifications,
+    cli_sinks, cli_notifications, cli_router,
 ):  # fmt: skip
     commands.register(app)
 

@@ -21,6 +21,16 @@ partners_app = typer.Typer(
 )
 
 
+def _settings() -> Settings:
+    """The settings, with log lines on stderr: stdout carries only what a script reads
+    (a secret printed once, JSON lines)."""
+    from infra.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
 def _err() -> Console:
     # Built per call so that CliRunner's captured stderr is the one written to.
     return Console(stderr=True, highlight=False)
@@ -65,7 +75,7 @@ def partners_add(
     ] = 7.0,
 ) -> None:
     """Create a partner key (or, with --kafka, direct access) and print its secret once."""
-    settings = get_settings()
+    settings = _settings()
     if kafka:
         if admin:
             raise _fail("--admin is for gateway keys; direct Kafka access is per organisation", 2)
@@ -131,7 +141,7 @@ def partners_revoke(
         from tatawwu.partners import revoke_direct_access
 
         try:
-            acls, user = revoke_direct_access(get_settings(), kafka)
+            acls, user = revoke_direct_access(_settings(), kafka)
         except PrincipalError as exc:
             raise _fail(str(exc)) from None
         if not acls and not user:
@@ -155,7 +165,7 @@ def partners_status(
     """Direct Kafka partners: access, ingress lag, records the router accepted and refused."""
     from tatawwu.partners import direct_partners
 
-    rows = direct_partners(get_settings(), topic_prefix)
+    rows = direct_partners(_settings(), topic_prefix)
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row.as_dict(), sort_keys=True))
@@ -172,6 +182,18 @@ def partners_status(
             str(row.end_offset), str(row.lag), str(row.accepted), refused,
         )  # fmt: skip
     Console(width=160).print(table)
+
+
+@partners_app.command("sample")
+def partners_sample(
+    org_id: Annotated[str, typer.Argument(help="The organisation publishing the sample.")],
+    volunteers: Annotated[int, typer.Option(min=1, max=1000, help="Volunteers it registers.")] = 3,
+) -> None:
+    """Print a small legitimate world of ORG as JSON Lines (CloudEvents), to try publishing."""
+    from tatawwu.partner_sample import sample_world
+
+    for document in sample_world(org_id, volunteers):
+        typer.echo(json.dumps(document, ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:

@@ -122,11 +122,12 @@ def dlq_list(
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
 ) -> None:
     """List dead letters (one per projector and original record), newest last."""
+    from consumers.router import NAME as ROUTER
     from consumers.status import dead_letters
     from tatawwu.manifest import PROJECTORS
 
     table = Table("projector", "origin", "reason", "event type", "detail")
-    for d in asyncio.run(dead_letters(get_settings(), limit, PROJECTORS)):
+    for d in asyncio.run(dead_letters(get_settings(), limit, [*PROJECTORS, ROUTER])):
         table.add_row(
             d["projector"], d["origin"], d["reason"], d["event_type"] or "-", d["detail"][:80]
         )
@@ -135,7 +136,12 @@ def dlq_list(
 
 @dlq_app.command("replay")
 def dlq_replay(
-    projector: Annotated[str | None, typer.Option(help="Only letters from this projector.")] = None,
+    projector: Annotated[
+        str | None,
+        typer.Option(
+            help="Only letters from this projector ('router': back to the ingress topic)."
+        ),
+    ] = None,
     reason: Annotated[str | None, typer.Option(help="Only this error, e.g. apply_failed.")] = None,
 ) -> None:
     """Re-publish dead letters to their original topics (after a fix); each origin once ever."""

@@ -29,6 +29,7 @@ from infra.settings import Settings
 # `READ_MODELS` order; the notifier further up, clear of the projectors to come.
 METRICS_BASE_PORT = 9300
 NOTIFIER_METRICS_PORT = 9309
+ROUTER_METRICS_PORT = 9305  # the Kafka-ingress router
 # `producers.gateway.partners.MIGRATIONS`, named by its directory: importing the gateway
 # (or the sinks) pulls in FastAPI, ~0.2 s more at every projector start on a quiet
 # machine, where restarts are timed. A unit test keeps the two equal.
@@ -105,6 +106,13 @@ NOTIFIER = Process(
     metrics_port=NOTIFIER_METRICS_PORT,
     principal="notifier",
 )
+ROUTER = Process(  # one instance per consumer group (its transactional id is per instance)
+    "router",
+    ("router", "run"),
+    options=("--instance-id", "router-1"),
+    metrics_port=ROUTER_METRICS_PORT,
+    principal="router",
+)
 READ_API = Process("read-api", ("api",), http_port=lambda s: s.api_port, principal="read-api")
 READ_MODELS = tuple(
     _projector(p, METRICS_BASE_PORT + n)
@@ -112,7 +120,7 @@ READ_MODELS = tuple(
 )
 
 # In start order: the sinks before the notifier that sends to them.
-PLATFORM: tuple[Process, ...] = (GATEWAY, SINKS, NOTIFIER, READ_API, *READ_MODELS)
+PLATFORM: tuple[Process, ...] = (GATEWAY, SINKS, NOTIFIER, ROUTER, READ_API, *READ_MODELS)
 
 PROJECTORS: dict[str, Projector] = {
     p.projector.name: p.projector for p in PLATFORM if p.projector is not None

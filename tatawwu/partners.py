@@ -16,9 +16,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.kafka import build_admin, end_offsets, ensure_topics
+from infra.kafka import ensure_topics
 from infra.principals import (
     PARTNER_PREFIX,
+    PrincipalError,
     Principals,
     check_org_id,
     new_password,
@@ -26,9 +27,7 @@ from infra.principals import (
     partner_principal,
 )
 from infra.settings import Settings
-from schemas.topics import DAY_MS, ingress_spec, ingress_topic, org_of_ingress
-
-ROUTER_GROUP = "tatawwu-router"
+from schemas.topics import DAY_MS, ingress_spec, ingress_topic
 
 
 @dataclass(frozen=True)
@@ -81,10 +80,40 @@ def grant_direct_access(
     principal, password = partner_principal(org_id), new_password()
     principals.set_password(principal, password)
     principals.grant(principal, partner_grants(org_id))
-    return DirectAccess(
+    access = DirectAccess(
         org_id, principal, password, spec.name, settings.bootstrap_servers,
         settings.kafka_sasl_mechanism,
     )  # fmt: skip
+    _wait_until_usable(settings, access)
+    return access
+
+
+def _wait_until_usable(settings: Settings, access: DirectAccess, wait_s: float = 30.0) -> None:
+    """Return once the brokers accept the new credentials and show the partner its topic.
+
+    New credentials and ACLs reach the brokers through the metadata log, a moment after
+    the admin call returns: a partner handed its password must be able to use it at once.
+    """
+    import time
+
+    from confluent_kafka.admin import AdminClient
+
+    from infra.principals import client_config
+
+    config = client_config(settings) | {
+        "sasl.username": access.principal, "sasl.password": access.password,
+    }  # fmt: skip
+    deadline = time.monotonic() + wait_s
+    while True:
+        client = AdminClient(config | {"log_level": 0})
+        try:
+            if access.topic in client.list_topics(access.topic, timeout=2).topics:
+                return
+        except Exception:  # not yet: authentication or the ACL still on its way
+            if time.monotonic() > deadline:
+                msg = f"{access.principal}'s new credentials were not usable within {wait_s:.0f}s"
+                raise PrincipalError(msg) from None
+        time.sleep(0.2)
 
 
 def revoke_direct_access(settings: Settings, org_id: str) -> tuple[int, bool]:
@@ -95,49 +124,23 @@ def revoke_direct_access(settings: Settings, org_id: str) -> tuple[int, bool]:
     return principals.revoke(principal), principals.delete_user(principal)
 
 
-async def _router_offsets(settings: Settings, group: str) -> dict[tuple[str, int], int]:
-    admin = build_admin(settings)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
-
-
-async def _topics(settings: Settings) -> list[str]:
-    admin = build_admin(settings)
-    await admin.start()
-    try:
-        return list(await admin.list_topics())
-    finally:
-        await admin.close()
-
-
 def direct_partners(settings: Settings, topic_prefix: str = "") -> list[PartnerStatus]:
-    """Every partner with a principal or an ingress topic: access, lag and router counts."""
+    """Every partner with a principal or an ingress topic: access, lag and router counts
+    (`consumers.router.router_status`: offsets from Kafka, counts from PostgreSQL)."""
+    from consumers.router import router_status
+
     principals = Principals(settings)
     users = {u[len(PARTNER_PREFIX) :] for u in principals.users() if u.startswith(PARTNER_PREFIX)}
-    topics = asyncio.run(_topics(settings))
-    orgs_with_topics = {o for t in topics if (o := org_of_ingress(t, topic_prefix))}
+    routed = {row["org"]: row for row in asyncio.run(router_status(settings, topic_prefix))}
     rows = []
-    for org_id in sorted(users | orgs_with_topics):
+    for org_id in sorted(users | set(routed)):
         principal = partner_principal(org_id)
         holds = org_id in users and bool(principals.acls(principal))
+        row = routed.get(org_id, {})
         topic = ingress_topic(org_id, topic_prefix)
-        rows.append(PartnerStatus(org_id, principal, holds, topic, org_id in orgs_with_topics))
-    asyncio.run(_fill_offsets(settings, rows, topic_prefix))
+        rows.append(PartnerStatus(
+            org_id, principal, holds, topic, topic_exists=row.get("exists", False),
+            end_offset=row.get("end_offset", 0), routed_offset=row.get("committed", 0),
+            accepted=row.get("accepted", 0), refused=dict(row.get("refused", {})),
+        ))  # fmt: skip
     return rows
-
-
-async def _fill_offsets(settings: Settings, rows: list[PartnerStatus], topic_prefix: str) -> None:
-    present = [row.topic for row in rows if row.topic_exists]
-    if not present:
-        return
-    ends = await end_offsets(settings, topics=present)
-    routed = await _router_offsets(settings, topic_prefix + ROUTER_GROUP)
-    by_topic = {row.topic: row for row in rows}
-    for tp, end in ends.items():
-        row = by_topic[tp.topic]
-        row.end_offset += end
-        row.routed_offset += max(0, routed.get((tp.topic, tp.partition), 0))

@@ -174,6 +174,18 @@ async def store_progress(
     )
 
 
+async def advance_offsets(db: asyncpg.Pool, offsets: dict[TopicPartition, int]) -> None:
+    """Move stored next offsets forward to `offsets` (never back), outside any batch."""
+    tps = list(offsets)
+    await db.execute(
+        "update _offsets o set next_offset = v.next, updated_at = now()"
+        " from unnest($1::text[], $2::int[], $3::bigint[]) as v(topic, part, next)"
+        " where o.topic = v.topic and o.kafka_partition = v.part and o.next_offset < v.next",
+        *_columns(tps),
+        [offsets[tp] for tp in tps],
+    )
+
+
 # ------------------------------------------------------------- the tools (schema named)
 @dataclass(frozen=True)
 class Progress:

@@ -17,6 +17,7 @@ from consumers.runtime import bookkeeping
 from consumers.runtime.batch import BatchOutcome, DecodedBatch, Fetched, Record, decode, group
 from consumers.runtime.errors import TRANSIENT, OffsetGap
 from consumers.runtime.gate import OwnershipGate
+from consumers.runtime.markers import MARKERS_EVERY_S, step_over_markers
 from consumers.runtime.observe import observe_batch
 from consumers.runtime.projector import Projector, applier
 from consumers.runtime.transaction import BatchTransaction
@@ -28,9 +29,8 @@ from schemas.topics import CAMPAIGNS, DEADLETTER, ORGANIZATIONS
 
 log = structlog.get_logger(__name__)
 
-# While a batch's transaction is in flight the next batch is taken from the fetcher and
-# decoded, in slices that yield to the event loop: each statement of that transaction is
-# sent as soon as PostgreSQL answers the one before, not after a long stretch of CPU work.
+# While a batch's transaction is in flight the next is fetched and decoded in slices that
+# yield to the event loop: each statement is sent as soon as PostgreSQL answers the last.
 FETCH_SLICE = 500  # records taken from aiokafka's buffer per getmany (~1 ms to parse)
 PARKED_SWEEP_S = 2.0  # while idle with facts parked, look at them this often
 LAG_COMMIT_S = 2.0  # Kafka's committed offsets (for lag tools only) at most this often
@@ -230,7 +230,7 @@ class ProjectorRuntime:
         if N fails, N+1 is dropped and both are fetched again from N's first offsets.
         """
         backoff = 0.2
-        last_commit = last_sweep = time.monotonic()
+        last_commit = last_sweep = last_markers = time.monotonic()
         in_flight: tuple[asyncio.Task[BatchOutcome], Fetched] | None = None
         lag_commit: asyncio.Task[None] | None = None
         while True:
@@ -275,6 +275,9 @@ class ProjectorRuntime:
                 self._rewind(batch)
                 break
             if decoded is None:
+                if time.monotonic() - last_markers > MARKERS_EVERY_S:
+                    last_markers = time.monotonic()
+                    await step_over_markers(self)
                 if self.gate.parked_maybe and time.monotonic() - last_sweep > PARKED_SWEEP_S:
                     # Idle, with facts parked: their claim may have been made elsewhere (the
                     # gateway, another instance owning the claim partitions). An empty

@@ -21,6 +21,8 @@ from pydantic import Field, TypeAdapter
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from infra.admission import Admission, ClaimCache
+from infra.claims import DEFAULT_SCHEMA
 from infra.db import create_pool
 from infra.kafka import build_producer
 from infra.logging import configure_logging
@@ -28,7 +30,6 @@ from infra.migrations import apply
 from infra.problems import declare_problems, validation_errors
 from infra.settings import Settings, get_settings
 from producers.gateway.asyncapi import router as asyncapi_router
-from producers.gateway.claims import ClaimCache
 from producers.gateway.context import RequestContext
 from producers.gateway.ingest import MEDIA_TYPES
 from producers.gateway.metrics import GatewayMetrics
@@ -78,6 +79,9 @@ def _lifespan(settings: Settings, producer_factory: ProducerFactory):  # type: i
         app.state.producer = producer
         app.state.verifier = KeyVerifier(pool, settings.gateway_key_cache_s)
         app.state.claims = ClaimCache(settings.gateway_key_cache_s)
+        app.state.admission = Admission(
+            pool, DEFAULT_SCHEMA, app.state.claims, settings.time_bounds
+        )
         log.info("gateway_started", kafka=settings.bootstrap_servers)
         try:
             yield

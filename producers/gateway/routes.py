@@ -15,9 +15,6 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from structlog.contextvars import bind_contextvars
 
-from infra.claims import DEFAULT_SCHEMA, read_claims, store_claims
-from producers.gateway import authz
-from producers.gateway.claims import ClaimCache
 from producers.gateway.emit import KafkaUnavailable, RecordTooLarge, produce
 from producers.gateway.ingest import (
     check_media_type,
@@ -28,7 +25,6 @@ from producers.gateway.ingest import (
 )
 from producers.gateway.keys import Principal
 from producers.gateway.problems import Problem
-from schemas import ownership
 from schemas.envelope import Event
 
 log = structlog.get_logger("producers.gateway")
@@ -67,47 +63,11 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
-class _Rollback(Exception):
-    """Leaves the claim transaction without committing (the request is refused)."""
-
-
-async def _refusals_with_claims(
-    request: Request, principal: Principal, events: list[Event[Any]]
-) -> list[authz.Refusal]:
-    """Judge the request against the claims; store the claims it makes when it may pass."""
-    state = request.app.state
-    cache: ClaimCache = state.claims
-    bounds = state.settings.time_bounds
-    known, missing = cache.lookup(ownership.keys_for(events))
-    if missing:
-        found = await read_claims(state.pool, DEFAULT_SCHEMA, missing)
-        cache.remember(missing, found)
-        known.update(found)
-    now = dt.datetime.now(dt.UTC)
-    refused, claims = authz.judge_request(principal, events, known, now, bounds)
-    if refused or not claims:
-        return refused
-    async with state.pool.acquire(timeout=DB_TIMEOUT_S) as conn:
-        try:
-            async with conn.transaction():  # a refused request leaves no claim behind
-                stored = await store_claims(conn, DEFAULT_SCHEMA, claims)
-                if any(stored.get(key) != owner for key, owner in claims.items()):
-                    # Another request claimed first, meanwhile: judge again with its claims.
-                    refused, _ = authz.judge_request(
-                        principal, events, {**known, **stored}, now, bounds
-                    )
-                    if refused:
-                        raise _Rollback
-        except _Rollback:
-            return refused
-    cache.remember(stored, stored)  # committed: safe to remember
-    return []
-
-
 async def authorise(request: Request, principal: Principal, events: list[Event[Any]]) -> None:
     """403 (422 for times out of bounds) unless the caller may emit every event."""
+    admission = request.app.state.admission
     try:
-        refused = await _refusals_with_claims(request, principal, events)
+        refused = await admission.admit_request(principal, events, dt.datetime.now(dt.UTC))
     except DB_ERRORS:
         raise _unavailable("database", "ownership cannot be checked right now") from None
     if refused:

@@ -224,7 +224,8 @@ def test_partners_cli_grants_shows_and_revokes(stack: Settings, unique: str) -> 
     try:
         added = tatawwu("add", org, "--kafka")
         assert added.returncode == 0, added.stderr
-        assert len(added.stdout.strip()) >= 24  # the password, alone on stdout
+        [password] = added.stdout.splitlines()  # the password alone on stdout (logs: stderr)
+        assert len(password) >= 24
         assert f"tatawwu.ingress.{org}" in added.stderr
         rows = status_rows()
         assert rows[org]["can_write"]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from infra.db import connect
 from infra.migrations import MigrationError, Migrations, apply
@@ -127,7 +128,14 @@ def test_configured_external_servers_are_used_and_nothing_is_started(stack: Sett
     from tatawwu.stack import up
 
     external = stack.model_copy(
-        update={"kafka_bootstrap": stack.bootstrap_servers, "database_url": stack.dsn}
+        update={
+            "kafka_bootstrap": stack.bootstrap_servers,
+            "database_url": stack.dsn,
+            # An external cluster's security is the operator's to set: here, the local one's.
+            "kafka_security_protocol": stack.kafka_protocol,
+            "kafka_sasl_username": stack.kafka_username,
+            "kafka_sasl_password": SecretStr(stack.kafka_password()),
+        }
     )
     report = up(external)
     assert report.started == []

@@ -10,7 +10,7 @@ from consumers.api.app import create_app
 from infra.settings import Settings
 from producers.gateway.metrics import GatewayMetrics
 
-COMPONENTS = ("gateway", "api", "projector", "notifier")
+COMPONENTS = ("gateway", "api", "projector", "notifier", "router")
 UNITS = ("_seconds", "_bytes", "_records", "_events", "_messages")
 CLIENT_OWN = ("python_", "process_")  # prometheus_client's default process collectors
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -94,11 +94,23 @@ class Platform:
             if task.done() and name not in self.stopped_early:
                 self.stopped_early[name] = task.exception()
 
-    async def caught_up(self, conn: asyncpg.Connection, wait_s: float = 90) -> None:
-        """Wait until every projector stored offsets at the current end of its topics."""
+    async def caught_up(
+        self,
+        conn: asyncpg.Connection,
+        wait_s: float = 90,
+        ends: Mapping[TopicPartition, int] | None = None,
+    ) -> None:
+        """Wait until every projector stored offsets at the current end of its topics, or
+        at `ends` (a partition whose last record was written in a Kafka transaction ends
+        with its commit marker: an offset past the last record, which no projector stores).
+        """
         for name, projector in self.projectors.items():
-            ends = await end_offsets(self.settings, [self.prefix + t for t in projector.topics])
-            await wait_caught_up(conn, self.schemas[name], ends, wait_s, check=self._alive)
+            topics = [self.prefix + t for t in projector.topics]
+            if ends is None:
+                targets = await end_offsets(self.settings, topics)
+            else:
+                targets = {tp: end for tp, end in ends.items() if tp.topic in topics}
+            await wait_caught_up(conn, self.schemas[name], targets, wait_s, check=self._alive)
 
     def _alive(self) -> None:
         self.check_running()

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import pytest
 
-from consumers.notifications.rules import notification_id
 from infra.claims import read_claims, registry_schema
 from infra.db import connect
 from infra.settings import Settings
 from tests.integration.hostile.attacks import judges
+from tests.integration.hostile.checks import (
+    figure_differences,
+    fresh_welcomes,
+    honest_rows_not_welcome,
+    row_differences,
+    welcome,
+)
 from tests.integration.hostile.platform import (
     dead_letter_topic,
     dead_letters,
@@ -28,21 +33,9 @@ from tests.integration.hostile.platform import (
     judgement,
     parked,
 )
-from tests.integration.hostile.world import (
-    HostileRun,
-    expected_campaigns,
-    expected_profiles,
-    hostile_run,
-    narrow,
-    plain,
-)
-from tests.support.truth import compare
+from tests.integration.hostile.world import HostileRun, hostile_run
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
-READ_MODELS = ("campaigns", "volunteers", "organizations", "participation")
-PROFILE_KEYS = ("given_name", "family_name", "phone", "email", "language", "municipality",
-                "birth_year", "gender", "nationality_group", "consent", "status")  # fmt: skip
-CONTACT_KEYS = ("given_name", "phone", "email", "language", "consent", "status")
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +70,7 @@ async def test_honest_figures_equal_the_truth_with_the_hostiles_own_facts_added(
     totals and every KPI cell (its volunteers live in al_khor, doha and al_rayyan) are
     exact, not adjusted by hand; nothing of its attacks may show.
     """
-    schemas = {name: hostile.schemas[name] for name in READ_MODELS}
-    assert narrow(await compare(conn, schemas, hostile.truth)) == {}
+    assert await figure_differences(hostile, conn) == {}
 
 
 async def test_honest_profiles_owners_and_targets_are_untouched(
@@ -87,30 +79,7 @@ async def test_honest_profiles_owners_and_targets_are_untouched(
     """What `compare` does not look at: every volunteer's profile and consent (in the
     directory and in the notifier's contacts), each campaign's owner, targets and end,
     each opportunity's campaign and capacity, each organisation's name and sector."""
-    profiles = expected_profiles(hostile.world)
-    for schema, table, keys in (
-        (hostile.schemas["volunteers"], "volunteers", PROFILE_KEYS),
-        (hostile.schemas["notifications"], "contacts", CONTACT_KEYS),
-    ):
-        rows = await conn.fetch(f'select * from "{schema}".{table}')
-        actual = {r["volunteer_id"]: plain(r, keys) for r in rows}
-        expected = {v: {k: p[k] for k in keys} for v, p in profiles.items()}
-        wrong = {v: (actual.get(v), expected[v]) for v in expected if actual.get(v) != expected[v]}
-        assert wrong == {}, f"{table}: {len(wrong)} profiles differ"
-        assert set(actual) == set(expected), table
-    c = hostile.schemas["campaigns"]
-    campaigns = {r["campaign_id"]: plain(r, ("org_id", "target_volunteers", "target_hours",
-                                               "ends_on", "status"))
-                 for r in await conn.fetch(f'select * from "{c}".campaigns')}  # fmt: skip
-    assert campaigns == expected_campaigns(hostile.world)
-    opportunities = {r["opportunity_id"]: (r["campaign_id"], r["capacity"]) for r in
-                     await conn.fetch(f'select * from "{c}".opportunities')}  # fmt: skip
-    assert opportunities == {o.opportunity_id: (o.campaign_id, o.capacity)
-                             for o in hostile.world.opportunities}  # fmt: skip
-    o = hostile.schemas["organizations"]
-    orgs = {r["org_id"]: (r["name_en"], r["sector"], r["status"])
-            for r in await conn.fetch(f'select * from "{o}".organizations')}  # fmt: skip
-    assert orgs == {g.org_id: (g.name_en, g.sector, g.status) for g in hostile.world.orgs}
+    assert await row_differences(hostile, conn) == {}
 
 
 async def test_every_attack_is_dead_lettered_by_each_projector_that_judges_it(
@@ -176,36 +145,13 @@ async def test_only_facts_whose_claim_never_came_stay_parked(
         assert await read_claims(conn, registry, needs) == {}, name
 
 
-async def ledger(hostile: HostileRun, conn: asyncpg.Connection) -> set[tuple[str, ...]]:
-    """(notification id, volunteer, cause event id, template, channel) of every ledger row."""
-    schema = hostile.schemas["notifications"]
-    rows = await conn.fetch(
-        "select notification_id, volunteer_id, cause_event_id, template, channel"
-        f' from "{schema}".outbox'
-    )
-    return {tuple(r) for r in rows}
-
-
-def welcome(docs: list[dict[str, Any]]) -> set[tuple[str, ...]]:
-    """The ledger rows of these registrations' welcome messages (email and SMS)."""
-    return {
-        (notification_id(f"{d['source']} {d['id']}", "welcome", channel),
-         d["data"]["volunteer_id"], d["id"], "welcome", channel)
-        for d in docs for channel in ("email", "sms")
-    }  # fmt: skip
-
-
 async def test_no_ledger_row_for_an_honest_volunteer_comes_from_a_hostile_event(
     hostile: HostileRun, conn: asyncpg.Connection
 ) -> None:
     """Every attack on an honest volunteer is timed now (not too old to notify), yet the
     only ledger rows for honest volunteers are the welcome messages of the two the platform
     registered just now: none was caused by a hostile event."""
-    honest = {v.volunteer_id for v in hostile.simulation.world.volunteers} | {
-        d["data"]["volunteer_id"] for d in hostile.honest_fresh
-    }
-    rows = {r for r in await ledger(hostile, conn) if r[1] in honest}
-    assert rows - welcome(hostile.honest_fresh) == set()
+    assert await honest_rows_not_welcome(hostile, conn) == set()
 
 
 async def test_an_id_used_first_by_the_hostile_does_not_cost_an_honest_welcome(
@@ -214,8 +160,6 @@ async def test_an_id_used_first_by_the_hostile_does_not_cost_an_honest_welcome(
     """The hostile registers its own volunteer first (same partition, read first), under the
     id the platform then uses for its own registration: another source, another event. All
     three volunteers registered just now get their welcome messages, once each."""
-    fresh = hostile.honest_fresh + hostile.hostile_fresh
-    volunteers = {d["data"]["volunteer_id"] for d in fresh}
-    rows = {r for r in await ledger(hostile, conn) if r[1] in volunteers}
+    rows = await fresh_welcomes(hostile, conn)
     assert welcome(hostile.honest_fresh) - rows == set()  # the honest ones, first
-    assert rows == welcome(fresh)
+    assert rows == welcome(hostile.honest_fresh + hostile.hostile_fresh)

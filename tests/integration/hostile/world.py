@@ -71,14 +71,31 @@ class HostileRun:
         return self.platform.schemas
 
 
-async def hostile_run(settings: Settings) -> HostileRun:
-    """Publish everything (see the module docstring), project it, stop the projectors."""
-    unique = uuid.uuid4().hex[:10]
-    prefix, tag = f"hp.{unique}.", f"hp_{unique}"
-    await create_prefixed_topics(settings, prefix)
+@dataclass(repr=False)
+class Cast:
+    """Who takes part in a run, and what the hostile sends before the honest stream."""
+
+    simulation: Simulation
+    view: HonestView
+    hostile: Partner
+    honest_world: World  # the two volunteers the platform registers now
+    own_world: World  # the volunteer the hostile registers now
+    honest_fresh: list[dict[str, Any]]
+    hostile_fresh: list[dict[str, Any]]
+    own: list[dict[str, Any]]  # its own facts, under the ids of honest events
+    early: list[Attack]  # attacks whose claims are not known yet when they are sent
+
+    @property
+    def world(self) -> World:
+        """Every legitimate entity: honest, fresh, and the hostile's own."""
+        return with_worlds(self.simulation.world, self.hostile.world, self.honest_world,
+                           self.own_world)  # fmt: skip
+
+
+def cast(prefix: str, now: dt.datetime) -> Cast:
+    """The honest simulation, the hostile partner, the fresh registrations, the first wave."""
     simulation = simulate(CONFIG, topic_prefix=prefix)
     view = HonestView.of(simulation.events)
-    now = dt.datetime.now(dt.UTC)
     hostile = partner_world(CONFIG, HOSTILE, "hz")
 
     # Two volunteers the platform registers now (their welcome messages are due), and one
@@ -97,28 +114,46 @@ async def hostile_run(settings: Settings) -> HostileRun:
     # First: its own facts under honest ids, then attacks whose claims are not known yet.
     own = reuse_honest_ids(hostile.facts, view, prefer=view.target_volunteers(6))
     early = first_attacks(view, hostile, now)
-    landed = await publish(settings, records([*own, *hostile_fresh], prefix)
-                           + records([a.doc for a in early], prefix))  # fmt: skip
-    early_positions = landed[len(own) + len(hostile_fresh) :]
+    return Cast(simulation, view, hostile, honest_world, own_world, honest_fresh,
+                hostile_fresh, own, early)  # fmt: skip
 
-    await run(simulation, via=Via.KAFKA, settings=settings, topic_prefix=prefix)
-    await publish(settings, records(honest_fresh, prefix))
 
-    now = dt.datetime.now(dt.UTC)  # the time bounds are judged against the append time
+def late_wave(
+    view: HonestView, hostile: Partner, now: dt.datetime
+) -> tuple[list[Attack], list[Garbage], dict[str, Any]]:
+    """Every other attack, the hostile bytes, and its own update timed 3 min ahead (within
+    the skew: accepted, and it changes nothing). `now`: about when they are appended."""
     late = attacks(view, hostile, now)
     bad = garbage(view.target_volunteers(1)[0].encode(), hostile)
-    # Its own update timed 3 min ahead, within the skew: accepted (and changes nothing).
     boundary = event("campaign.updated", hostile.next_id(), now + dt.timedelta(minutes=3), source=hostile.source, campaign_id=hostile.campaign,
                      target_hours=360, target_volunteers=None, ends_on=None)  # fmt: skip
+    return late, bad, boundary
+
+
+async def hostile_run(settings: Settings) -> HostileRun:
+    """Publish everything (see the module docstring), project it, stop the projectors."""
+    unique = uuid.uuid4().hex[:10]
+    prefix, tag = f"hp.{unique}.", f"hp_{unique}"
+    await create_prefixed_topics(settings, prefix)
+    c = cast(prefix, dt.datetime.now(dt.UTC))
+    simulation, view, hostile = c.simulation, c.view, c.hostile
+    early = c.early
+    landed = await publish(settings, records([*c.own, *c.hostile_fresh], prefix)
+                           + records([a.doc for a in early], prefix))  # fmt: skip
+    early_positions = landed[len(c.own) + len(c.hostile_fresh) :]
+
+    await run(simulation, via=Via.KAFKA, settings=settings, topic_prefix=prefix)
+    await publish(settings, records(c.honest_fresh, prefix))
+
+    # The time bounds are judged against the append time.
+    late, bad, boundary = late_wave(view, hostile, dt.datetime.now(dt.UTC))
     landed = await publish(
         settings,
         records([a.doc for a in late], prefix)
         + [(prefix + g.topic, g.key, g.value) for g in bad]
         + records([boundary], prefix),
     )
-    world = with_worlds(simulation.world, hostile.world, honest_world, own_world)
-    projectors = {**PROJECTORS, "notifications": build_projector(settings),
-                  "notification_audit": NOTIFICATION_AUDIT}  # fmt: skip
+    projectors = platform_projectors(settings)
     platform = Platform(settings, projectors, prefix, tag)
     conn = await connect(settings)
     try:
@@ -127,12 +162,18 @@ async def hostile_run(settings: Settings) -> HostileRun:
     finally:
         await conn.close()
     return HostileRun(
-        prefix, platform, simulation, world, without_empty_cells(ground_truth(world)), view, hostile,
-        list(zip(early, early_positions, strict=True))
+        prefix, platform, simulation, c.world, without_empty_cells(ground_truth(c.world)), view,
+        hostile, list(zip(early, early_positions, strict=True))
         + list(zip(late, landed[: len(late)], strict=True)),
         list(zip(bad, landed[len(late) : len(late) + len(bad)], strict=True)),
-        honest_fresh, hostile_fresh, projectors,
+        c.honest_fresh, c.hostile_fresh, projectors,
     )  # fmt: skip
+
+
+def platform_projectors(settings: Settings) -> dict[str, Projector]:
+    """The four read models, the notifier's enqueue projector and the notification audit."""
+    return {**PROJECTORS, "notifications": build_projector(settings),
+            "notification_audit": NOTIFICATION_AUDIT}  # fmt: skip
 
 
 def expected_profiles(world: World) -> dict[str, dict[str, Any]]:

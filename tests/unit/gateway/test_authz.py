@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from producers.gateway import authz
 from producers.gateway.keys import Principal
+from schemas import admission as authz
 from schemas.envelope import Event
 from schemas.ownership import Kind, TimeBounds
 from tests.support.events import decoded
