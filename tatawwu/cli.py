@@ -121,7 +121,12 @@ def infra_status(brokers: Brokers = None, port: Port = None) -> None:
         table.add_row("kafka", settings.kafka_bootstrap, "external", "-")
     else:
         for row in kafka_cluster(settings).status():
-            table.add_row(f"kafka node {row['node']}", str(row["port"]), str(row["pid"] or "-"),
+            ports = (
+                f"{row['port']}, {row['ssl_port']} SASL_SSL"
+                if row["ssl_port"]
+                else str(row["port"])
+            )
+            table.add_row(f"kafka node {row['node']}", ports, str(row["pid"] or "-"),
                           "yes" if row["listening"] else "no")  # fmt: skip
     if settings.database_is_external:
         table.add_row("postgres", "external", "-", "-")
