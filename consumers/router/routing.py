@@ -168,9 +168,9 @@ class Router:
         judged_at = time.perf_counter()
         for _ in range(RACE_ROUNDS):
             try:
-                await self.transactor.commit(
-                    out.sends, out.offsets, self.counter(out),
-                    functools.partial(self.admission.store, claims),
+                await self.transactor.commit(  # the claims first: a lost race counts nothing
+                    out.sends, out.offsets, functools.partial(self.admission.store, claims),
+                    self.counter(out),
                 )  # fmt: skip
                 break
             except LostRace:

@@ -105,7 +105,11 @@ class Transactor:
         *before_commit: Callable[[], Awaitable[object]],
     ) -> None:
         """Send everything and the offsets in one transaction, commit once the sends are
-        acknowledged and every `before_commit` (the claims, the counts) is done.
+        acknowledged and every `before_commit` (the claims, then the counts) is done.
+
+        The `before_commit` steps run one after another, in the order given, while the
+        broker acknowledges: the counts must not commit in PostgreSQL when storing the
+        claims has just found the batch judged on a lost race.
 
         Raises on any failure (the first one), with the transaction left open for `abort`
         or `abandon`.
@@ -122,7 +126,7 @@ class Transactor:
             # counts commit in PostgreSQL (before the Kafka commit, as they must).
             await _all(
                 producer.send_offsets_to_transaction(offsets, self.group_id),
-                *(step() for step in before_commit),
+                _in_order(before_commit),
                 *futures,  # any refused send raises here, before the commit
             )
             if self.before_commit_hook is not None:
@@ -131,6 +135,12 @@ class Transactor:
                     await held
             await producer.commit_transaction()
         metrics.TRANSACTION_SECONDS.observe(time.perf_counter() - began)
+
+
+async def _in_order(steps: Sequence[Callable[[], Awaitable[object]]]) -> None:
+    """Each step once the one before it succeeded."""
+    for step in steps:
+        await step()
 
 
 async def _all(*awaitables: Awaitable[object]) -> None:
