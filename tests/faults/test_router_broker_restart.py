@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
+from pydantic import SecretStr
 
 from consumers.router import router_status
 from infra.local.kafka import CONTROLLER_PORT_OFFSET, KafkaCluster
@@ -45,7 +46,13 @@ async def private_kafka(stack: Settings) -> AsyncIterator[tuple[KafkaCluster, Se
                            heap="384m")  # fmt: skip
     try:
         await asyncio.to_thread(cluster.start)
-        yield cluster, stack.model_copy(update={"kafka_bootstrap": cluster.bootstrap})
+        yield cluster, stack.model_copy(update={
+            "kafka_bootstrap": cluster.bootstrap,
+            # A cluster named by address is external: its security is given, not guessed.
+            "kafka_security_protocol": "SASL_PLAINTEXT",
+            "kafka_sasl_username": "admin",
+            "kafka_sasl_password": SecretStr(cluster.admin_password()),
+        })  # fmt: skip
     finally:
         await asyncio.to_thread(cluster.destroy)
 
