@@ -102,8 +102,8 @@ class Router:
 
     def unrouted(self, records: Sequence[Record]) -> list[Record]:
         """The records at or past what this process committed."""
-        committed = self.committed
-        return [r for r in records if r.offset >= committed.get(_tp(r), 0)]
+        committed = self.committed  # TopicPartition keys: a (topic, partition) tuple finds them
+        return [r for r in records if r.offset >= committed.get((r.topic, r.partition), 0)]
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Route one fetched batch: decoded while the previous one commits, then judged and
