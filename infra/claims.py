@@ -81,7 +81,9 @@ async def store_claims(db: Executor, schema: str, claims: dict[Key, str]) -> dic
         [owner for _, owner in rows],
         timeout=QUERY_TIMEOUT_S,
     )
+    if len(inserted) == len(claims):  # every one new: stored as given
+        return dict(claims)
     stored = {(r["kind"], r["id"]): r["owner"] for r in inserted}
-    if len(stored) < len(claims):  # made before (by another entry point, or this one)
-        stored.update(await read_claims(db, schema, [k for k in claims if k not in stored]))
+    # Made before (by another entry point, or by this one): read what is stored.
+    stored.update(await read_claims(db, schema, [k for k in claims if k not in stored]))
     return stored

@@ -102,13 +102,14 @@ class Router:
 
     def unrouted(self, records: Sequence[Record]) -> list[Record]:
         """The records at or past what this process committed."""
-        committed = self.committed
-        return [r for r in records if r.offset >= committed.get(_tp(r), 0)]
+        committed = self.committed  # TopicPartition keys: a (topic, partition) tuple finds them
+        return [r for r in records if r.offset >= committed.get((r.topic, r.partition), 0)]
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Route one fetched batch: decoded while the previous one commits, then judged and
         its transaction started (not awaited: the next batch's decoding overlaps it)."""
         began = time.perf_counter()
+        positions = await self.positions(records)  # first: before anything else runs
         fresh = self.unrouted(records)
         decoded = decode_batch(fresh, self.topic_prefix) if fresh else None
         failed = await self.settle()
@@ -125,12 +126,14 @@ class Router:
                 fresh, decoded = again, decode_batch(again, self.topic_prefix)
             if not fresh or decoded is None:
                 return
-            out, claims = await self.judge(fresh, decoded)
+            out, claims = await self.judge(fresh, decoded, positions)
         except Exception as exc:
             await self.fail(records, exc)
             return
         self.inflight_records = fresh
-        self.inflight = asyncio.create_task(self.commit(fresh, decoded, out, claims, began))
+        self.inflight = asyncio.create_task(
+            self.commit(fresh, decoded, positions, out, claims, began)
+        )
         self.inflight.add_done_callback(functools.partial(self._rewind_on_failure, fresh))
 
     def _rewind_on_failure(self, records: Sequence[Record], task: asyncio.Task[None]) -> None:
@@ -150,17 +153,41 @@ class Router:
             return self.inflight_records, exc
         return None
 
-    async def judge(self, records: Sequence[Record], decoded: Decoded) -> tuple[Outcome, Any]:
+    async def positions(self, records: Sequence[Record]) -> dict[TopicPartition, int]:
+        """Where the consumer stands on each partition of a batch just fetched.
+
+        Past the last record, and past what a read_committed fetch stepped over after it
+        (a partner's transaction markers, its aborted records): committed as the batch's
+        offsets, so the router's lag reaches 0 on a transactional partner's topic.
+        """
+        consumer = self.consumer
+        found: dict[TopicPartition, int] = {}
+        if consumer is None:
+            return found
+        assigned = consumer.assignment()
+        for where in {(r.topic, r.partition) for r in records}:
+            tp = TopicPartition(*where)
+            if tp in assigned:
+                with contextlib.suppress(Exception):  # unknown: the last record's + 1 then
+                    found[tp] = await asyncio.wait_for(consumer.position(tp), 0.05)
+        return found
+
+    async def judge(
+        self, records: Sequence[Record], decoded: Decoded, positions: dict[TopicPartition, int]
+    ) -> tuple[Outcome, Any]:
         """Each organisation's events judged: what to send, and the claims to store."""
         assert self.admission is not None
         groups = [(Organisation(org), b.events, b.entered) for org, b in decoded.by_org.items()]
         judged, claims = await self.admission.judge_batch(groups)
         refusals = dict(zip(decoded.by_org, judged, strict=True))
-        return outcome(records, decoded, refusals, self.topic_prefix), claims
+        out = outcome(records, decoded, refusals, self.topic_prefix)
+        for tp, offset in out.offsets.items():
+            out.offsets[tp] = max(offset, positions.get(tp, 0))
+        return out, claims
 
     async def commit(
-        self, records: Sequence[Record], decoded: Decoded, out: Outcome, claims: Any,
-        began: float,
+        self, records: Sequence[Record], decoded: Decoded, positions: dict[TopicPartition, int],
+        out: Outcome, claims: Any, began: float,
     ) -> None:  # fmt: skip
         """The batch's transaction; judged again at once when a claim was lost to another
         entry point (its claim is then known)."""
@@ -176,7 +203,7 @@ class Router:
             except LostRace:
                 await self.transactor.abort()
                 log.info("claims_race_lost", records=len(records))
-                out, claims = await self.judge(records, decoded)
+                out, claims = await self.judge(records, decoded, positions)
         else:
             msg = f"claims kept changing under {RACE_ROUNDS} rounds of judging"
             raise RuntimeError(msg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from consumers.router.counts import schema_for
 from consumers.status import dead_letters
 from infra.bus import record_of
 from infra.db import connect
+from infra.kafka import build_producer
 from infra.settings import Settings
 from schemas.decode import decode_event
 from schemas.topics import DEADLETTER
@@ -211,3 +213,35 @@ async def test_a_new_partners_topic_is_routed_within_seconds(
     assert waited < 10
     forwarded = await read_all(stack, [prefix + t for t in CANONICAL])
     assert len(forwarded) == 5
+
+
+async def test_a_partners_aborted_transaction_is_not_forwarded_and_its_lag_reaches_zero(
+    stack: Settings, prefix: str, unique: str
+) -> None:
+    """A partner writing with transactions: its aborted records are never judged; the
+    router commits past its transaction markers, so the ingress lag is 0."""
+    org = f"org-{unique}"
+    [topic] = await create_ingress(stack, prefix, [org])
+    launch, published, registered, signed_up = honest(org, unique)
+    producer = build_producer(stack, transactional_id=f"partner-{unique}")
+    await producer.start()
+    try:
+        for documents, commit in (([launch, published], True), ([registered], False),
+                                  ([signed_up], True)):  # fmt: skip
+            async with contextlib.AsyncExitStack() as stack_:
+                await producer.begin_transaction()
+                stack_.push_async_callback(
+                    producer.commit_transaction if commit else producer.abort_transaction
+                )
+                for key, value, _ in [as_raw(d) for d in documents]:
+                    await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+    async with running_router(stack, prefix):
+        await wait_routed(stack, prefix, [topic], 30)  # the end: past the last marker
+    forwarded = await read_all(stack, [prefix + t for t in CANONICAL])
+    assert sorted(orjson.loads(r.value)["id"] for r in forwarded) == sorted(
+        d["id"] for d in (launch, published, signed_up)
+    )
+    [status] = await router_status(stack, prefix)
+    assert (status["lag"], status["accepted"], status["refused"]) == (0, 3, {})

@@ -37,6 +37,9 @@ class FakeConsumer:
     def highwater(self, tp: TopicPartition) -> int:
         return 100
 
+    async def position(self, tp: TopicPartition) -> int:
+        raise KeyError(tp)  # unknown: the batch's last offset + 1 counts
+
 
 class FakeTransactor:
     """Commits (or fails, as scripted) the offsets it is given; counts its restarts."""
@@ -74,7 +77,7 @@ def router(consumer: FakeConsumer, routed: list[list[int]], fail: list[bool]) ->
     r.transactor = FakeTransactor(fail, routed)  # type: ignore[assignment]
     r.admission = FakeAdmission()  # type: ignore[assignment]
 
-    async def judge(batch: list[Any], decoded: Any) -> tuple[Outcome, Any]:
+    async def judge(batch: list[Any], decoded: Any, positions: Any) -> tuple[Outcome, Any]:
         routed.append([rec.offset for rec in batch])
         return Outcome(offsets={TP: batch[-1].offset + 1}), {}
 
