@@ -23,6 +23,8 @@ import pstats
 import statistics
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -164,6 +166,22 @@ async def in_child(kind: str, *args: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- main
 
 
+@asynccontextmanager
+async def running_gateway(settings: Settings) -> AsyncIterator[tuple[Any, str]]:
+    """The gateway app served by uvicorn on this event loop, an ephemeral port: (app, url)."""
+    app = create_app(settings)
+    sock = bind_ephemeral()
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to await
+        await asyncio.sleep(0.02)
+    try:
+        yield app, f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
 async def bench(count: int, profile: bool) -> None:
     settings = get_settings().model_copy(
         update={"gateway_rate_per_s": 1e9, "gateway_rate_burst": 10**9}
@@ -173,14 +191,7 @@ async def bench(count: int, profile: bool) -> None:
     ceiling = await raw_producer(settings, run, org, count)
     tuned = await raw_producer(settings, run, org, count, **producer_options(settings))
 
-    app = create_app(settings)
-    sock = bind_ephemeral()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn_config(app, settings))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to await
-        await asyncio.sleep(0.02)
-    try:
+    async with running_gateway(settings) as (app, url):
         issued = await add_partner_key(app.state.pool, org)
         key = issued.key
         async with httpx.AsyncClient(base_url=url) as client:  # the bench org owns its campaign
@@ -197,9 +208,6 @@ async def bench(count: int, profile: bool) -> None:
             profiler.disable()
         latency = await in_child("latency", url, key, run, org, count)
         await revoke_partner_key(app.state.pool, issued.key_id)  # the key dies with the run
-    finally:
-        server.should_exit = True
-        await serving
 
     table = Table(
         title=f"gateway benchmark ({count} events; batches of {BATCH}; {CLIENTS} clients)"

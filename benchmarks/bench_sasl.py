@@ -20,16 +20,16 @@ import asyncio
 import os
 import statistics
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import httpx
 import orjson
-import uvicorn
 from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.bench_gateway import in_child, launch, raw_producer
+from benchmarks.bench_gateway import in_child, launch, raw_producer, running_gateway
 from benchmarks.projector_runs import projector_rate
 from benchmarks.support import delete_topics, drop_schemas
 from infra.kafka import ensure_topics
@@ -37,9 +37,7 @@ from infra.local.kafka import CONTROLLER_PORT_OFFSET, KafkaCluster
 from infra.local.principals import service_password
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
-from producers.gateway import create_app
 from producers.gateway.partners import add_partner_key, revoke_partner_key
-from producers.gateway.server import bind_ephemeral, uvicorn_config
 from schemas.topics import CATALOG
 from tests.support.ports import free_ports_below_ephemeral
 from tests.support.projectors import create_prefixed_topics
@@ -48,18 +46,18 @@ from tests.support.streams import build_stream, publish_stream
 console = Console()
 
 
-@contextmanager
-def plaintext_cluster(settings: Settings) -> Iterator[Settings]:
+@asynccontextmanager
+async def plaintext_cluster(settings: Settings) -> AsyncIterator[Settings]:
     """A plaintext single broker for the run (deleted after), and settings that use it."""
     port = free_ports_below_ephemeral(0, CONTROLLER_PORT_OFFSET)
     cluster = KafkaCluster(settings.cache_dir.resolve(), port=port, secure=False)
-    cluster.start()
+    await asyncio.to_thread(cluster.start)
     try:
         yield settings.model_copy(
             update={"kafka_bootstrap": cluster.bootstrap, "kafka_security_protocol": None}
         )
     finally:
-        cluster.destroy()
+        await asyncio.to_thread(cluster.destroy)
 
 
 def as_service(settings: Settings, name: str) -> Settings:
@@ -82,17 +80,8 @@ async def gateway_batches(settings: Settings, count: int) -> float:
     )
     run = uuid.uuid4().hex[:8]
     org = f"org-bench-{run}"
-    app = create_app(settings)
-    sock = bind_ephemeral()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn_config(app, settings))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to await
-        await asyncio.sleep(0.02)
-    try:
+    async with running_gateway(settings) as (app, url):
         issued = await add_partner_key(app.state.pool, org)
-        import httpx
-
         async with httpx.AsyncClient(base_url=url) as client:
             headers = {"Authorization": f"Bearer {issued.key}", "Content-Type": "application/json"}
             answer = await client.post(
@@ -101,13 +90,10 @@ async def gateway_batches(settings: Settings, count: int) -> float:
             answer.raise_for_status()
         result = await in_child("batches", url, issued.key, run, org, count)
         await revoke_partner_key(app.state.pool, issued.key_id)
-        if result["errors"]:
-            msg = f"the gateway answered {result['errors']} requests with an error"
-            raise RuntimeError(msg)
-        return float(result["eps"])
-    finally:
-        server.should_exit = True
-        await serving
+    if result["errors"]:
+        msg = f"the gateway answered {result['errors']} requests with an error"
+        raise RuntimeError(msg)
+    return float(result["eps"])
 
 
 async def projector_sustained(settings: Settings, stream: object, tag: str, n: int) -> float:
@@ -146,7 +132,7 @@ async def bench(args: argparse.Namespace) -> None:
         opportunities=400,
     )  # fmt: skip
     figures: dict[tuple[str, str], list[float]] = {}
-    with plaintext_cluster(secured) as plain:
+    async with plaintext_cluster(secured) as plain:
         await ensure_topics(plain, CATALOG)
         for n in range(args.rounds):
             for label, settings in (("plaintext", plain), ("SASL/SCRAM + ACLs", secured)):

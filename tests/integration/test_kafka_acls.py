@@ -21,23 +21,15 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
-from pydantic import SecretStr
 
 from infra.kafka import build_admin, build_producer
 from infra.local.principals import service_password
 from infra.settings import Settings
 from schemas.topics import DEADLETTER, NOTIFICATIONS, VOLUNTEERS, ingress_topic
 from tatawwu.partners import DirectAccess, grant_direct_access, revoke_direct_access
+from tests.support.principals import ACL_WAIT_S, as_principal, eventually_writes
 
 pytestmark = pytest.mark.usefixtures("stack")
-ACL_WAIT_S = 15.0  # ACLs reach the broker's authorizer through the metadata log
-
-
-def as_principal(settings: Settings, user: str, password: str) -> Settings:
-    """The same stack, connecting as `user`."""
-    return settings.model_copy(
-        update={"kafka_sasl_username": user, "kafka_sasl_password": SecretStr(password)}
-    )
 
 
 @pytest.fixture
@@ -80,19 +72,6 @@ async def producer_as(settings: Settings, **options: Any) -> AsyncIterator[AIOKa
         yield producer
     finally:
         await producer.stop()
-
-
-async def eventually_writes(producer: AIOKafkaProducer, topic: str) -> None:
-    """The first write may race the ACL's arrival at the authorizer: retry a few seconds."""
-    deadline = asyncio.get_running_loop().time() + ACL_WAIT_S
-    while True:
-        try:
-            await producer.send_and_wait(topic, b"{}", key=b"k")
-            return
-        except TopicAuthorizationFailedError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.3)
 
 
 async def _write_until_refused(producer: AIOKafkaProducer, topic: str) -> None:

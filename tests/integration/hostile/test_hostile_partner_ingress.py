@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
 from pydantic import SecretStr
 
@@ -47,12 +46,12 @@ from tests.integration.hostile.ingress import (
     unknown_claim_rules,
 )
 from tests.integration.hostile.platform import Position, dead_letter_topic, dead_letters, parked
+from tests.support.principals import eventually_writes
 from tests.support.projectors import delete_topics
 from tests.support.router import read_all
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 CANONICAL = [spec.name for spec in CATALOG if spec is not DEADLETTER]
-ACL_WAIT_S = 15.0  # ACLs reach the broker's authorizer through the metadata log
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +212,7 @@ async def test_as_its_own_principal_the_hostile_cannot_bypass_the_router(
     producer = build_producer(partner, request_timeout_ms=5000)
     try:
         await producer.start()
-        await _eventually_writes(producer, access.topic)
+        await eventually_writes(producer, access.topic)
         one_per_topic = {attack.topic: attack for attack, _ in hostile.attacks}
         assert len(one_per_topic) == 6, sorted(one_per_topic)
         for topic, attack in one_per_topic.items():
@@ -224,16 +223,3 @@ async def test_as_its_own_principal_the_hostile_cannot_bypass_the_router(
         await producer.stop()
         await asyncio.to_thread(revoke_direct_access, stack, org)
         await delete_topics(stack, access.topic)
-
-
-async def _eventually_writes(producer: AIOKafkaProducer, topic: str) -> None:
-    """The first write may race the ACL's arrival at the broker's authorizer: retry."""
-    deadline = asyncio.get_running_loop().time() + ACL_WAIT_S
-    while True:
-        try:
-            await producer.send_and_wait(topic, b"{}", key=b"k")
-            return
-        except TopicAuthorizationFailedError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.3)
