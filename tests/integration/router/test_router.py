@@ -162,7 +162,7 @@ async def test_a_projector_catches_up_on_what_the_router_forwarded(
     schema = f"rtc_{unique}"
     try:
         await run_until_caught_up(stack, {"campaigns": CAMPAIGNS}, {"campaigns": schema}, prefix,
-                                  group=f"g{unique}", wait_s=4)  # fmt: skip
+                                  group=f"g{unique}", wait_s=2)  # fmt: skip
     finally:
         conn = await connect(stack)
         await conn.execute(f'drop schema if exists "{schema}" cascade')
