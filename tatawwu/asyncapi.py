@@ -10,6 +10,9 @@ What is in it, and how true each part is:
 - `send` operations of the gateway: one per topic of the event registry its emit uses,
   with that topic's envelopes. The gateway sends with the batched aiokafka path of
   `infra.bus.emit` (for speed), not through these publisher objects.
+- `receive` of the Kafka-ingress router: one pattern subscription over every partner's
+  `tatawwu.ingress.{org}`, any current event type (declared here as the router's
+  FastStream subscriber is, with the envelopes as its payload).
 - `receive` operations: each projector's and the notifier's subscriptions, from the same
   `Projector.topics` the runtime subscribes to (via `tatawwu.manifest`), with the
   envelopes of the event types that projector handles on that topic. The runtime consumes
@@ -36,15 +39,20 @@ from consumers.notifications import NAME as NOTIFIER
 from consumers.notifications import build_projector
 from consumers.notifications.outcomes import outcome_publisher
 from consumers.notifications.service import GROUP as NOTIFIER_GROUP
+from consumers.router import GROUP as ROUTER_GROUP
+from consumers.router import NAME as ROUTER
+from consumers.router.service import DESCRIPTION as ROUTER_DESCRIPTION
+from consumers.router.service import ingress_pattern
 from consumers.runtime import Projector
 from consumers.runtime.deadletters import deadletter_publisher
 from infra.bus import CLOUDEVENTS_JSON
 from infra.settings import Settings
 from infra.streams import Publishers, build_stream_broker
 from schemas.registry import CURRENT
-from schemas.topics import BY_NAME
+from schemas.topics import BY_NAME, INGRESS_PREFIX
 
 TITLE = "Tatawwu event bus"
+INGRESS_TOPIC = f"{INGRESS_PREFIX}{{org}}"
 CLOUDEVENTS = CLOUDEVENTS_JSON.decode()
 RAW_BYTES = "application/octet-stream"  # dead letters and replays: the original bytes
 DESCRIPTION = (
@@ -102,17 +110,43 @@ def build_broker() -> Any:
                 description=f"Consumed by {name} (consumer group {group}; aiokafka runtime, "
                 "offsets stored in PostgreSQL with the read model).",
             )(handler)
+    _declare_router(broker)
     return broker
+
+
+def _declare_router(broker: Any) -> None:
+    """The router's subscription: every partner's ingress topic, any current event type."""
+
+    async def route(event: Any) -> None:  # a declaration: never run
+        return None
+
+    route.__annotations__ = {"event": _union(tuple(s.envelope for s in CURRENT.values()))}
+    broker.subscriber(
+        pattern=ingress_pattern(),
+        group_id=ROUTER_GROUP,
+        title=f"{INGRESS_TOPIC}:{ROUTER}",
+        description=f"{ROUTER_DESCRIPTION} Written by partners with direct Kafka access, each "
+        "to its own topic only (Kafka ACLs): CloudEvents in structured mode or the Kafka binary "
+        "binding, keyed by subject. FastStream batch subscriber (consumer group "
+        f"{ROUTER_GROUP}); accepted events go on to the canonical topics as the gateway's "
+        "do, refused records to tatawwu.deadletter.",
+    )(route)
 
 
 def _finish(document: dict[str, Any]) -> dict[str, Any]:
     """Add what FastStream does not render: content types and the Kafka message key."""
     document["defaultContentType"] = CLOUDEVENTS
+    for name, channel in document["channels"].items():
+        if name.startswith(INGRESS_TOPIC):  # AsyncAPI 3 declares the address's parameters
+            channel["parameters"] = {"org": {"description": "the partner organisation's id"}}
     for name, message in document["components"]["messages"].items():
         topic = name.split(":", 1)[0]
         raw = topic == "tatawwu.deadletter" or ":replay:" in name
         message["contentType"] = RAW_BYTES if raw else CLOUDEVENTS
-        key = "the original record's key" if raw else f"{BY_NAME[topic].key} (the subject)"
+        if topic in BY_NAME:
+            key = "the original record's key" if raw else f"{BY_NAME[topic].key} (the subject)"
+        else:  # an ingress topic: keyed as the event's canonical topic is
+            key = "the subject (as on the event's canonical topic)"
         message["bindings"] = {
             "kafka": {"bindingVersion": "0.5.0", "key": {"type": "string", "description": key}}
         }

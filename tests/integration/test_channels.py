@@ -12,7 +12,8 @@ halves, against the local sinks) and `dlq replay`. For each channel of the docum
 - `send` of the notifier's outcomes: `notification.*` events from `platform/notifications`;
 - `send` of dead letters: records naming a projector (or the notifier) and an origin;
 - `send` of the replay: records carrying `replayed_from`;
-- `receive`: the topic is in that consumer's `_offsets` bookkeeping (PostgreSQL).
+- `receive`: the topic is in that consumer's `_offsets` bookkeeping (PostgreSQL); for the
+  router, its group committed offsets on an ingress topic (one partner's event, routed).
 
 A channel documented but not used this way (say, a new publisher nothing calls) fails.
 """
@@ -25,6 +26,7 @@ import pytest
 
 from consumers.dlq import replay
 from consumers.notifications import NAME as NOTIFIER
+from consumers.router import NAME as ROUTER
 from consumers.runtime.deadletters import forget_publishers, original_of, use_publishers
 from infra.bus import Outgoing, emit
 from infra.db import connect
@@ -34,12 +36,21 @@ from infra.settings import Settings
 from infra.streams import Publishers, build_stream_broker
 from schemas.examples import example
 from schemas.registry import CURRENT
+from schemas.topics import INGRESS_PREFIX
 from tatawwu.asyncapi import asyncapi_document
 from tatawwu.manifest import PROJECTORS
 from tests.integration.notifications.conftest import notifier, notifier_settings, settled
 from tests.integration.notifications.world import publish_events, registered
-from tests.support.events import record
+from tests.support.events import event, record
 from tests.support.projectors import create_prefixed_topics, run_until_caught_up
+from tests.support.router import (
+    as_raw,
+    committed_offsets,
+    create_ingress,
+    produce,
+    running_router,
+    wait_routed,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 __all__ = ["notifier_settings"]  # the fixture, shared with the notifier tests
@@ -97,6 +108,15 @@ async def test_every_documented_channel_is_produced_or_consumed(
         await publishers.broker.stop()
     report = await replay(stack, topic_prefix=prefix)
     assert {o[0] for o in report.replayed} == {prefix + t for t in consumed}
+    # The router: one partner's event on its ingress topic, routed (after the replay,
+    # which it must not add origins to).
+    org = f"chan-{unique}"
+    [ingress] = await create_ingress(stack, prefix, [org])
+    own = event("organization.registered", org_id=org, source=f"partner/{org}")
+    await produce(stack, ingress, [as_raw(own)])
+    async with running_router(stack, prefix):
+        await wait_routed(stack, prefix, [ingress], 30)
+    routed = await committed_offsets(stack, prefix)
 
     document = asyncapi_document()
     conn = await connect(stack)
@@ -105,7 +125,9 @@ async def test_every_documented_channel_is_produced_or_consumed(
         for operation in document["operations"].values():
             name = operation["channel"]["$ref"].rsplit("/", 1)[-1]
             topic, component = name.split(":", 1)
-            if operation["action"] == "receive":
+            if operation["action"] == "receive" and component == ROUTER:
+                ok = any(tp.topic.startswith(prefix + INGRESS_PREFIX) for tp in routed)
+            elif operation["action"] == "receive":
                 if component not in schemas:  # a consumer this test does not run
                     unused.append(name)
                     continue
