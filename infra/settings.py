@@ -74,8 +74,18 @@ class Settings(BaseSettings):
     # nobody: it is suppressed at once (`cause_in_future`) instead of waiting forever.
     notify_max_future_s: float = Field(default=300.0, ge=0)
     # A claimed message not recorded within this long (its sender died) is sent again,
-    # under the same idempotency key.
-    notify_lease_s: float = 60.0
+    # under the same idempotency key; the former holder's late result is then discarded
+    # (fenced by the claim's lease token).
+    notify_lease_s: float = Field(default=60.0, gt=0)
+    # Provider rate limits (requests a second, token buckets in the sender).
+    notify_sms_per_s: float = Field(default=1000.0, gt=0)
+    notify_email_per_s: float = Field(default=1000.0, gt=0)
+    # SMTP transport security: `smtp://` upgrades with STARTTLS whenever the relay offers
+    # it; with `smtp_require_tls` a relay that does not offer it gets nothing (the send
+    # fails and is retried like any provider error). `smtps://` is implicit TLS. The CA
+    # file verifies the relay's certificate (the system's store when empty).
+    smtp_require_tls: bool = False
+    smtp_ca_file: str = ""
 
     # Trust boundary (schemas/ownership.py): an event's `time` may be at most this far
     # ahead of the moment it entered (the broker's append time, or now at the gateway),

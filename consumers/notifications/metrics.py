@@ -33,6 +33,12 @@ RETRIES = Counter(
     "Sends that failed and were scheduled again, by channel",
     ["channel"],
 )
+FENCED = Counter(
+    "tatawwu_notifier_fenced_total",
+    "Results discarded because the row's lease was lost (expired, or claimed again by "
+    "another sender), by channel and stage (before_send: not sent; record: not recorded)",
+    ["channel", "stage"],
+)
 SEND_SECONDS = Histogram(
     "tatawwu_notifier_send_seconds",
     "Seconds to hand one message to its provider (SMTP or the SMS API), failures included",

@@ -255,6 +255,7 @@ class Claimed:
     attempts: int
     cause_time: dt.datetime
     cause_trace_id: str | None = None  # the trace the cause event's record carried
+    lease_token: Any = None  # this claim's token (uuid): every later update must match it
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ import orjson
 
 SMTP_FILE = "smtp.jsonl"
 SMS_FILE = "sms.jsonl"
+# One line per repeat a sink dropped (same idempotency key or Message-ID): with the files
+# above they count every request a sink was *asked*, before deduplication.
+SMTP_REPEATS_FILE = "smtp-repeats.jsonl"
+SMS_REPEATS_FILE = "sms-repeats.jsonl"
 
 
 def now_iso() -> str:
@@ -45,3 +49,8 @@ def read_smtp(directory: Path) -> list[dict[str, Any]]:
 def read_sms(directory: Path) -> list[dict[str, Any]]:
     """Every SMS the SMS sink accepted in directory, oldest first (duplicates not repeated)."""
     return _read(Path(directory) / SMS_FILE)
+
+
+def read_repeats(directory: Path, name: str) -> list[dict[str, Any]]:
+    """Every repeat a sink dropped (`SMTP_REPEATS_FILE` or `SMS_REPEATS_FILE`), oldest first."""
+    return _read(Path(directory) / name)

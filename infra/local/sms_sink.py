@@ -1,13 +1,16 @@
 """The local SMS sink (FastAPI): a small provider-like HTTP API for tests and dev.
 
-It honours `Idempotency-Key` (also across restarts), can be told to fail the next
-requests, and keeps one JSON line per accepted message. Its problem `type`s are its own
+It honours `Idempotency-Key` (also across restarts; each dropped repeat is one line of
+`sms-repeats.jsonl`), can be told to fail the next requests or to answer slowly (a slow
+provider: the key is taken on arrival, the answer comes `delay_s` later), and keeps one
+JSON line per accepted message. Its problem `type`s are its own
 (`urn:tatawwu:sms-sink:<status>`): it stands in for a third-party provider, not for our
 API. Logs carry ids and counts only, never numbers or message text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +22,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
-from infra.local.sink_files import SMS_FILE, append_record, now_iso, read_sms
+from infra.local.sink_files import (
+    SMS_FILE,
+    SMS_REPEATS_FILE,
+    append_record,
+    now_iso,
+    read_sms,
+)
 
 log = structlog.get_logger("infra.local.sinks")
 
@@ -50,6 +59,12 @@ class FailRequest(BaseModel):
     status: int = Field(default=503, ge=400, le=599)
 
 
+class DelayRequest(BaseModel):
+    """`POST /control/delay`: answer each accepted message `seconds` late (0: at once)."""
+
+    seconds: float = Field(default=0.0, ge=0, le=600)
+
+
 @dataclass
 class SmsState:
     """The SMS sink's memory: idempotency keys seen, injected failures, counters."""
@@ -58,6 +73,7 @@ class SmsState:
     ids_by_key: dict[str, str] = field(default_factory=dict)
     fail_remaining: int = 0
     fail_status: int = 503
+    delay_s: float = 0.0
     accepted: int = 0
     duplicates: int = 0
     failed: int = 0
@@ -72,7 +88,8 @@ class SmsState:
     def stats(self) -> dict[str, int]:
         """Counters since start, for `GET /stats`."""
         return {"accepted": self.accepted, "duplicates": self.duplicates, "failed": self.failed,
-                "rejected": self.rejected, "fail_pending": self.fail_remaining}  # fmt: skip
+                "rejected": self.rejected, "fail_pending": self.fail_remaining,
+                "delay_ms": round(self.delay_s * 1000)}  # fmt: skip
 
 
 def _problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None,
@@ -94,7 +111,7 @@ def create_sms_app(directory: Path) -> FastAPI:
     app = FastAPI(title="Tatawwu SMS sink", docs_url="/docs", redoc_url=None)
     state = SmsState(Path(directory))
     app.state.sms = state
-    path = Path(directory) / SMS_FILE
+    path, repeats = Path(directory) / SMS_FILE, Path(directory) / SMS_REPEATS_FILE
 
     async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -127,6 +144,8 @@ def create_sms_app(directory: Path) -> FastAPI:
         if idempotency_key and idempotency_key in state.ids_by_key:
             state.duplicates += 1
             sink_id = state.ids_by_key[idempotency_key]
+            append_record(repeats, {"received_at": now_iso(), "id": sink_id,
+                                    "idempotency_key": idempotency_key})  # fmt: skip
             log.info("sms_duplicate", id=sink_id)
             return JSONResponse({"id": sink_id, "status": "duplicate"}, 200)
         sink_id = f"sms-{uuid.uuid4().hex}"
@@ -137,6 +156,8 @@ def create_sms_app(directory: Path) -> FastAPI:
             state.ids_by_key[idempotency_key] = sink_id
         state.accepted += 1
         log.info("sms_accepted", id=sink_id, chars=len(message.body))
+        if state.delay_s:  # after the key is taken: a repeat meanwhile is a duplicate
+            await asyncio.sleep(state.delay_s)
         return JSONResponse({"id": sink_id, "status": "accepted"}, 202)
 
     @app.get("/v1/messages")
@@ -148,9 +169,14 @@ def create_sms_app(directory: Path) -> FastAPI:
         state.fail_remaining, state.fail_status = request.count, request.status
         return {"count": request.count, "status": request.status}
 
+    @app.post("/control/delay")
+    async def delay(request: DelayRequest) -> dict[str, float]:
+        state.delay_s = request.seconds
+        return {"seconds": request.seconds}
+
     @app.post("/control/reset")
     async def reset() -> dict[str, int]:
-        state.fail_remaining = 0
+        state.fail_remaining, state.delay_s = 0, 0.0
         return {"count": 0}
 
     @app.get("/stats")

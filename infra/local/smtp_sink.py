@@ -1,10 +1,16 @@
 """The local SMTP sink (aiosmtpd): accept every message, keep one JSON line for each.
 
+A message whose Message-ID it already stored (also before a restart) is a repeat: it is
+accepted (250, as a relay deduplicating by Message-ID does) but not stored again, and
+counted as one line of `smtp-repeats.jsonl`. `delay_s` makes it a slow relay (the answer
+to DATA comes that much later, after the message is stored).
+
 Logs carry ids and counts only, never addresses or message text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import uuid
@@ -15,7 +21,13 @@ from typing import Any
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from infra.local.sink_files import SMTP_FILE, append_record, now_iso
+from infra.local.sink_files import (
+    SMTP_FILE,
+    SMTP_REPEATS_FILE,
+    append_record,
+    now_iso,
+    read_smtp,
+)
 
 log = structlog.get_logger("infra.local.sinks")
 
@@ -68,17 +80,32 @@ def email_record(envelope: Envelope) -> dict[str, Any]:
 
 
 class SmtpSinkHandler:
-    """aiosmtpd handler: accept every message, store it as one line of `smtp.jsonl`."""
+    """aiosmtpd handler: store each new message as one line of `smtp.jsonl`, drop repeats."""
 
     def __init__(self, directory: Path) -> None:
         self.path = Path(directory) / SMTP_FILE
+        self.repeats_path = Path(directory) / SMTP_REPEATS_FILE
         self.received = 0
+        self.duplicates = 0
+        self.delay_s = 0.0
+        self.message_ids = {m["message_id"] for m in read_smtp(directory) if m.get("message_id")}
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        """Store the message and answer 250."""
+        """Store the message (or count its repeat) and answer 250."""
         record = email_record(envelope)
+        message_id = record["message_id"]
+        if message_id and message_id in self.message_ids:
+            self.duplicates += 1
+            append_record(self.repeats_path, {"received_at": record["received_at"],
+                                              "message_id": message_id})  # fmt: skip
+            log.info("email_duplicate", size=record["size"])
+            return "250 Duplicate Message-ID, already accepted"
+        if message_id:
+            self.message_ids.add(message_id)
         append_record(self.path, record)
         self.received += 1
         log.info("email_received", id=record["id"], recipients=len(record["rcpt_tos"]),
                  size=record["size"], parse_error="parse_error" in record)  # fmt: skip
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         return "250 Message accepted for delivery"
