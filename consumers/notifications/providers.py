@@ -2,10 +2,16 @@
 
 Each send carries the notification id as its idempotency key (SMTP `Message-ID` and
 `X-Idempotency-Key`, SMS `Idempotency-Key`), so a repeat after a lost lease is dropped.
+SMTP is encrypted whenever the relay allows: `smtps://` is implicit TLS, `smtp://`
+upgrades with STARTTLS when offered (required with `TATAWWU_SMTP_REQUIRE_TLS`, and
+whenever the URL carries credentials); the relay's certificate is checked against the
+system's CAs or `TATAWWU_SMTP_CA_FILE`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from urllib.parse import unquote, urlsplit
@@ -33,15 +39,42 @@ class Providers:
         self.settings = settings
         self.http = http
         url = urlsplit(settings.smtp_url)
+        self._implicit_tls = url.scheme == "smtps"
+        self._tls = ssl.create_default_context(cafile=settings.smtp_ca_file or None)
         self._smtp = {
             "hostname": url.hostname or "127.0.0.1",
-            "port": url.port or (465 if url.scheme == "smtps" else 25),
-            "use_tls": url.scheme == "smtps",
-            "start_tls": None if url.scheme == "smtps" else False,
-            "username": unquote(url.username) if url.username else None,
-            "password": unquote(url.password) if url.password else None,
+            "port": url.port or (465 if self._implicit_tls else 25),
+            "use_tls": self._implicit_tls,
+            "start_tls": False,  # decided in `_connect`, once the relay's EHLO is known
+            "tls_context": self._tls,
             "timeout": 15,
         }
+        self._login = (unquote(url.username), unquote(url.password or "")) if url.username else None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        """A connected, encrypted-when-possible, logged-in SMTP client.
+
+        STARTTLS whenever the relay offers it; with `smtp_require_tls`, a relay that does
+        not gets nothing. Credentials never cross an unencrypted connection.
+        """
+        client = aiosmtplib.SMTP(**self._smtp)
+        await client.connect()
+        try:
+            if not self._implicit_tls:
+                await client.ehlo()
+                if client.supports_extension("starttls"):
+                    await client.starttls(tls_context=self._tls)
+                elif self.settings.smtp_require_tls or self._login:
+                    why = "TATAWWU_SMTP_REQUIRE_TLS is set" if self.settings.smtp_require_tls \
+                        else "credentials are never sent in clear"  # fmt: skip
+                    msg = f"the SMTP relay does not offer STARTTLS and {why}: nothing sent"
+                    raise DeliveryError(msg, permanent=False)
+            if self._login:
+                await client.login(*self._login)
+        except BaseException:
+            client.close()
+            raise
+        return client
 
     async def email(self, notification_id: str, to: str, mail: Email) -> str:
         """Send one email; the provider's id is our Message-ID."""
@@ -56,7 +89,12 @@ class Providers:
         message.add_alternative(mail.html, subtype="html")
         message["Content-Language"] = mail.language  # after the content: set_content drops it
         try:
-            await aiosmtplib.send(message, **self._smtp)
+            client = await self._connect()
+            try:
+                await client.send_message(message)
+            finally:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await client.quit()
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             raise DeliveryError(

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 import weakref
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,8 +27,9 @@ import uvicorn
 from aiosmtpd.smtp import SMTP
 
 from infra.local.sink_files import SMS_FILE, SMTP_FILE, read_sms, read_smtp
+from infra.local.sink_tls import self_signed, server_context
 from infra.local.sms_sink import SmsState, create_sms_app
-from infra.local.smtp_sink import SmtpSinkHandler, email_record
+from infra.local.smtp_sink import Credentials, SmtpSinkHandler, email_record
 
 __all__ = [
     "SMS_FILE",
@@ -67,10 +69,23 @@ class Sinks:
     """
 
     def __init__(self, directory: Path, *, host: str = "127.0.0.1", smtp_port: int = 2525,
-                 sms_port: int = 8025) -> None:  # fmt: skip
+                 sms_port: int = 8025, starttls: bool = False, smtps_port: int | None = None,
+                 login: tuple[str, str] | None = None) -> None:  # fmt: skip
+        """`starttls`: offer STARTTLS; `smtps_port`: also listen with implicit TLS (0: a
+        free port); `login`: accept AUTH with it (also in clear, to catch a client that
+        sends it so: `credentials.attempts` says which). TLS uses a self-signed
+        certificate written to `directory` (`tls_cert`, the CA file clients trust)."""
         self.directory, self.host = Path(directory), host
-        self.smtp_port, self.sms_port = smtp_port, sms_port
+        self.smtp_port, self.sms_port, self.smtps_port = smtp_port, sms_port, smtps_port
         self.smtp_handler = SmtpSinkHandler(self.directory)
+        self.credentials = Credentials(*login) if login else None
+        self.tls_cert: Path | None = None
+        self._tls: ssl.SSLContext | None = None
+        if starttls or smtps_port is not None:
+            self.tls_cert, key = self_signed(self.directory)
+            self._tls = server_context(self.tls_cert, key)
+        self._starttls = starttls
+        self._smtps_server: asyncio.Server | None = None
         self._smtp_server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
         self.sms_app = create_sms_app(self.directory)
@@ -98,11 +113,19 @@ class Sinks:
         """The SMS sink's counters and injected failures."""
         return self.sms_app.state.sms
 
-    def _smtp_session(self) -> SMTP:
+    def _smtp_session(self, *, starttls: bool | None = None) -> SMTP:
+        tls = self._tls if (self._starttls if starttls is None else starttls) else None
         session = SMTP(self.smtp_handler, enable_SMTPUTF8=True, hostname="tatawwu-smtp-sink",
-                       ident="Tatawwu SMTP sink", loop=asyncio.get_running_loop())  # fmt: skip
+                       ident="Tatawwu SMTP sink", loop=asyncio.get_running_loop(),
+                       tls_context=tls, authenticator=self.credentials,
+                       auth_require_tls=False)  # fmt: skip
         self._sessions.add(session)
         return session
+
+    @property
+    def smtps_url(self) -> str:
+        """`smtps://host:port` (implicit TLS), when the sink listens for it."""
+        return f"smtps://{self.host}:{self.smtps_port}"
 
     async def start(self) -> Sinks:
         """Bind both ports and serve; return once both accept connections."""
@@ -112,6 +135,12 @@ class Sinks:
         loop = asyncio.get_running_loop()
         self._smtp_server = await loop.create_server(self._smtp_session, self.host, self.smtp_port)
         self.smtp_port = self._smtp_server.sockets[0].getsockname()[1]
+        if self.smtps_port is not None:
+            self._smtps_server = await loop.create_server(
+                lambda: self._smtp_session(starttls=False), self.host, self.smtps_port,
+                ssl=self._tls,
+            )  # fmt: skip
+            self.smtps_port = self._smtps_server.sockets[0].getsockname()[1]
         try:
             await self._start_http()
         except BaseException:
@@ -143,13 +172,15 @@ class Sinks:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        if self._smtp_server is not None:
-            self._smtp_server.close()
-            for session in self._sessions:
-                if session.transport is not None:
-                    session.transport.close()
-            await self._smtp_server.wait_closed()
-            self._smtp_server = None
+        servers = [s for s in (self._smtp_server, self._smtps_server) if s is not None]
+        for server in servers:
+            server.close()
+        for session in self._sessions:
+            if session.transport is not None:
+                session.transport.close()
+        for server in servers:
+            await server.wait_closed()
+        self._smtp_server = self._smtps_server = None
 
     async def __aenter__(self) -> Sinks:
         return await self.start()

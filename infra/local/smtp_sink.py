@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from infra.local.sink_files import (
     SMTP_FILE,
@@ -79,6 +79,32 @@ def email_record(envelope: Envelope) -> dict[str, Any]:
     return record
 
 
+def is_tls(server: SMTP, session: Session) -> bool:
+    """Whether this session is encrypted: upgraded by STARTTLS, or implicit TLS."""
+    transport = server.transport
+    implicit = transport is not None and transport.get_extra_info("ssl_object") is not None
+    return session.ssl is not None or implicit
+
+
+class Credentials:
+    """An aiosmtpd authenticator taking one login; each attempt is kept with whether it
+    came over TLS, so a test can tell a client that sent its password in clear."""
+
+    def __init__(self, login: str, password: str) -> None:
+        self.login, self.password = login, password
+        self.attempts: list[dict[str, Any]] = []
+
+    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                 auth_data: Any) -> AuthResult:  # fmt: skip
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(),
+            auth_data.password.decode(),
+        ) == (self.login, self.password)
+        self.attempts.append({"mechanism": mechanism, "tls": is_tls(server, session), "ok": ok})
+        log.info("smtp_auth", mechanism=mechanism, tls=is_tls(server, session), ok=ok)
+        return AuthResult(success=ok)
+
+
 class SmtpSinkHandler:
     """aiosmtpd handler: store each new message as one line of `smtp.jsonl`, drop repeats."""
 
@@ -93,6 +119,7 @@ class SmtpSinkHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Store the message (or count its repeat) and answer 250."""
         record = email_record(envelope)
+        record["tls"] = is_tls(server, session)
         message_id = record["message_id"]
         if message_id and message_id in self.message_ids:
             self.duplicates += 1
