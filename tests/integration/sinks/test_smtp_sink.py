@@ -8,7 +8,8 @@ from email.utils import make_msgid
 import aiosmtplib
 from structlog.testing import capture_logs
 
-from infra.local.sinks import Sinks, read_smtp
+from infra.local.sink_files import SMTP_REPEATS_FILE, read_repeats
+from infra.local.sinks import Sinks, SmtpSinkHandler, read_smtp
 
 SUBJECT = "تأكيد تسجيلك في حملة تنظيف شاطئ الوكرة"
 TEXT = "مرحباً عائشة،\nشكراً لتسجيلك. نراك يوم السبت الساعة ٧ صباحاً.\n"
@@ -80,3 +81,20 @@ async def test_emails_are_appended_one_line_each_and_logs_carry_no_personal_data
     assert [e["event"] for e in logs] == ["email_received"] * 3
     assert "aisha" not in repr(logs)
     assert "عائشة" not in repr(logs)
+
+
+async def test_a_repeated_message_id_is_accepted_but_stored_once(sinks: Sinks) -> None:
+    """A repeat (a sender that lost its lease, or was killed) is a 250 and one repeats line;
+    a restarted sink still knows the Message-IDs it stored."""
+    async with aiosmtplib.SMTP(hostname=sinks.host, port=sinks.smtp_port) as client:
+        for message_id in ("<a@tatawwu.qa>", "<b@tatawwu.qa>", "<a@tatawwu.qa>"):
+            _, reply = await client.send_message(arabic_email(["x@example.org"], message_id))
+    assert "Duplicate" in reply
+    assert [e["message_id"] for e in read_smtp(sinks.directory)] == [
+        "<a@tatawwu.qa>",
+        "<b@tatawwu.qa>",
+    ]
+    assert sinks.smtp_handler.duplicates == 1
+    repeats = read_repeats(sinks.directory, SMTP_REPEATS_FILE)
+    assert [r["message_id"] for r in repeats] == ["<a@tatawwu.qa>"]
+    assert SmtpSinkHandler(sinks.directory).message_ids == {"<a@tatawwu.qa>", "<b@tatawwu.qa>"}
