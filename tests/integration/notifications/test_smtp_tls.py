@@ -7,6 +7,7 @@ certificate is verified (against `TATAWWU_SMTP_CA_FILE`).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -14,8 +15,12 @@ import pytest
 
 from consumers.notifications.providers import DeliveryError, Providers
 from consumers.notifications.templates import Email
-from infra.local.sinks import Sinks, read_smtp
+from infra.db import connect
+from infra.local.sinks import Sinks, read_sms, read_smtp
 from infra.settings import Settings
+from tests.integration.notifications.conftest import ledger, notifier
+from tests.integration.notifications.world import publish_events, registered
+from tests.support.projectors import create_prefixed_topics
 
 MAIL = Email(subject="Welcome", text="Hello", html="<p>Hello</p>", language="en")
 
@@ -91,3 +96,34 @@ async def test_an_untrusted_certificate_is_refused(settings: Settings, tmp_path:
             with pytest.raises(DeliveryError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
                 await send(settings.model_copy(update={"smtp_url": url, "smtp_ca_file": ""}))
     assert read_smtp(tmp_path) == []
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+async def test_the_notifier_retries_an_email_the_relay_could_not_take_securely(
+    notifier_settings: Settings, sinks: Sinks, unique: str
+) -> None:
+    """Required TLS, a relay without STARTTLS: the email waits for a retry with the reason
+    in the ledger, the SMS goes out, and the relay stores nothing."""
+    settings = notifier_settings.model_copy(update={"smtp_require_tls": True})
+    prefix, schema = f"ntft.{unique}.", f"ntft_{unique}"
+    await create_prefixed_topics(settings, prefix)
+    await publish_events(settings, prefix, [registered("v-1")])
+    conn = await connect(settings)
+    try:
+        async with notifier(settings, prefix, schema) as task:
+            deadline = asyncio.get_running_loop().time() + 60
+            rows: dict[str, dict[str, object]] = {}
+            while not (rows.get("email", {}).get("last_error")
+                       and rows.get("sms", {}).get("status") == "sent"):  # fmt: skip
+                assert asyncio.get_running_loop().time() < deadline, f"not yet: {rows}"
+                assert not task.done()
+                await asyncio.sleep(0.2)
+                rows = {str(r["channel"]): r for r in await ledger(conn, schema)}
+    finally:
+        await conn.close()
+    email = rows["email"]
+    assert email["status"] in ("pending", "sending")
+    assert "does not offer STARTTLS and TATAWWU_SMTP_REQUIRE_TLS is set" in str(email["last_error"])
+    assert len(read_sms(sinks.directory)) == 1
+    assert read_smtp(sinks.directory) == []
