@@ -59,6 +59,12 @@ def run(
     ] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     directory: Dir = None,
+    starttls: Annotated[
+        bool, typer.Option(help="Offer STARTTLS (a self-signed certificate in the sinks' dir).")
+    ] = False,
+    smtps_port: Annotated[
+        int | None, typer.Option(help="Also accept implicit TLS (smtps://) on this port.")
+    ] = None,
 ) -> None:
     """Run both sinks in the foreground until Ctrl-C (or SIGTERM)."""
     from infra.local.sinks import port_of, serve
@@ -72,9 +78,14 @@ def run(
     console.print(f"SMTP sink  smtp://{host}:{smtp_port}")
     console.print(f"SMS sink   http://{host}:{sms_port}/v1/messages  (control: /control/fail, "
                   "/control/reset; counters: /stats)")  # fmt: skip
+    if starttls or smtps_port is not None:
+        console.print(f"TLS        STARTTLS {'on' if starttls else 'off'}"
+                      + (f", smtps://{host}:{smtps_port}" if smtps_port is not None else "")
+                      + f"; TATAWWU_SMTP_CA_FILE={where}/sink-cert.pem")  # fmt: skip
     console.print(f"records    {where}/smtp.jsonl, {where}/sms.jsonl   |   stop: Ctrl-C")
     try:
-        asyncio.run(serve(where, host=host, smtp_port=smtp_port, sms_port=sms_port))
+        asyncio.run(serve(where, host=host, smtp_port=smtp_port, sms_port=sms_port,
+                          starttls=starttls, smtps_port=smtps_port))  # fmt: skip
     except OSError as exc:  # most often: the port is taken (sinks already running?)
         console.print(
             f"[bold red]error:[/] {exc} (sinks already running? see `tatawwu sinks show`)"

@@ -190,21 +190,31 @@ class Sinks:
 
 
 async def serve(directory: Path, *, host: str = "127.0.0.1", smtp_port: int = 2525,
-                sms_port: int = 8025) -> None:  # fmt: skip
+                sms_port: int = 8025, starttls: bool = False,
+                smtps_port: int | None = None) -> None:  # fmt: skip
     """Run both sinks until SIGTERM or SIGINT, then stop cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Sinks(directory, host=host, smtp_port=smtp_port, sms_port=sms_port) as sinks:
+    async with Sinks(directory, host=host, smtp_port=smtp_port, sms_port=sms_port,
+                     starttls=starttls, smtps_port=smtps_port) as sinks:  # fmt: skip
         log.info("sinks_started", host=host, smtp_port=sinks.smtp_port, sms_port=sinks.sms_port,
+                 smtps_port=sinks.smtps_port, starttls=starttls,
+                 ca_file=str(sinks.tls_cert) if sinks.tls_cert else None,
                  directory=str(directory))  # fmt: skip
         await stop.wait()
-    log.info("sinks_stopped", emails=sinks.smtp_handler.received, **sinks.sms_state.stats())
+    log.info(
+        "sinks_stopped",
+        emails=sinks.smtp_handler.received,
+        email_repeats=sinks.smtp_handler.duplicates,
+        **sinks.sms_state.stats(),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m infra.local.sinks [--host] [--smtp-port] [--sms-port] [--dir]`."""
+    """`python -m infra.local.sinks [--host] [--smtp-port] [--sms-port] [--dir] [--starttls]
+    [--smtps-port]`."""
     from infra.logging import configure_logging
     from infra.settings import get_settings
 
@@ -214,9 +224,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smtp-port", type=int, default=port_of(settings.smtp_url, 2525))
     parser.add_argument("--sms-port", type=int, default=port_of(settings.sms_url, 8025))
     parser.add_argument("--dir", type=Path, default=settings.cache_dir / "sinks")
+    parser.add_argument("--starttls", action="store_true", help="offer STARTTLS (self-signed)")
+    parser.add_argument("--smtps-port", type=int, default=None, help="also implicit TLS here")
     args = parser.parse_args(argv)
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(args.dir, host=args.host, smtp_port=args.smtp_port, sms_port=args.sms_port))
+    asyncio.run(serve(args.dir, host=args.host, smtp_port=args.smtp_port, sms_port=args.sms_port,
+                      starttls=args.starttls, smtps_port=args.smtps_port))  # fmt: skip
 
 
 if __name__ == "__main__":
