@@ -7,11 +7,13 @@ Two halves in one process (`tatawwu notifications run`, `service.py`):
    opportunities, keeps each sign-up's status and inserts one ledger row per (event,
    template, channel) that `rules.py` calls for, in the same transaction as the
    consumed offsets; a duplicate, a redelivery or a replay finds the row already there.
-2. **Deliver** (`sender.py`): claims due rows with a lease, decides *at send time*
+2. **Deliver** (`sender.py`): claims due rows with a lease and a lease token (every
+   later update of a row must name it, so a holder whose lease was lost and whose row
+   was claimed again records nothing: fencing), decides *at send time*
    (`rules.decide`: consent, contact details, quiet hours, reminder timing), renders
    the text in the volunteer's language (`templates.py`) and hands it to a provider
-   (`providers.py`: real SMTP for email, an HTTP API for SMS, the notification id as
-   idempotency key). Failures retry with backoff, then fail for good. Every final
+   (`providers.py`: real SMTP for email, STARTTLS when offered, an HTTP API for SMS,
+   the notification id as idempotency key), within per-channel rate limits (`limits.py`). Failures retry with backoff, then fail for good. Every final
    outcome is published as `notification.sent`, `notification.failed` or
    `notification.suppressed` (`outcomes.py`: ids only, no text or contact).
 
