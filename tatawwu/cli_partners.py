@@ -144,9 +144,12 @@ def partners_revoke(
             acls, user = revoke_direct_access(_settings(), kafka)
         except PrincipalError as exc:
             raise _fail(str(exc)) from None
-        if not acls and not user:
+        if not acls:
             raise _fail(f"{kafka} has no direct Kafka access")
-        _err().print(f"revoked {kafka}'s direct Kafka access ({acls} ACLs, credentials deleted)")
+        _err().print(
+            f"revoked {kafka}'s direct Kafka access ({acls} ACLs deleted; "
+            f"{'password replaced by one nobody knows' if user else 'no credentials'})"
+        )
         return
     from producers.gateway.partners import UnknownKey, revoke_partner_key
 
