@@ -102,3 +102,32 @@ async def kpi(
         cross = await cross_tab(conn, day.until)
     counts, lines = kpi_family(cross)
     return publish(raw, protect(counts, lines, k), k, day)
+
+
+PUBLISHED = """
+create table if not exists {d}.participation_published (
+    dimension text not null, value text not null, active bigint, population bigint,
+    rate numeric, suppressed boolean not null, as_of date not null, data_through date not null,
+    primary key (dimension, value)
+)"""
+
+
+async def record_for_bi(conn: asyncpg.Connection, sources: Sources, doc: Kpi) -> None:
+    """Copy today's national document for the BI views (`participation_published`), so that
+    they withhold exactly what the API withholds; nothing when the table does not exist."""
+    table = f"{sources.q('dashboard')}.participation_published"
+    if doc.municipality or await conn.fetchval("select to_regclass($1)", table) is None:
+        return
+    day, through = dt.date.fromisoformat(doc.as_of), dt.date.fromisoformat(doc.data_through)
+    n = doc.national
+    rows = [("national", "all", n.active, n.population, n.rate, n.suppressed)]
+    for dimension, cells in doc.breakdowns.items():
+        rows += [(dimension, v, c.active, c.population, c.rate, c.suppressed)
+                 for v, c in cells.items()]  # fmt: skip
+    rows += [("month", m.month, m.active, None, m.rate, m.suppressed) for m in doc.monthly]
+    async with conn.transaction():
+        await conn.execute(f"delete from {table}")
+        await conn.executemany(
+            f"insert into {table} values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [(*r, day, through) for r in rows],
+        )

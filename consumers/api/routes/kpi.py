@@ -13,9 +13,9 @@ import asyncpg
 from fastapi import APIRouter, Query, Request, Response
 
 from consumers.api import queries
-from consumers.api.days import counted, parse_day
+from consumers.api.days import counted, parse_day, today
 from consumers.api.http import Cache
-from consumers.api.kpi import kpi
+from consumers.api.kpi import kpi, record_for_bi
 from consumers.api.models import Bucket, Kpi, RecentActivity
 from consumers.api.routes.deps import Cfg, Src, answer
 from consumers.api.suppression import is_small
@@ -41,10 +41,17 @@ async def participation(
     small cells and their complements withheld, complete days only."""
     zone = settings.api_timezone
     day = counted(parse_day(as_of, zone), zone)
-    return await answer(request, lambda conn: kpi(
-        conn, sources, day, k=settings.api_min_cell, hourly_rate=settings.api_hourly_rate_qar,
-        municipality=municipality.value if municipality else None,
-    ))  # fmt: skip
+
+    async def build(conn: asyncpg.Connection) -> Kpi:
+        doc = await kpi(
+            conn, sources, day, k=settings.api_min_cell, hourly_rate=settings.api_hourly_rate_qar,
+            municipality=municipality.value if municipality else None,
+        )  # fmt: skip
+        if day.day == today(zone):  # the BI views show what the API shows today
+            await record_for_bi(conn, sources, doc)
+        return doc
+
+    return await answer(request, build)
 
 
 def hours_of(day: dt.date, zone: str, now: dt.datetime | None = None) -> list[dt.datetime]:

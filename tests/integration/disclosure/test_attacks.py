@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from consumers.api.dashboard_sql import create_dashboard_views
+from infra.db import connect
 from schemas.common import Municipality
 from tests.integration.disclosure.conftest import K, Tiny
 
@@ -156,3 +158,29 @@ async def test_recent_activity_publishes_no_count_below_k(tiny: Tiny) -> None:
     assert bucket == {**bucket, "check_ins": None, "suppressed": True}
     assert quiet["check_ins"] is None
     assert busy["check_ins"] == sum(b["check_ins"] for b in busy["buckets"]) > K
+
+
+async def test_the_bi_views_withhold_exactly_what_the_api_withholds(
+    tiny: Tiny, unique: str
+) -> None:
+    """The `dashboard` views show today's national document cell for cell (so reading them
+    beside the API's filters is no new subtraction) and no hourly count below k."""
+    schema = f"dash_{unique}"
+    conn = await connect(tiny.settings)
+    try:
+        await create_dashboard_views(conn, {"participation": tiny.schema}, dashboard=schema, k=K)
+        national = await conn.fetchrow(f'select * from "{schema}".participation_national')
+        cells = await conn.fetch(f'select * from "{schema}".participation_by_dimension')
+        hourly = await conn.fetch(f'select * from "{schema}".check_ins_hourly')
+    finally:
+        await conn.execute(f'drop schema "{schema}" cascade')
+        await conn.close()
+    async with tiny.api() as api:
+        doc = (await api.get("/v1/kpi/participation")).json()
+    assert (national["active"], national["suppressed"]) == (
+        doc["national"]["active"], doc["national"]["suppressed"])  # fmt: skip
+    served = {(r["dimension"], r["value"]): (r["active"], r["suppressed"]) for r in cells}
+    assert served == {(d, v): (c["active"], c["suppressed"])
+                      for d, vs in doc["breakdowns"].items() for v, c in vs.items()}  # fmt: skip
+    assert any(s for _, s in served.values())
+    assert not [r for r in hourly if r["check_ins"] is not None and r["check_ins"] < K]
