@@ -91,7 +91,9 @@ async def create_dashboard_views(
         if await conn.fetchval("select 1 from pg_roles where rolname = $1", role):
             await conn.execute(f"grant usage on schema {d} to {quoted(role)}")
             await conn.execute(f"grant select on all tables in schema {d} to {quoted(role)}")
-    if ready["participation"]:
+    # Inside a caller's transaction (a rebuild's swap) the copy is left as it is: the
+    # KPI needs its own read-only snapshot, and the next KPI computation refreshes it.
+    if ready["participation"] and not conn.is_in_transaction():
         await record_for_bi(conn, sources, await kpi(conn, sources, counted_today(zone), k=k,
                                                      hourly_rate=0.0, municipality=None))  # fmt: skip
     missing = sorted(m for m, ok in ready.items() if not ok)
