@@ -185,9 +185,11 @@ class Settings(BaseSettings):
     # --- read api (consumers/api) ---
     api_host: str = "127.0.0.1"
     api_port: int = 8080
-    # Small-cell suppression: a count of distinct volunteers below this (and above 0) in
-    # a demographic breakdown is served as null with `suppressed: true`.
+    # Disclosure control (consumers/api/DISCLOSURE.md): a count of distinct volunteers (or
+    # of check-ins) below this and above 0 is served as null with `suppressed: true`.
     api_min_cell: int = Field(default=10, ge=1)
+    # The calendar in which public `as_of` days are counted (consumers/api/days.py).
+    api_timezone: str = "Asia/Qatar"
     # Economic value of one verified volunteer hour, in QAR (illustrative default).
     api_hourly_rate_qar: float = Field(default=50.0, ge=0)
     # Bearer tokens allowed to read personal data (`GET /v1/volunteers/{id}`), stored as

@@ -250,5 +250,12 @@ for commands in (
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: log lines go to stderr from the start, so that stdout
+    carries only what a script reads (a secret printed once, JSON lines)."""
+    try:
+        settings = get_settings()
+    except Exception:  # invalid settings: the command itself reports them
+        settings = None
+    if settings is not None:
+        configure_logging(settings.log_level, settings.log_format)
     app()

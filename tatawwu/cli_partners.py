@@ -21,16 +21,6 @@ partners_app = typer.Typer(
 )
 
 
-def _settings() -> Settings:
-    """The settings, with log lines on stderr: stdout carries only what a script reads
-    (a secret printed once, JSON lines)."""
-    from infra.logging import configure_logging
-
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
 def _err() -> Console:
     # Built per call so that CliRunner's captured stderr is the one written to.
     return Console(stderr=True, highlight=False)
@@ -75,7 +65,7 @@ def partners_add(
     ] = 7.0,
 ) -> None:
     """Create a partner key (or, with --kafka, direct access) and print its secret once."""
-    settings = _settings()
+    settings = get_settings()
     if kafka:
         if admin:
             raise _fail("--admin is for gateway keys; direct Kafka access is per organisation", 2)
@@ -141,12 +131,15 @@ def partners_revoke(
         from tatawwu.partners import revoke_direct_access
 
         try:
-            acls, user = revoke_direct_access(_settings(), kafka)
+            acls, user = revoke_direct_access(get_settings(), kafka)
         except PrincipalError as exc:
             raise _fail(str(exc)) from None
-        if not acls and not user:
+        if not acls:
             raise _fail(f"{kafka} has no direct Kafka access")
-        _err().print(f"revoked {kafka}'s direct Kafka access ({acls} ACLs, credentials deleted)")
+        _err().print(
+            f"revoked {kafka}'s direct Kafka access ({acls} ACLs deleted; "
+            f"{'password replaced by one nobody knows' if user else 'no credentials'})"
+        )
         return
     from producers.gateway.partners import UnknownKey, revoke_partner_key
 
@@ -165,7 +158,7 @@ def partners_status(
     """Direct Kafka partners: access, ingress lag, records the router accepted and refused."""
     from tatawwu.partners import direct_partners
 
-    rows = direct_partners(_settings(), topic_prefix)
+    rows = direct_partners(get_settings(), topic_prefix)
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row.as_dict(), sort_keys=True))

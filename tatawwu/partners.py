@@ -6,8 +6,9 @@ what arrives there and forwards what the partner may state to the canonical topi
 Granting creates the ingress topic (one partition: judged in the order written; kept
 7 days by default), the principal with a fresh password (shown once) and its ACLs.
 Revoking deletes the ACLs first (the broker refuses the partner's next request, even on
-a connection it already has) and then the credentials; the ingress topic stays until its
-retention, so what the partner wrote before is still routed.
+a connection it already has) and then replaces the password with one nobody knows; the
+ingress topic stays until its retention, so what the partner wrote before is still
+routed.
 """
 
 from __future__ import annotations
@@ -117,11 +118,23 @@ def _wait_until_usable(settings: Settings, access: DirectAccess, wait_s: float =
 
 
 def revoke_direct_access(settings: Settings, org_id: str) -> tuple[int, bool]:
-    """Delete the partner's ACLs, then its credentials: (ACLs deleted, user deleted)."""
+    """Delete the partner's ACLs, then make its password one nobody knows:
+    (ACLs deleted, whether the principal existed).
+
+    The credentials are replaced, not deleted: Kafka 4.1.1, rebuilding its metadata from
+    a log in which a SCRAM user was deleted, can lose every credential of the mechanism
+    on restart, the admin's included (`tests/faults/test_scram_restart.py`; the local
+    cluster also snapshots its metadata often against it). A principal with no ACLs and
+    an unknown password can do nothing; `partners add --kafka` gives it a new one.
+    """
     check_org_id(org_id)
     principals = Principals(settings)
     principal = partner_principal(org_id)
-    return principals.revoke(principal), principals.delete_user(principal)
+    acls = principals.revoke(principal)
+    existed = principal in principals.users()
+    if existed:
+        principals.set_password(principal, new_password())  # and forget it at once
+    return acls, existed
 
 
 def direct_partners(settings: Settings, topic_prefix: str = "") -> list[PartnerStatus]:

@@ -84,6 +84,7 @@ def create_app(
                     dashboard=sources.dashboard,
                     k=settings.api_min_cell,
                     role=settings.api_dashboard_role,
+                    zone=settings.api_timezone,
                 )
         try:
             yield

@@ -19,6 +19,8 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from consumers.api.days import Day, counted, today
+from consumers.api.kpi import PUBLISHED, kpi, record_for_bi
 from consumers.api.queries import CAMPAIGN_ROWS
 from consumers.api.sources import Sources, quoted
 
@@ -32,6 +34,11 @@ _READY = {
     "organizations": "sector_stats",
     "participation": "activity",
 }
+
+
+def counted_today(zone: str) -> Day:
+    """The day the BI views show: today's national document (complete days only)."""
+    return counted(today(zone), zone)
 
 
 def view_blocks(sources: Sources, k: int) -> list[tuple[str, tuple[str, ...], str]]:
@@ -58,6 +65,7 @@ async def create_dashboard_views(
     dashboard: str = "dashboard",
     k: int = 10,
     role: str = "tatawwu_dashboard",
+    zone: str = "Asia/Qatar",
 ) -> list[str]:
     """(Re)create every view whose read models exist; return the names created."""
     sources = Sources.of(schemas, dashboard)
@@ -73,6 +81,8 @@ async def create_dashboard_views(
             is not None
             for model, schema in sources.read_models.items()
         }
+        if ready["participation"]:
+            await conn.execute(PUBLISHED.format(d=d))
         for name, needs, sql in view_blocks(sources, k):
             await conn.execute(f"drop view if exists {d}.{quoted(name)} cascade")
             if all(ready[model] for model in needs):
@@ -81,6 +91,11 @@ async def create_dashboard_views(
         if await conn.fetchval("select 1 from pg_roles where rolname = $1", role):
             await conn.execute(f"grant usage on schema {d} to {quoted(role)}")
             await conn.execute(f"grant select on all tables in schema {d} to {quoted(role)}")
+    # Inside a caller's transaction (a rebuild's swap) the copy is left as it is: the
+    # KPI needs its own read-only snapshot, and the next KPI computation refreshes it.
+    if ready["participation"] and not conn.is_in_transaction():
+        await record_for_bi(conn, sources, await kpi(conn, sources, counted_today(zone), k=k,
+                                                     hourly_rate=0.0, municipality=None))  # fmt: skip
     missing = sorted(m for m, ok in ready.items() if not ok)
     log.info("dashboard_views_created", schema=dashboard, views=len(created), missing=missing)
     return created

@@ -1,4 +1,5 @@
-"""The public KPI document: the participation read model's KPI, with small cells withheld."""
+"""The public KPI document of one day: the participation read model's KPI under the
+disclosure policy (DISCLOSURE.md)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 
 import asyncpg
 
+from consumers.api.days import Day
+from consumers.api.disclosure import kpi_family
 from consumers.api.models import Cell, Hours, Kpi, Month, PathPoint, Trajectory
 from consumers.api.sources import Sources
-from consumers.api.suppression import suppress_cells, suppress_one
-from consumers.participation.kpi import TARGET_DATE, participation_kpi
+from consumers.api.suppression import Key, protect
+from consumers.participation.kpi import TARGET_DATE, cross_tab, participation_kpi
 
 
 def required_path(rate: float, as_of: dt.datetime, growth: float | None) -> list[PathPoint]:
@@ -35,46 +38,48 @@ def _cell(doc: dict[str, Any], shown: int | None, suppressed: bool) -> Cell:
     )
 
 
-def publish(raw: dict[str, Any], k: int, as_of: dt.datetime) -> Kpi:
-    """The KPI as served: every count of distinct volunteers below k withheld."""
-    national = suppress_one(raw["national"]["active"], k)
+def _shown(hidden: set[Key], key: Key, n: int) -> tuple[int | None, bool]:
+    return (None, True) if key in hidden else (n, False)
+
+
+def publish(raw: dict[str, Any], hidden: set[Key], k: int, day: Day) -> Kpi:
+    """The KPI as served: the cells `hidden` (see DISCLOSURE.md) withheld."""
+    m = raw["municipality"]
+    active, suppressed = _shown(hidden, ("total", m), raw["national"]["active"])
     breakdowns = {}
     for dimension, cells in raw["breakdowns"].items():
-        shown = suppress_cells({value: c["active"] for value, c in cells.items()}, k)
-        breakdowns[dimension] = {
-            value: _cell(c, shown[value].value, shown[value].suppressed)
-            for value, c in cells.items()
-        }
+        breakdowns[dimension] = {}
+        for value, c in cells.items():
+            key = ("total", value) if dimension == "municipality" else (m, dimension, value)
+            breakdowns[dimension][value] = _cell(c, *_shown(hidden, key, c["active"]))
     monthly = []
-    for m in raw["monthly"]:
-        cell = suppress_one(m["active"], k)
-        monthly.append(
-            Month(
-                month=m["month"],
-                active=cell.value,
-                rate=None if cell.suppressed else m["rate"],
-                suppressed=cell.suppressed,
-            )
-        )
+    for month in raw["monthly"]:
+        shown, gone = _shown(hidden, (m, "month", month["month"]), month["active"])
+        rate = None if gone else month["rate"]
+        monthly.append(Month(month=month["month"], active=shown, rate=rate, suppressed=gone))
     t = raw["trajectory"]
-    hidden = national.suppressed
     trajectory = Trajectory(
-        rate=None if hidden else t["rate"],
+        rate=None if suppressed else t["rate"],
         target_rate=t["target_rate"],
         target_date=t["target_date"],
         months_left=t["months_left"],
-        monthly_growth_needed=None if hidden else t["monthly_growth_needed"],
-        on_track=None if hidden else t["on_track"],
-        path=[] if hidden else required_path(t["rate"], as_of, t["monthly_growth_needed"]),
+        monthly_growth_needed=None if suppressed else t["monthly_growth_needed"],
+        on_track=None if suppressed else t["on_track"],
+        path=[] if suppressed else required_path(t["rate"], day.until, t["monthly_growth_needed"]),
     )
+    hours = raw["hours"]
+    if suppressed:  # a withheld group's hours are one of its members' hours, or few
+        hours = {**hours, "verified_total": None, "verified_trailing_12m": None,
+                 "economic_value": None, "suppressed": True}  # fmt: skip
     return Kpi(
-        as_of=raw["as_of"],
-        municipality=raw["municipality"],
+        as_of=day.day.isoformat(),
+        data_through=day.through.isoformat(),
+        municipality=m,
         min_cell=k,
-        national=_cell(raw["national"], national.value, national.suppressed),
+        national=_cell(raw["national"], active, suppressed),
         breakdowns=breakdowns,
         monthly=monthly,
-        hours=Hours(**raw["hours"]),
+        hours=Hours(**hours),
         trajectory=trajectory,
     )
 
@@ -82,16 +87,47 @@ def publish(raw: dict[str, Any], k: int, as_of: dt.datetime) -> Kpi:
 async def kpi(
     conn: asyncpg.Connection,
     sources: Sources,
-    as_of: dt.datetime,
+    day: Day,
     *,
     k: int,
     hourly_rate: float,
     municipality: str | None,
 ) -> Kpi:
-    """Compute the KPI in the participation schema and withhold small cells."""
-    async with conn.transaction(readonly=True):
+    """Compute the KPI of a day in the participation schema and withhold what must be."""
+    async with conn.transaction(readonly=True, isolation="repeatable_read"):
         await conn.execute(f"set local search_path to {sources.q('participation')}")
         raw = await participation_kpi(
-            conn, as_of, hourly_rate=hourly_rate, municipality=municipality
+            conn, day.until, hourly_rate=hourly_rate, municipality=municipality
         )
-    return publish(raw, k, as_of)
+        cross = await cross_tab(conn, day.until)
+    counts, lines = kpi_family(cross)
+    return publish(raw, protect(counts, lines, k), k, day)
+
+
+PUBLISHED = """
+create table if not exists {d}.participation_published (
+    dimension text not null, value text not null, active bigint, population bigint,
+    rate numeric, suppressed boolean not null, as_of date not null, data_through date not null,
+    primary key (dimension, value)
+)"""
+
+
+async def record_for_bi(conn: asyncpg.Connection, sources: Sources, doc: Kpi) -> None:
+    """Copy today's national document for the BI views (`participation_published`), so that
+    they withhold exactly what the API withholds; nothing when the table does not exist."""
+    table = f"{sources.q('dashboard')}.participation_published"
+    if doc.municipality or await conn.fetchval("select to_regclass($1)", table) is None:
+        return
+    day, through = dt.date.fromisoformat(doc.as_of), dt.date.fromisoformat(doc.data_through)
+    n = doc.national
+    rows = [("national", "all", n.active, n.population, n.rate, n.suppressed)]
+    for dimension, cells in doc.breakdowns.items():
+        rows += [(dimension, v, c.active, c.population, c.rate, c.suppressed)
+                 for v, c in cells.items()]  # fmt: skip
+    rows += [("month", m.month, m.active, None, m.rate, m.suppressed) for m in doc.monthly]
+    async with conn.transaction():
+        await conn.execute(f"delete from {table}")
+        await conn.executemany(
+            f"insert into {table} values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [(*r, day, through) for r in rows],
+        )

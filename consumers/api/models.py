@@ -48,16 +48,18 @@ class Trajectory(BaseModel):
 class Hours(BaseModel):
     """Verified hours and their economic value (hours x hourly rate, QAR)."""
 
-    verified_total: float
-    verified_trailing_12m: float
+    verified_total: float | None
+    verified_trailing_12m: float | None
     hourly_rate: float
-    economic_value: float
+    economic_value: float | None
+    suppressed: bool = Field(default=False, description="withheld with a withheld total")
 
 
 class Kpi(BaseModel):
     """The national participation KPI (aggregates only)."""
 
-    as_of: str
+    as_of: str = Field(description="the calendar day asked for (Asia/Qatar)")
+    data_through: str = Field(description="the last complete day counted (yesterday for today)")
     municipality: str | None
     min_cell: int = Field(description="k: counts of 1..k-1 volunteers are withheld")
     national: Cell
@@ -227,19 +229,21 @@ class Projections(BaseModel):
 
 
 class Bucket(BaseModel):
-    """Check-ins (a volunteer's first on an opportunity) in five minutes from `start`."""
+    """Check-ins (a volunteer's first on an opportunity) in the complete hour from `start`."""
 
     start: dt.datetime
-    check_ins: int
+    check_ins: int | None
+    suppressed: bool = False
 
 
 class RecentActivity(BaseModel):
-    """Check-ins per five minutes over the last hour (aggregates only)."""
+    """Check-ins per complete hour over one day (aggregates only, small counts withheld)."""
 
-    as_of: dt.datetime
+    as_of: str
     bucket_minutes: int
     buckets: list[Bucket]
-    check_ins: int
+    check_ins: int | None = Field(description="the buckets' sum; null when one is withheld")
+    suppressed: bool = False
 
 
 class Sectors(BaseModel):

@@ -205,18 +205,18 @@ async def projector_stats(conn: asyncpg.Connection, schema: str) -> dict[str, An
     return {**plain(stats), "offsets": [tuple(r) for r in offsets]}
 
 
-async def recent_check_ins(
+async def hourly_check_ins(
     conn: asyncpg.Connection, sources: Sources, since: dt.datetime, until: dt.datetime
 ) -> dict[dt.datetime, int]:
-    """Check-ins in [since, until] per five-minute bin start."""
+    """Check-ins in [since, until) per hour (bins aligned on UTC hours, as Qatar's are)."""
     # The coalesce predicate lets PostgreSQL use the participation schema's activity index.
     rows = await conn.fetch(
-        f"""select date_bin('5 minutes', checked_in_at, timestamptz '2000-01-01') as bin,
+        f"""select date_bin('1 hour', checked_in_at, timestamptz '2000-01-01') as bin,
                    count(*) as n
             from {sources.q("participation")}.participations
             where coalesce(checked_in_at, first_verified_at) >= $1
               and (checked_in_at is not null or hours is not null)
-              and checked_in_at >= $1 and checked_in_at <= $2
+              and checked_in_at >= $1 and checked_in_at < $2
             group by 1""",
         since,
         until,

@@ -45,6 +45,34 @@ left join volunteer_profiles v on v.volunteer_id = a.volunteer_id
 where $3::text is null or v.municipality = $3
 group by m.month_end order by m.month_end
 """
+MONTHLY_BY_MUNICIPALITY = """
+with months as (
+    select least(g + interval '1 month' - interval '1 microsecond', $1::timestamptz) as month_end
+    from generate_series(date_trunc('month', $2::timestamptz at time zone 'UTC') at time zone 'UTC',
+                         $1::timestamptz, interval '1 month') as g
+)
+select m.month_end, coalesce(v.municipality, 'unknown') as municipality,
+       count(distinct a.volunteer_id) as active
+from months m
+join activity a
+  on a.activity_time > m.month_end - interval '365 days' and a.activity_time <= m.month_end
+left join volunteer_profiles v on v.volunteer_id = a.volunteer_id
+group by 1, 2
+"""
+
+
+async def cross_tab(conn: asyncpg.Connection, as_of: dt.datetime) -> dict[str, Any]:
+    """Active volunteers per (municipality, gender, age band, nationality group) and per
+    (month, municipality): what disclosure control needs to protect every filter at once."""
+    cells = [dict(r) for r in await conn.fetch(CELLS, as_of)]
+    first = await conn.fetchval("select min(activity_time) from activity")
+    months = await conn.fetch(MONTHLY_BY_MUNICIPALITY, as_of, first or as_of) if first else []
+    monthly = [
+        {"month": r["month_end"].strftime("%Y-%m"), "municipality": r["municipality"],
+         "active": r["active"]}
+        for r in months
+    ]  # fmt: skip
+    return {"cells": cells, "monthly": monthly}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from tests.integration.api.world import ProjectedWorld
 from tests.support.events import event, iso
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
+QATAR = ZoneInfo("Asia/Qatar")
 
 
 @pytest.fixture
@@ -85,7 +87,8 @@ async def test_switching_to_arabic_turns_the_page_right_to_left(
 async def test_new_check_ins_appear_on_the_page_without_a_reload(
     page: Page, e2e_world: ProjectedWorld, unique: str
 ) -> None:
-    """Twelve walk-in check-ins published now raise the live count and the active total in place."""
+    """Twelve walk-in check-ins late in yesterday's last complete hour raise the live count
+    (complete hours only) and today's active total (complete days only) in place."""
     await page.evaluate("window.__notReloaded = true")
     before_live = int(await page.get_attribute("#checkins-total", "data-value"))
     before_active = int(await page.get_attribute("#kpi-active", "data-value"))
@@ -98,7 +101,12 @@ async def test_new_check_ins_appear_on_the_page_without_a_reload(
         for org in [truth["campaigns"][opp["campaign_id"]]["org_id"]]
         if truth["organizations"]["by_id"][org]["status"] != "suspended"
     )
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=2)
+    # Public counts move by complete hours and days (consumers/api/DISCLOSURE.md): a time
+    # both in a complete hour of the last 24 and before today began in Qatar.
+    utc_now = dt.datetime.now(dt.UTC)
+    qatar_midnight = utc_now.astimezone(QATAR).replace(hour=0, minute=0, second=0, microsecond=0)
+    hour_start = utc_now.replace(minute=0, second=0, microsecond=0)
+    now = min(hour_start, qatar_midnight.astimezone(dt.UTC)) - dt.timedelta(minutes=30)
     check_ins = [
         event(
             "volunteer.checked_in",

@@ -12,7 +12,7 @@ const TEXT = {
     active: "Active volunteers (12 months)", population: "Eligible population",
     growth: "Growth needed per month", value: "Economic value of verified hours",
     actual: "Actual (trailing 12 months)", path: "Path needed", goal: "Target 10%",
-    byMunicipality: "Participation by municipality", live: "Check-ins in the last hour",
+    byMunicipality: "Participation by municipality", live: "Check-ins per hour, last 24 complete hours",
     campaigns: "Active campaigns", campaign: "Campaign", municipality: "Municipality",
     fill: "Fill rate", signups: "Sign-ups", checkins: "Check-ins", hours: "Verified hours",
     freshness: "Data freshness", lag: "lag", events: "events", ago: "s ago", never: "never",
@@ -28,7 +28,7 @@ const TEXT = {
     active: "المتطوعون النشطون (12 شهرًا)", population: "السكان المؤهلون",
     growth: "النمو الشهري المطلوب", value: "القيمة الاقتصادية للساعات الموثقة",
     actual: "الفعلي (آخر 12 شهرًا)", path: "المسار المطلوب", goal: "الهدف 10٪",
-    byMunicipality: "المشاركة حسب البلدية", live: "تسجيلات الحضور في الساعة الأخيرة",
+    byMunicipality: "المشاركة حسب البلدية", live: "تسجيلات الحضور لكل ساعة، آخر 24 ساعة مكتملة",
     campaigns: "الحملات النشطة", campaign: "الحملة", municipality: "البلدية",
     fill: "نسبة الإشغال", signups: "التسجيلات", checkins: "الحضور", hours: "الساعات الموثقة",
     freshness: "حداثة البيانات", lag: "التأخر", events: "حدث", ago: "ث مضت", never: "لم يحدث",
@@ -124,7 +124,7 @@ function drawKpi(kpi) {
   el("kpi-target").textContent = t("targetValue");
   const g = kpi.trajectory.monthly_growth_needed;
   el("kpi-growth").textContent = kpi.trajectory.on_track ? t("onTrack") : g === null ? "—" : pct(g, 2);
-  el("kpi-value").textContent = `${num(kpi.hours.economic_value)} ${t("qar")}`;
+  el("kpi-value").textContent = kpi.hours.suppressed ? t("withheld") : `${num(kpi.hours.economic_value)} ${t("qar")}`;
   drawTrajectory(kpi);
   const rows = Object.entries(kpi.breakdowns.municipality).sort((a, b) => (b[1].rate ?? -1) - (a[1].rate ?? -1));
   const top = Math.max(0.0001, ...rows.map(([, c]) => c.rate ?? 0));
@@ -168,20 +168,21 @@ function drawCampaigns(page) {
 }
 
 function drawLive(activity) {
+  // Complete hours only; a withheld bucket (1..k-1 check-ins) is drawn hatched, and the
+  // total is withheld with it (consumers/api/DISCLOSURE.md).
   const total = el("checkins-total");
-  total.textContent = num(activity.check_ins);
-  total.dataset.value = activity.check_ins;
+  total.textContent = activity.suppressed ? t("withheld") : num(activity.check_ins);
+  total.dataset.value = activity.check_ins ?? "";
   const svg = el("live");
   svg.replaceChildren();
-  const W = 360, H = 120, B = 18, gap = 4;
-  const top = Math.max(1, ...activity.buckets.map((b) => b.check_ins));
+  const W = 360, H = 120, B = 18, gap = 2;
+  const top = Math.max(1, ...activity.buckets.map((b) => b.check_ins ?? 0));
   const w = W / activity.buckets.length - gap;
   activity.buckets.forEach((b, i) => {
-    const h = (b.check_ins / top) * (H - B - 14);
-    const cls = i === activity.buckets.length - 1 ? "bar now" : "bar";
-    svg.append(node("rect", { class: cls, x: i * (w + gap), y: H - B - h, width: w, height: Math.max(h, 1) }));
-    if (b.check_ins) svg.append(node("text", { x: i * (w + gap) + w / 2, y: H - B - h - 3, "text-anchor": "middle" }, String(b.check_ins)));
-    if (i % 3 === 0) svg.append(node("text", { x: i * (w + gap), y: H - 4 }, new Date(b.start).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" })));
+    const h = ((b.check_ins ?? 0) / top) * (H - B - 14);
+    const cls = b.suppressed ? "bar withheld" : "bar";
+    svg.append(node("rect", { class: cls, x: i * (w + gap), y: H - B - h, width: w, height: Math.max(h, 1), "data-suppressed": String(b.suppressed) }));
+    if (i % 6 === 0) svg.append(node("text", { x: i * (w + gap), y: H - 4 }, new Date(b.start).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" })));
   });
 }
 

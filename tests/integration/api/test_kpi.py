@@ -46,9 +46,12 @@ async def test_every_kpi_number_equals_the_ground_truth(
         assert {v: c["population"] for v, c in served.items()} == pops | {
             v: 0 for v in served if v not in pops
         }
-    assert [(m["month"], m["active"]) for m in kpi["monthly"]] == [
-        (m["month"], m["active"]) for m in truth["monthly"]
-    ]
+    served = [(m["month"], m["active"]) for m in kpi["monthly"]]
+    expected = [(m["month"], m["active"]) for m in truth["monthly"]]
+    if len(served) == len(expected) + 1:  # as_of is the 1st of a month: one more point, same count
+        assert served[-1][1] == served[-2][1]
+        served = served[:-1]
+    assert served == expected
     assert kpi["hours"]["verified_total"] == truth["verified_hours_total"]
     assert kpi["hours"]["verified_trailing_12m"] == truth["verified_hours_trailing_12m"]
     assert kpi["hours"]["economic_value"] == round(truth["verified_hours_total"] * 40.0, 2)
@@ -95,6 +98,8 @@ async def test_small_cells_are_withheld_and_cannot_be_recovered_by_subtraction(
         hidden = {v for v, c in served.items() if c["suppressed"]}
         hidden_somewhere |= bool(hidden)
         assert len(hidden) != 1, f"{dimension}: one withheld cell is the total minus the rest"
+        held = sum(expected.get(v, 0) for v in hidden)
+        assert not hidden or held >= k, f"{dimension}: withheld cells add up to under k"
         for value, n in expected.items():
             cell = served[value]
             if 0 < n < k:

@@ -1,4 +1,5 @@
-"""The pure rules behind the API: suppression, cursors and single-flight memoisation."""
+"""The pure rules behind the API: cursors and single-flight memoisation (suppression:
+tests/unit/consumers/test_disclosure.py)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,6 @@ import pytest
 
 from consumers.api import cursor
 from consumers.api.memo import Memo
-from consumers.api.suppression import Cell, suppress_cells
-
-
-def test_one_small_cell_drags_the_next_smallest_with_it() -> None:
-    """A lone withheld cell would be the total minus the rest, so the smallest other goes too."""
-    cells = suppress_cells({"a": 3, "b": 40, "c": 25, "d": 0}, k=10)
-    assert cells == {"a": Cell(None, True), "b": Cell(40, False), "c": Cell(None, True),
-                     "d": Cell(0, False)}  # fmt: skip
-
-
-def test_two_small_cells_protect_each_other_and_zero_is_shown() -> None:
-    """Two withheld cells need no third; zero describes nobody and stays visible."""
-    cells = suppress_cells({"a": 3, "b": 4, "c": 25, "d": 0}, k=10)
-    assert [key for key, cell in cells.items() if cell.suppressed] == ["a", "b"]
-    assert cells["d"] == Cell(0, False)
 
 
 def test_a_cursor_round_trips_and_refuses_other_filters() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.integration.api.conftest import TOKEN, ApiFactory
@@ -58,17 +60,17 @@ async def test_the_right_token_reads_the_volunteer_with_the_truths_totals(
 
 async def test_etags_answer_304_and_aggregates_are_cached_briefly(api) -> None:
     """Same body, same ETag; If-None-Match gives 304 with no body; max-age from settings."""
-    first = await api.get("/v1/kpi/participation?as_of=2026-06-01T00:00:00Z")
+    first = await api.get("/v1/kpi/participation?as_of=2026-06-01")
     assert first.headers["cache-control"] == "public, max-age=5"
     again = await api.get(
-        "/v1/kpi/participation?as_of=2026-06-01T00:00:00Z",
+        "/v1/kpi/participation?as_of=2026-06-01",
         headers={"If-None-Match": first.headers["etag"]},
     )
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == first.headers["etag"]
     stale = await api.get(
-        "/v1/kpi/participation?as_of=2026-06-01T00:00:00Z", headers={"If-None-Match": '"old"'}
+        "/v1/kpi/participation?as_of=2026-06-01", headers={"If-None-Match": '"old"'}
     )
     assert stale.status_code == 200
     assert (await api.get("/v1/projections")).headers["cache-control"] == "no-cache"
@@ -97,16 +99,26 @@ async def test_projection_freshness_shows_lag_counters_and_missing_schemas(
     assert {p["name"]: p["status"] for p in body["projections"]}["volunteers"] == "missing"
 
 
-async def test_recent_activity_counts_check_ins_in_five_minute_buckets(
-    api, world: ProjectedWorld
+async def test_recent_activity_counts_check_ins_per_hour_of_the_day(
+    make_api: ApiFactory, world: ProjectedWorld
 ) -> None:
-    """Twelve five-minute buckets ending at as_of; their sum is the hour's check-ins."""
-    body = (await api.get("/v1/activity/recent", params={"as_of": "2026-11-20T12:02:00Z"})).json()
-    assert len(body["buckets"]) == 12
-    assert body["bucket_minutes"] == 5
-    assert body["buckets"][-1]["start"].startswith("2026-11-20T12:00:00")
-    assert body["buckets"][0]["start"].startswith("2026-11-20T11:05:00")
-    assert body["check_ins"] == sum(b["check_ins"] for b in body["buckets"])
+    """A past day: its 24 hours in Qatar (21:00 UTC the day before to 21:00 UTC); with k = 1
+    nothing is withheld and the buckets add up to the day's check-ins (the simulation's
+    last ten days, so that some have check-ins)."""
+    end = dt.date.fromisoformat(world.as_of)
+    totals = []
+    async with make_api(api_min_cell=1) as api:
+        for back in range(1, 11):
+            day = str(end - dt.timedelta(days=back))
+            body = (await api.get("/v1/activity/recent", params={"as_of": day})).json()
+            assert len(body["buckets"]) == 24
+            assert body["bucket_minutes"] == 60
+            assert body["buckets"][0]["start"].endswith("T21:00:00Z")
+            assert body["buckets"][-1]["start"].endswith("T20:00:00Z")
+            assert body["check_ins"] == sum(b["check_ins"] for b in body["buckets"])
+            assert not body["suppressed"]
+            totals.append(body["check_ins"])
+    assert sum(totals) > 0
 
 
 async def test_health_ready_metrics_and_docs_are_served(make_api: ApiFactory) -> None:

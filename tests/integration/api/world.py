@@ -40,7 +40,11 @@ class ProjectedWorld:
 
     @property
     def as_of(self) -> str:
-        return str(self.truth["participation"]["as_of"])
+        """The Qatar day whose KPI equals the truth: the simulation ends at midnight UTC
+        of its last day, 03:00 in Qatar, so the next Qatar day (complete: the simulation
+        ends two UTC days ago) counts all of it and nothing more."""
+        end = dt.datetime.fromisoformat(str(self.truth["participation"]["as_of"]))
+        return (end.date() + dt.timedelta(days=1)).isoformat()
 
     async def publish(self, events: list[dict[str, Any]], topic: str) -> None:
         """Send events (CloudEvents dicts) to one catalog topic under the prefix."""
@@ -65,9 +69,10 @@ class ProjectedWorld:
 async def project_world(
     settings: Settings, unique: str, *, volunteers: int = 1500, days: int = 30, seed: int = 5
 ) -> ProjectedWorld:
-    """Simulate up to yesterday (with duplicates, reordering and invalid records), project it."""
+    """Simulate up to the day before yesterday (with duplicates, reordering and invalid
+    records), project it: the KPI's days must be complete in Qatar to count it all."""
     prefix = f"api.{unique}."
-    until = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    until = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
     config = SimConfig(seed=seed, volunteers=volunteers, days=days, until=until,
                        duplicates=0.02, reorder=True, invalid=0.005)  # fmt: skip
     simulation = simulate(config, topic_prefix=prefix)
