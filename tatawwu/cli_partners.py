@@ -154,11 +154,17 @@ def partners_revoke(
 def partners_status(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
     topic_prefix: Annotated[str, typer.Option(help="Topic prefix (tests).")] = "",
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Also revoked partners whose ingress topic is gone."),
+    ] = False,
 ) -> None:
     """Direct Kafka partners: access, ingress lag, records the router accepted and refused."""
     from tatawwu.partners import direct_partners
 
     rows = direct_partners(get_settings(), topic_prefix)
+    if not show_all:  # a revoked partner stays a principal (no ACLs, unknown password)
+        rows = [row for row in rows if row.can_write or row.topic_exists]
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row.as_dict(), sort_keys=True))

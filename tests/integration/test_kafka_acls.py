@@ -196,8 +196,8 @@ def test_partners_cli_grants_shows_and_revokes(stack: Settings, unique: str) -> 
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
 
-    def status_rows() -> dict[str, dict[str, Any]]:
-        lines = tatawwu("status", "--json").stdout.splitlines()
+    def status_rows(*options: str) -> dict[str, dict[str, Any]]:
+        lines = tatawwu("status", "--json", *options).stdout.splitlines()
         return {row["org_id"]: row for row in map(json.loads, lines)}
 
     try:
@@ -220,6 +220,10 @@ def test_partners_cli_grants_shows_and_revokes(stack: Settings, unique: str) -> 
         bad = tatawwu("add", "org:with:colons", "--kafka")
         assert bad.returncode == 1
         assert "cannot name a Kafka topic" in bad.stderr
+        # Once its topic is gone, a revoked partner is listed only with --all.
+        asyncio.run(_delete_topics(stack, [ingress_topic(org)]))
+        assert org not in status_rows()
+        assert status_rows("--all")[org]["topic_exists"] is False
     finally:
         revoke_direct_access(stack, org)
         asyncio.run(_delete_topics(stack, [ingress_topic(org)]))
