@@ -9,11 +9,11 @@ a test running projectors on its own topic prefix gets a registry of its own.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import asyncpg
 
+from infra.db import execute_locked, prefixed_schema
 from schemas.ownership import Key
 
 DEFAULT_SCHEMA = "ownership"
@@ -36,18 +36,12 @@ Executor = asyncpg.Connection | asyncpg.Pool
 
 def registry_schema(topic_prefix: str = "") -> str:
     """The registry's schema: `ownership`, or one per topic prefix (tests)."""
-    if not topic_prefix:
-        return DEFAULT_SCHEMA
-    return f"{DEFAULT_SCHEMA}_{re.sub(r'[^a-z0-9]+', '_', topic_prefix.lower()).strip('_')}"[:63]
+    return prefixed_schema(DEFAULT_SCHEMA, topic_prefix)
 
 
 async def ensure_registry(conn: asyncpg.Connection, schema: str) -> None:
     """Create the registry's schema and table when missing."""
-    await conn.execute("select pg_advisory_lock(hashtext($1))", f"claims:{schema}")
-    try:
-        await conn.execute(_DDL.format(schema=schema))
-    finally:
-        await conn.execute("select pg_advisory_unlock(hashtext($1))", f"claims:{schema}")
+    await execute_locked(conn, f"claims:{schema}", _DDL.format(schema=schema))
 
 
 async def read_claims(db: Executor, schema: str, keys: Iterable[Key]) -> dict[Key, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
@@ -42,3 +43,19 @@ async def connect(settings: Settings, **overrides: Any) -> asyncpg.Connection:
     conn = await asyncpg.connect(settings.dsn, **overrides)
     await init_connection(conn)
     return conn
+
+
+def prefixed_schema(base: str, topic_prefix: str = "") -> str:
+    """`base`, or one schema per topic prefix (tests run on their own topics)."""
+    if not topic_prefix:
+        return base
+    return f"{base}_{re.sub(r'[^a-z0-9]+', '_', topic_prefix.lower()).strip('_')}"[:63]
+
+
+async def execute_locked(conn: asyncpg.Connection, lock: str, ddl: str) -> None:
+    """Run idempotent DDL under a session advisory lock named `lock` (one creator at a time)."""
+    await conn.execute("select pg_advisory_lock(hashtext($1))", lock)
+    try:
+        await conn.execute(ddl)
+    finally:
+        await conn.execute("select pg_advisory_unlock(hashtext($1))", lock)

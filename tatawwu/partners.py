@@ -145,10 +145,11 @@ def direct_partners(settings: Settings, topic_prefix: str = "") -> list[PartnerS
     principals = Principals(settings)
     users = {u[len(PARTNER_PREFIX) :] for u in principals.users() if u.startswith(PARTNER_PREFIX)}
     routed = {row["org"]: row for row in asyncio.run(router_status(settings, topic_prefix))}
+    granted = {acl.principal for acl in principals.acls()}  # one call for every partner
     rows = []
     for org_id in sorted(users | set(routed)):
         principal = partner_principal(org_id)
-        holds = org_id in users and bool(principals.acls(principal))
+        holds = org_id in users and f"User:{principal}" in granted
         row = routed.get(org_id, {})
         topic = ingress_topic(org_id, topic_prefix)
         rows.append(PartnerStatus(

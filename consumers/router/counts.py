@@ -11,7 +11,6 @@ the router group's committed offset (the lag), and the counts.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +20,7 @@ import asyncpg
 from consumers.router.plan import ACCEPTED, Tally
 from consumers.runtime.batch import Dead
 from consumers.runtime.bookkeeping import store_dead_letters
+from infra.db import execute_locked, prefixed_schema
 from infra.kafka import build_admin, end_offsets
 from infra.settings import Settings
 from schemas.topics import INGRESS_PREFIX, org_of_ingress
@@ -61,9 +61,7 @@ create table if not exists "{schema}"._deadletters (
 
 def schema_for(topic_prefix: str = "") -> str:
     """The counts' schema: `router`, or one per topic prefix (tests)."""
-    if not topic_prefix:
-        return SCHEMA
-    return f"{SCHEMA}_{re.sub(r'[^a-z0-9]+', '_', topic_prefix.lower()).strip('_')}"[:63]
+    return prefixed_schema(SCHEMA, topic_prefix)
 
 
 def group_for(topic_prefix: str = "") -> str:
@@ -73,11 +71,7 @@ def group_for(topic_prefix: str = "") -> str:
 
 async def ensure_tables(conn: asyncpg.Connection, schema: str) -> None:
     """Create the schema and tables when missing (idempotent, advisory-locked)."""
-    await conn.execute("select pg_advisory_lock(hashtext($1))", f"router:{schema}")
-    try:
-        await conn.execute(_DDL.format(schema=schema))
-    finally:
-        await conn.execute("select pg_advisory_unlock(hashtext($1))", f"router:{schema}")
+    await execute_locked(conn, f"router:{schema}", _DDL.format(schema=schema))
 
 
 async def record_counts(

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -22,7 +21,7 @@ from infra.kafka import build_producer
 from infra.settings import Settings
 from schemas.decode import decode_event
 from schemas.topics import DEADLETTER
-from tests.support.projectors import create_prefixed_topics, delete_topics, run_until_caught_up
+from tests.support.projectors import run_until_caught_up
 from tests.support.router import (
     as_raw,
     create_ingress,
@@ -37,15 +36,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 TRACE = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 CANONICAL = ("tatawwu.campaigns", "tatawwu.volunteers", "tatawwu.signups")
-
-
-@pytest.fixture
-async def prefix(stack: Settings, unique: str) -> AsyncIterator[str]:
-    """This test's own copies of the catalog topics; deleted afterwards."""
-    prefix = f"t{unique}."
-    await create_prefixed_topics(stack, prefix)
-    yield prefix
-    await delete_topics(stack, prefix)
 
 
 def honest(org: str, unique: str) -> list[dict]:

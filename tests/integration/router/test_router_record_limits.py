@@ -9,14 +9,11 @@ refuses larger ones to the partner at once), and any record that fits is dead-le
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 
 from infra.settings import Settings
 from schemas.topics import DEADLETTER, INGRESS_MAX_RECORD_BYTES
-from tests.support.projectors import create_prefixed_topics, delete_topics
 from tests.support.router import (
     as_raw,
     create_ingress,
@@ -29,14 +26,6 @@ from tests.support.router import (
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 HEADERS = [("x-partner-trace", b"v" * 200)]
-
-
-@pytest.fixture
-async def prefix(stack: Settings, unique: str) -> AsyncIterator[str]:
-    prefix = f"lim{unique}."
-    await create_prefixed_topics(stack, prefix)
-    yield prefix
-    await delete_topics(stack, prefix)
 
 
 async def test_a_record_over_the_ingress_limit_is_refused_to_the_partner(
