@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     # file verifies the relay's certificate (the system's store when empty).
     smtp_require_tls: bool = False
     smtp_ca_file: str = ""
+    # Attendance confirmations (consumers/notifications/confirmations.py): asked this many
+    # hours before a shift; on an opportunity published with `auto_release`, a place whose
+    # volunteer has not answered is released this many hours before it starts. Opportunity
+    # alerts honour the quiet hours above on every channel and go at most once a day.
+    notify_confirmation_lead_h: float = Field(default=48.0, gt=0)
+    notify_release_lead_h: float = Field(default=12.0, ge=0)
 
     # Trust boundary (schemas/ownership.py): an event's `time` may be at most this far
     # ahead of the moment it entered (the broker's append time, or now at the gateway),

@@ -25,6 +25,7 @@ from schemas.campaigns import (
     CloseReason,
     OpportunityCancelled,
     OpportunityPublished,
+    OpportunityUpdated,
 )
 from schemas.common import (
     CampaignKind,
@@ -95,6 +96,7 @@ __all__ = [
     "NotificationSuppressed",
     "OpportunityCancelled",
     "OpportunityPublished",
+    "OpportunityUpdated",
     "OrganizationRegistered",
     "OrganizationSuspended",
     "Payload",

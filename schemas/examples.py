@@ -82,6 +82,16 @@ _PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
             "min_age": 14,
         },
     ),
+    "opportunity.updated": (
+        _CAMPAIGN,
+        {
+            "opportunity_id": _OPPORTUNITY,
+            "campaign_id": _CAMPAIGN,
+            "starts_at": "2025-03-21T06:00:00Z",
+            "ends_at": "2025-03-21T10:00:00Z",
+            "capacity": 60,
+        },
+    ),
     "opportunity.cancelled": (
         _CAMPAIGN,
         {
@@ -111,7 +121,7 @@ _PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
         _VOLUNTEER,
         {
             "volunteer_id": _VOLUNTEER,
-            "consent": {"sms": True, "email": True},
+            "consent": {"sms": True, "email": True, "alerts": True},
         },
     ),
     "volunteer.signed_up": (_VOLUNTEER, dict(_ATTENDANCE)),

@@ -27,6 +27,7 @@ from schemas.campaigns import (
     CampaignUpdated,
     OpportunityCancelled,
     OpportunityPublished,
+    OpportunityUpdated,
 )
 from schemas.envelope import Event
 from schemas.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
@@ -109,7 +110,7 @@ CLAIMING = (CampaignLaunched, OpportunityPublished, VolunteerRegistered, Organiz
 
 Claims = Mapping[Key, str]
 
-SCOPED = frozenset({OpportunityCancelled, *PARTICIPATION})
+SCOPED = frozenset({OpportunityCancelled, OpportunityUpdated, *PARTICIPATION})
 """Payloads owned through their campaign and bound opportunity."""
 CAMPAIGN_EVENTS = frozenset({CampaignLaunched, CampaignUpdated, CampaignClosed})
 VOLUNTEER_EVENTS = frozenset(
@@ -179,7 +180,7 @@ def _types_of(*payloads: type) -> frozenset[str]:
 
 CAMPAIGN_SCOPED_TYPES = _types_of(
     CampaignLaunched, CampaignUpdated, CampaignClosed, OpportunityPublished,
-    OpportunityCancelled, *PARTICIPATION,
+    OpportunityCancelled, OpportunityUpdated, *PARTICIPATION,
 )  # fmt: skip
 """Types whose owner is decided by campaign and opportunity claims."""
 PROFILE_TYPES = _types_of(VolunteerRegistered, VolunteerProfileUpdated, VolunteerConsentChanged)
