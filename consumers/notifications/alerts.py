@@ -76,11 +76,13 @@ grown as (
 written as (
     insert into outbox (notification_id, cause_event_id, template, channel, volunteer_id,
         cause_time, context, cause_trace_id, next_attempt_at)
-    select notification_id, $5, '{ALERT}', 'sms', volunteer_id, $6,
-        jsonb_build_object('opportunity_id', $1::text, 'count', 1), $7, $8 from today
+    select notification_id, $5::text, '{ALERT}', 'sms', volunteer_id, $6::timestamptz,
+        jsonb_build_object('opportunity_id', $1::text, 'count', 1), $7::text,
+        $8::timestamptz from today
     union all
-    select notification_id, $5, '{ALERT}', 'sms', volunteer_id, $6,
-        jsonb_build_object('opportunity_id', $1::text, 'count', 1, 'digest', true), $7, $9
+    select notification_id, $5::text, '{ALERT}', 'sms', volunteer_id, $6::timestamptz,
+        jsonb_build_object('opportunity_id', $1::text, 'count', 1, 'digest', true), $7::text,
+        $9::timestamptz
     from digest where count = 1
     on conflict do nothing
 )

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-import orjson
 
 from consumers.notifications.rules import UPDATED, is_stale, sql_notification_id
 from consumers.notifications.schedule import CHANGED, SCHEDULED
@@ -81,7 +80,7 @@ async def enqueue_changes(
         context = {"opportunity_id": data.opportunity_id, "changes": changes}
         done = await conn.execute(
             INSERT_CHANGED, identity(event), event.id, event.time,
-            orjson.dumps(context).decode(), traces[n], data.opportunity_id,
+            context, traces[n], data.opportunity_id,
         )  # fmt: skip
         told += done != "INSERT 0 0"
     return told

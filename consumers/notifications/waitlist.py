@@ -47,8 +47,8 @@ ranked as (
       and o.status = 'published' and o.capacity is not null and o.starts_at > now()
 ),
 seen as (
-    select r.*, s.placed as was_placed, coalesce(s.promotions, 0)
-        + (r.placed and s.placed = false)::int as promotions
+    select r.*, r.placed and s.placed is false as promoted,
+        coalesce(s.promotions, 0) + (r.placed and s.placed is false)::int as promotions
     from ranked r
     left join seats s on s.opportunity_id = r.opportunity_id and s.volunteer_id = r.volunteer_id
 ),
@@ -72,7 +72,7 @@ select {sql_notification_id(_KEY + " || ' ' || r.promotions", "'" + PROMOTED + "
 from seen r
 join cause c on c.opportunity_id = r.opportunity_id
 cross join unnest(array['email', 'sms']) as ch
-where r.placed and r.was_placed = false and c.event_id is not null
+where r.promoted and c.event_id is not null
 on conflict do nothing
 """
 
