@@ -37,7 +37,7 @@ import structlog
 
 from consumers.notifications.outcomes import one_line
 from consumers.runtime import TRANSIENT
-from infra.bus import publish
+from infra.bus import KafkaUnavailable, publish
 from infra.settings import Settings
 from infra.streams import Publishers
 from schemas.registry import CURRENT, new_event, type_of
@@ -110,7 +110,7 @@ class Releaser:
         while not stopping.is_set():
             try:
                 busy = await self.release_due()
-            except TRANSIENT as exc:  # database or Kafka away: `released_at` covers it
+            except (*TRANSIENT, KafkaUnavailable) as exc:  # away: `released_at` covers it
                 log.warning("release_retry", error=type(exc).__name__, detail=one_line(str(exc)))
                 busy = 0
             if busy < self.limit:
