@@ -11,9 +11,9 @@ import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.ownership import TimeBounds
@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     # alerts honour the quiet hours above on every channel and go at most once a day.
     notify_confirmation_lead_h: float = Field(default=48.0, gt=0)
     notify_release_lead_h: float = Field(default=12.0, ge=0)
+
+    @model_validator(mode="after")
+    def _asked_before_released(self) -> Self:
+        if self.notify_release_lead_h >= self.notify_confirmation_lead_h:
+            msg = (
+                "notify_release_lead_h must be less than notify_confirmation_lead_h: an "
+                "attendance confirmation is asked between the two, before places are released"
+            )
+            raise ValueError(msg)
+        return self
 
     # Trust boundary (schemas/ownership.py): an event's `time` may be at most this far
     # ahead of the moment it entered (the broker's append time, or now at the gateway),

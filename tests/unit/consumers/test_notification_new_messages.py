@@ -184,3 +184,14 @@ def test_only_the_publishing_organisation_or_the_platform_may_update_an_opportun
     moved = decoded("opportunity.updated", "u-2", NOW, source="partner/org-b",
                     **{**data, "campaign_id": "c-2"})  # fmt: skip
     assert judge(moved, other, NOW, TimeBounds()).rule == "opportunity_campaign"  # type: ignore[union-attr]
+
+
+def test_places_cannot_be_released_before_attendance_is_asked() -> None:
+    """A release lead at or above the confirmation lead is refused, naming both settings."""
+    from pydantic import ValidationError
+
+    from infra.settings import Settings
+
+    with pytest.raises(ValidationError, match="notify_release_lead_h must be less than"):
+        Settings(notify_confirmation_lead_h=12, notify_release_lead_h=12)
+    assert Leads.of(Settings()) == Leads()
