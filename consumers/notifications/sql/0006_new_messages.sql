@@ -31,9 +31,13 @@ alter table outbox
 create index outbox_unanswered on outbox (volunteer_id, finished_at)
     where template = 'attendance_confirmation' and status = 'sent' and answer is null
       and released_at is null;
--- Pending rows about one opportunity, found when it changes (rescheduled at once).
+-- Pending messages about one sign-up, found when their opportunity changes (re-timed at
+-- once). Only those templates: every other row (welcomes, alerts by the 100,000) pays
+-- nothing for this index. Keep the list in step with `schedule.SCHEDULED` (changes.RETIME).
 create index outbox_pending_opportunity on outbox ((context ->> 'opportunity_id'))
-    where status in ('pending', 'sending');
+    where status in ('pending', 'sending') and template in ('shift_reminder',
+        'shift_reminder_2h', 'attendance_confirmation', 'waitlist_promoted',
+        'opportunity_changed');
 
 -- The waiting list as the notifier last saw it: the sign-ups of an opportunity in
 -- sign-up order, the first `capacity` placed. A pair seen waiting and later placed is a

@@ -195,3 +195,22 @@ def test_places_cannot_be_released_before_attendance_is_asked() -> None:
     with pytest.raises(ValidationError, match="notify_release_lead_h must be less than"):
         Settings(notify_confirmation_lead_h=12, notify_release_lead_h=12)
     assert Leads.of(Settings()) == Leads()
+
+
+def test_the_retime_index_covers_exactly_the_templates_a_change_retimes() -> None:
+    """Migration 0006's partial index lists `schedule.SCHEDULED`, so RETIME can use it."""
+    import re
+    from pathlib import Path
+
+    from consumers.notifications.changes import RETIME
+    from consumers.notifications.schedule import SCHEDULED
+
+    sql = (
+        Path(__file__).parents[3] / "consumers/notifications/sql/0006_new_messages.sql"
+    ).read_text()
+    index = sql[sql.index("create index outbox_pending_opportunity") :].split(";")[0]
+    assert (
+        set(re.findall(r"'([a-z_0-9]+)'", index)) - {"opportunity_id", "pending", "sending"}
+        == SCHEDULED
+    )
+    assert all(f"'{t}'" in RETIME for t in SCHEDULED)
