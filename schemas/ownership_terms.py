@@ -29,7 +29,13 @@ from schemas.campaigns import (
     OpportunityPublished,
 )
 from schemas.envelope import Event
-from schemas.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
+from schemas.notifications import (
+    NotificationBounced,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationSent,
+    NotificationSuppressed,
+)
 from schemas.organizations import OrganizationSuspended
 from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
 from schemas.volunteers import (
@@ -103,7 +109,13 @@ PARTICIPATION = (
     VolunteerHoursVerified,
     VolunteerNoShow,
 )
-PLATFORM_ONLY = (NotificationSent, NotificationFailed, NotificationSuppressed)
+PLATFORM_ONLY = (
+    NotificationSent,
+    NotificationFailed,
+    NotificationSuppressed,
+    NotificationDelivered,
+    NotificationBounced,
+)
 CLAIMING = (CampaignLaunched, OpportunityPublished, VolunteerRegistered, OrganizationSuspended)
 """Payloads whose acceptance records a claim (see `claims_of`)."""
 

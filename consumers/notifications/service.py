@@ -14,6 +14,7 @@ import httpx
 import structlog
 
 from consumers.notifications import NAME, build_projector, metrics
+from consumers.notifications.feedback import run_feedback
 from consumers.notifications.outcomes import outcome_publisher
 from consumers.notifications.sender import Providers, Sender
 from consumers.runtime import ProjectorRuntime, tune_gc
@@ -100,7 +101,10 @@ async def serve(
     log.info("notifier_starting", schema=runtime.schema, quiet_hours=settings.notify_quiet_hours)
     sending = asyncio.create_task(sender.run(runtime.stopping))
     try:
-        await asyncio.gather(runtime.run(), sending, metrics.watch_ledger(pool, runtime.stopping))
+        await asyncio.gather(
+            runtime.run(), sending, metrics.watch_ledger(pool, runtime.stopping),
+            run_feedback(pool, publishers, sender.topic, runtime.stopping),
+        )  # fmt: skip
     finally:
         runtime.stopping.set()
         if ops is not None:
