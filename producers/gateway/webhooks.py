@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-import asyncpg
 import structlog
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
@@ -31,11 +30,10 @@ from producers.gateway import replies
 from producers.gateway.emit import KafkaUnavailable, produce
 from producers.gateway.keywords import parse_keyword
 from producers.gateway.problems import Problem
-from producers.gateway.webhook_auth import signed_body
+from producers.gateway.webhook_auth import DB_ERRORS, signed_body
 
 log = structlog.get_logger("producers.gateway")
 router = APIRouter(prefix="/v1/webhooks", tags=["provider webhooks"])
-DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 E164 = r"^\+[1-9][0-9]{7,14}$"
 ProviderId = Annotated[str, Field(min_length=1, max_length=200)]
 M = TypeVar("M", bound=BaseModel)
@@ -94,7 +92,14 @@ async def _publish(request: Request, events: list[Any]) -> None:
         raise _unavailable("kafka") from None
 
 
-@router.post("/sms/inbound")
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    """The endpoint's JSON body in OpenAPI (the handler reads it raw: it is signed)."""
+    schema = model.model_json_schema(by_alias=True)
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": schema}}}}  # fmt: skip
+
+
+@router.post("/sms/inbound", openapi_extra=_body(InboundSms))
 async def sms_inbound(request: Request) -> JSONResponse:
     """A volunteer's SMS reply: STOP, START, YES, NO act; anything else is recorded."""
     message = _parse(InboundSms, await signed_body(request))
@@ -149,7 +154,7 @@ async def _feedback(request: Request, row: tuple[object, ...], undeliverable: st
         raise _unavailable("database") from None
 
 
-@router.post("/sms/receipts")
+@router.post("/sms/receipts", openapi_extra=_body(SmsReceipt))
 async def sms_receipt(request: Request) -> JSONResponse:
     """A delivery receipt: delivered, or failed with the provider's reason."""
     receipt = _parse(SmsReceipt, await signed_body(request))
@@ -161,7 +166,7 @@ async def sms_receipt(request: Request) -> JSONResponse:
     return JSONResponse({"outcome": outcome})
 
 
-@router.post("/email/events")
+@router.post("/email/events", openapi_extra=_body(EmailEvent))
 async def email_event(request: Request) -> JSONResponse:
     """A delivery, a bounce (permanent: the address is marked undeliverable) or a complaint
     (email consent off, published as the platform's `volunteer.consent_changed`)."""
