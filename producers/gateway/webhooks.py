@@ -175,8 +175,8 @@ async def email_event(request: Request) -> JSONResponse:
         return await _complaint(request, event)
     outcome = "delivered" if event.type == "delivered" else "bounced"
     permanent = outcome == "bounced" and event.bounce_type == "permanent"
-    row = (f"email:{event.event_id}", event.message_id, "email", outcome,
-           permanent or outcome == "delivered", event.reason)  # fmt: skip
+    row = (f"email:{event.event_id}", event.message_id, "email", outcome, permanent,
+           event.reason)  # fmt: skip
     await _feedback(request, row, event.recipient if permanent else None)
     log.info("email_feedback", outcome=outcome, permanent=permanent)
     return JSONResponse({"outcome": outcome, "permanent": permanent})
