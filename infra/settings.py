@@ -191,8 +191,13 @@ class Settings(BaseSettings):
     # The notifier's schema, where the webhooks look volunteers up by phone, keep consent
     # holds and undeliverable addresses, and leave delivery feedback for the notifier.
     webhook_notifier_schema: str = "notifications"
-    # Where the local sinks send receipts, bounces and simulated replies (empty: none).
+    # Where the local sinks send receipts, bounces and simulated replies (empty: none),
+    # and the numbers whose SMS they fail and the addresses that bounce or complain
+    # (comma-separated; the CLI's --fail, --bounce and --complain add to them).
     sink_webhook_url: str = ""
+    sink_fail_numbers: str = ""
+    sink_bounce_addresses: str = ""
+    sink_complain_addresses: str = ""
 
     def webhook_key(self) -> bytes:
         """The webhook secret: the configured one, or the local stack's (made once)."""

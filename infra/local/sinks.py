@@ -253,11 +253,18 @@ def main(argv: list[str] | None = None) -> None:
 
 def sink_webhooks(settings: Any, url: str, fail: Any = (), bounce: Any = (),
                   complain: Any = ()) -> WebhookSender | None:  # fmt: skip
-    """The sinks' provider callbacks to the gateway at `url` (None when empty)."""
+    """The sinks' provider callbacks to the gateway at `url` (None when empty), failing,
+    bouncing and complaining for the settings' lists and these."""
     if not url:
         return None
     webhooks = WebhookSender(url, settings.webhook_key())
-    webhooks.outcomes.update(fail=fail, bounce=bounce, complain=complain)
+
+    def listed(value: str) -> list[str]:
+        return [part for part in (p.strip() for p in value.split(",")) if part]
+
+    webhooks.outcomes.update(fail=[*listed(settings.sink_fail_numbers), *fail],
+                             bounce=[*listed(settings.sink_bounce_addresses), *bounce],
+                             complain=[*listed(settings.sink_complain_addresses), *complain])  # fmt: skip
     return webhooks
 
 

@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.local.process import port_open
+from infra.local.sinks import read_sms
 from infra.settings import PROJECT_ROOT
 from infra.webhook_signing import SignatureError, verify
 from tatawwu.cli_sinks import sinks_app
@@ -77,12 +78,13 @@ def _wait(condition: Any, what: str, wait_s: float = 20) -> None:
 def test_replies_outcomes_and_receipts_reach_the_webhook_signed(
     tmp_path: Path, receiver: Receiver
 ) -> None:
-    """A simulated reply, a failed and a delivered SMS receipt: all signed, all received."""
+    """A simulated reply, failed and delivered SMS receipts: all signed, all received."""
     smtp_port, sms_port = free_port(), free_port()
     webhook = f"http://127.0.0.1:{receiver.server_address[1]}"
     argv = [sys.executable, "-m", "infra.local.sinks", "--smtp-port", str(smtp_port),
             "--sms-port", str(sms_port), "--dir", str(tmp_path), "--webhook-url", webhook]  # fmt: skip
-    env = {**os.environ, "TATAWWU_WEBHOOK_SECRET": SECRET}
+    env = {**os.environ, "TATAWWU_WEBHOOK_SECRET": SECRET,
+           "TATAWWU_SINK_FAIL_NUMBERS": "+97455550003"}  # fmt: skip
     proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)  # fmt: skip
     sink = f"http://127.0.0.1:{sms_port}"
@@ -96,12 +98,12 @@ def test_replies_outcomes_and_receipts_reach_the_webhook_signed(
             sinks_app, ["outcomes", "--fail", "+97455550002", "--sms-sink", sink]
         )
         assert result.exit_code == 0, result.output
-        for n in (2, 3):
+        for n in (2, 3, 4):
             response = httpx.post(
                 f"{sink}/v1/messages", json={"to": f"+9745555000{n}", "body": "hi"}
             )
             assert response.status_code == 202
-        _wait(lambda: len(receiver.calls) >= 3, "the reply and two receipts")
+        _wait(lambda: len(receiver.calls) >= 4, "the reply and three receipts")
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=10)
     finally:
@@ -115,9 +117,13 @@ def test_replies_outcomes_and_receipts_reach_the_webhook_signed(
         by_path.setdefault(call["path"], []).append(call["body"])
     [reply] = by_path["/v1/webhooks/sms/inbound"]
     assert (reply["from"], reply["body"]) == ("+97455550001", "إيقاف")
-    receipts = sorted(by_path["/v1/webhooks/sms/receipts"], key=lambda r: r["status"])
-    assert [r["status"] for r in receipts] == ["delivered", "failed"]
-    assert "unreachable" in receipts[1]["reason"]
+    status = {r["message_id"]: r for r in by_path["/v1/webhooks/sms/receipts"]}
+    sent = {m["to"]: m["id"] for m in read_sms(tmp_path)}
+    # +...2 told to fail by `tatawwu sinks outcomes`, +...3 by the setting, +...4 delivered
+    assert [status[sent[f"+9745555000{n}"]]["status"] for n in (2, 3, 4)] == [
+        "failed", "failed", "delivered",
+    ]  # fmt: skip
+    assert "unreachable" in status[sent["+97455550002"]]["reason"]
     assert b"+9745555000" not in output  # numbers never logged
 
 
