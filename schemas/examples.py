@@ -161,6 +161,16 @@ _PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
             "reason": "no_consent",
         },
     ),
+    "notification.delivered": (_VOLUNTEER, dict(_NOTIFICATION)),
+    "notification.bounced": (
+        _VOLUNTEER,
+        {
+            **_NOTIFICATION,
+            "channel": "email",
+            "permanent": True,
+            "reason": "550 5.1.1 mailbox unavailable",
+        },
+    ),
 }
 
 

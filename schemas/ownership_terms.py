@@ -30,7 +30,13 @@ from schemas.campaigns import (
     OpportunityUpdated,
 )
 from schemas.envelope import Event
-from schemas.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
+from schemas.notifications import (
+    NotificationBounced,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationSent,
+    NotificationSuppressed,
+)
 from schemas.organizations import OrganizationSuspended
 from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
 from schemas.volunteers import (
@@ -104,7 +110,13 @@ PARTICIPATION = (
     VolunteerHoursVerified,
     VolunteerNoShow,
 )
-PLATFORM_ONLY = (NotificationSent, NotificationFailed, NotificationSuppressed)
+PLATFORM_ONLY = (
+    NotificationSent,
+    NotificationFailed,
+    NotificationSuppressed,
+    NotificationDelivered,
+    NotificationBounced,
+)
 CLAIMING = (CampaignLaunched, OpportunityPublished, VolunteerRegistered, OrganizationSuspended)
 """Payloads whose acceptance records a claim (see `claims_of`)."""
 

@@ -85,6 +85,8 @@ _TABLE: tuple[tuple[str, int, type[BaseModel], TopicSpec], ...] = (
     ("notification.sent", 1, notif.NotificationSent, NOTIFICATIONS),
     ("notification.failed", 1, notif.NotificationFailed, NOTIFICATIONS),
     ("notification.suppressed", 1, notif.NotificationSuppressed, NOTIFICATIONS),
+    ("notification.delivered", 1, notif.NotificationDelivered, NOTIFICATIONS),
+    ("notification.bounced", 1, notif.NotificationBounced, NOTIFICATIONS),
 )
 
 SPECS: dict[tuple[str, int], EventSpec] = {

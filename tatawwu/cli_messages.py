@@ -18,9 +18,9 @@ Limit = Annotated[int, typer.Option(min=1, max=1000, help="Opportunities shown, 
 CONFIRMATIONS = """
 select context ->> 'opportunity_id' as opportunity_id,
     count(*) filter (where status = 'sent') as asked,
-    count(*) filter (where answer = 'yes') as yes,
-    count(*) filter (where answer = 'no') as no,
-    count(*) filter (where status = 'sent' and answer is null and released_at is null)
+    count(*) filter (where reply = 'yes') as yes,
+    count(*) filter (where reply = 'no') as no,
+    count(*) filter (where status = 'sent' and reply is null and released_at is null)
         as unanswered,
     count(released_at) as released,
     count(*) filter (where status in ('pending', 'sending')) as waiting,

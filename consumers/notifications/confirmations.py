@@ -3,9 +3,9 @@
 The request itself is an ordinary ledger row (`attendance_confirmation`, SMS, one per
 volunteer and opportunity: `rules.PER_PAIR`), sent from `notify_confirmation_lead_h`
 (48 h) before the shift until `notify_release_lead_h` (12 h) before it (`schedule.py`).
-The volunteer answers by SMS; the inbound webhook records the answer on that row
-(`answer` 'yes' / 'no', `answered_at`: migration 0006) and, on NO, withdraws the
-sign-up itself.
+The volunteer answers by SMS; the gateway's inbound webhook records the answer on that
+row (`reply` 'yes' / 'no', `replied_at`: migration 0005) and, on NO, withdraws the
+sign-up itself (from `platform/replies`).
 
 Silence changes nothing, unless the opportunity asks for it (`auto_release` on
 `opportunity.published` or `opportunity.updated`): then, from `notify_release_lead_h`
@@ -53,7 +53,7 @@ from outbox o
 join opportunities op on op.opportunity_id = o.context ->> 'opportunity_id'
 join participations p on p.volunteer_id = o.volunteer_id
     and p.opportunity_id = op.opportunity_id
-where o.template = 'attendance_confirmation' and o.status = 'sent' and o.answer is null
+where o.template = 'attendance_confirmation' and o.status = 'sent' and o.reply is null
   and o.released_at is null and op.auto_release and op.status = 'published'
   and p.signup_status = 'signed_up' and p.signup_time <= o.finished_at
   and op.starts_at - make_interval(secs => $1) <= $2 and op.starts_at > $2

@@ -27,6 +27,7 @@ import structlog
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from consumers.notifications import metrics
+from consumers.notifications.feedback import hold_contacts
 from consumers.notifications.limits import TokenBucket
 from consumers.notifications.outcomes import one_line, outcome_event, publish_outcomes
 from consumers.notifications.providers import DeliveryError, Providers
@@ -128,6 +129,7 @@ class Sender:
                     list({c.volunteer_id for c in claimed}),
                 )
             }
+            contacts = await hold_contacts(conn, contacts)  # STOP, complaints, bounces
             reminders = [c for c in claimed if c.template in SCHEDULED]
             signups = {
                 (r["volunteer_id"], r["opportunity_id"]): r["signup_status"]

@@ -15,6 +15,7 @@ import structlog
 
 from consumers.notifications import NAME, build_projector, metrics
 from consumers.notifications.confirmations import Releaser, release_publisher
+from consumers.notifications.feedback import run_feedback
 from consumers.notifications.outcomes import outcome_publisher
 from consumers.notifications.sender import Clock, Providers, Sender
 from consumers.runtime import ProjectorRuntime, tune_gc
@@ -107,6 +108,7 @@ async def serve(
     try:
         await asyncio.gather(
             runtime.run(), sending, metrics.watch_ledger(pool, runtime.stopping),
+            run_feedback(pool, publishers, sender.topic, runtime.stopping),
             releaser.run(runtime.stopping),
         )  # fmt: skip
     finally:

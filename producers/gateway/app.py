@@ -37,6 +37,7 @@ from producers.gateway.partners import MIGRATIONS, KeyVerifier
 from producers.gateway.problems import Problem, generic
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
+from producers.gateway.webhooks import router as webhooks_router
 from schemas import registry
 
 log = structlog.get_logger("producers.gateway")
@@ -200,6 +201,7 @@ def create_app(
     app.add_middleware(RequestContext, metrics=metrics)
     app.include_router(router)
     app.include_router(asyncapi_router)
+    app.include_router(webhooks_router)  # provider webhooks: replies, receipts, bounces
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

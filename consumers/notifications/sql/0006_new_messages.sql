@@ -16,20 +16,14 @@ alter table opportunities
     add column auto_release boolean;
 
 -- The answer to an `attendance_confirmation` request (one row per volunteer and
--- opportunity). The inbound SMS webhook sets `answer` ('yes' or 'no') and `answered_at`
--- on the volunteer's latest sent, unanswered request:
---   update outbox set answer = $2, answered_at = now() where notification_id = (
---     select notification_id from outbox where volunteer_id = $1
---       and template = 'attendance_confirmation' and status = 'sent' and answer is null
---       and released_at is null order by finished_at desc limit 1)
--- `released_at`: when the notifier released the place of a request left unanswered (the
--- opportunity asked for auto-release); set once, after Kafka acknowledged the withdrawal.
-alter table outbox
-    add column answer      text check (answer in ('yes', 'no')),
-    add column answered_at timestamptz,
-    add column released_at timestamptz;
+-- opportunity) is the row's `reply` ('yes' or 'no') and `replied_at` (migration 0005),
+-- set by the gateway's inbound SMS webhook on the volunteer's latest sent request without
+-- a reply. `released_at`: when the notifier released the place of a request left
+-- unanswered (the opportunity asked for auto-release); set once, after Kafka acknowledged
+-- the withdrawal.
+alter table outbox add column released_at timestamptz;
 create index outbox_unanswered on outbox (volunteer_id, finished_at)
-    where template = 'attendance_confirmation' and status = 'sent' and answer is null
+    where template = 'attendance_confirmation' and status = 'sent' and reply is null
       and released_at is null;
 -- Pending messages about one sign-up, found when their opportunity changes (re-timed at
 -- once). Only those templates: every other row (welcomes, alerts by the 100,000) pays

@@ -39,7 +39,7 @@ async def make_ledger(settings: Settings, schema: str) -> None:
                 await projector.apply(conn, events)
         await conn.execute(
             "update outbox set status = 'sent', finished_at = now(),"
-            " answer = case volunteer_id when 'v-1' then 'yes' when 'v-2' then 'no' end"
+            " reply = case volunteer_id when 'v-1' then 'yes' when 'v-2' then 'no' end"
             " where template = 'attendance_confirmation'"
         )
     finally:

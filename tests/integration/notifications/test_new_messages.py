@@ -99,7 +99,7 @@ async def test_an_unanswered_place_is_released_only_where_the_opportunity_asks(
             )  # fmt: skip
             # v-2 answers YES (what the inbound SMS webhook records); v-1 and v-3 stay silent.
             await conn.execute(
-                f'update "{schema}".outbox set answer = $1, answered_at = now()'
+                f'update "{schema}".outbox set reply = $1, replied_at = now()'
                 " where notification_id = $2", "yes",
                 next(r["notification_id"] for r in asked if r["volunteer_id"] == "v-2"),
             )  # fmt: skip

@@ -246,6 +246,10 @@ PAYLOADS: dict[str, st.SearchStrategy[Doc]] = {
         {**_notification, "error": texts, "attempts": st.integers(1, 100)}
     ),
     "notification.suppressed": _payload({**_notification, "reason": enum(SuppressionReason)}),
+    "notification.delivered": _payload(_notification),
+    "notification.bounced": _payload(
+        {**_notification, "permanent": st.booleans(), "reason": texts}
+    ),
 }
 PAYLOADS_V1: dict[str, st.SearchStrategy[Doc]] = {
     "volunteer.registered": _payload({"volunteer_id": ids, "full_name": names, **_profile}),
