@@ -113,7 +113,8 @@ SERVICES: dict[str, tuple[Grant, ...]] = {
     "notifier": (
         *_topics(EVENT_TOPICS, READ, DESCRIBE),
         _group("tatawwu.notifier"),
-        *_topics((NOTIFICATIONS.name, SIGNUPS.name, DEADLETTER.name), WRITE, DESCRIBE),
+        *_topics((NOTIFICATIONS.name, DEADLETTER.name), WRITE, DESCRIBE),
+        *_topics((SIGNUPS.name,), WRITE),  # released places; DESCRIBE it has as a reader
     ),
     "read-api": _topics(EVENT_TOPICS, DESCRIBE),
 }
