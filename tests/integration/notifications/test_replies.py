@@ -7,7 +7,6 @@ projector apply them from there.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +75,8 @@ async def test_stop_suppresses_an_sms_already_queued_and_start_turns_sms_back_on
         answer = await w.reply(number, "START")
         assert answer["outcome"] == "sms_consent_on"
         await until(lambda: consent_is(True), "the START to reach the notifier's contacts")
-        await w.publish(opportunity(p, starts_in_h=48), signed_up(p, 1))  # no reminder yet
+        # 72 h ahead: no reminder and no attendance confirmation yet
+        await w.publish(opportunity(p, starts_in_h=72), signed_up(p, 1))
 
         async def confirmed() -> bool:
             row = await _sms(w, vid, "signup_confirmed")
@@ -91,18 +91,13 @@ async def test_stop_suppresses_an_sms_already_queued_and_start_turns_sms_back_on
 
 
 async def _confirmation(w: World, n: int) -> str:
-    """An attendance confirmation request, as sent (the row another part of the notifier makes)."""
-    p = w.partner
-    notification_id = f"ntf-{uuid.uuid4().hex[:24]}"
-    await w.conn.execute(
-        f'insert into "{w.schema}".outbox (notification_id, cause_event_id, template, channel,'
-        " volunteer_id, cause_time, context, status, attempts, finished_at, reported)"
-        " values ($1, $2, 'attendance_confirmation', 'sms', $3, now(), $4::jsonb, 'sent', 1,"
-        " now(), true)",
-        notification_id, f"evt-{p.unique}-su-{n}-1", f"vol-{p.unique}-{n}",
-        {"opportunity_id": f"opp-{p.unique}-1"},
-    )  # fmt: skip
-    return notification_id
+    """The notifier's own attendance confirmation request to volunteer n, once sent."""
+
+    async def sent() -> str | None:
+        row = await _sms(w, f"vol-{w.partner.unique}-{n}", "attendance_confirmation")
+        return row["notification_id"] if row and row["status"] == "sent" else None
+
+    return await until(sent, f"the attendance confirmation request to volunteer {n}")
 
 
 async def test_no_releases_the_place_yes_confirms_and_other_words_are_recorded(
