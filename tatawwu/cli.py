@@ -181,7 +181,6 @@ def platform_run(
     On the local stack each runs as its own Kafka principal. Ctrl-C stops them all.
     """
     import time
-
     from dataclasses import replace
 
     from tatawwu.manifest import GATEWAY, NOTIFIER, PLATFORM, ROUTER, SINKS, TRICKLE

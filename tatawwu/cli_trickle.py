@@ -81,7 +81,7 @@ async def _trickle(settings: Settings, url: str, rate: float, on_site: int | Non
         with contextlib.suppress(Exception):  # the database may be going down with us
             await _revoke_keys(settings, keys)
     log.info("trickle_stopped", accepted=stats.accepted_total, requests=stats.requests,
-             retries=stats.retries, refused=dict(stats.refused), by_type=dict(stats.accepted))  # fmt: skip
+             retries=stats.retries, unsent=stats.unsent, refused=dict(stats.refused), by_type=dict(stats.accepted))  # fmt: skip
 
 
 def trickle(
@@ -90,8 +90,11 @@ def trickle(
     ] = 4.0,
     on_site: Annotated[
         int | None,
-        typer.Option(min=0, help="Volunteers on site at the opening (default: enough for "
-                     "check-outs to keep pace: rate/5 x the shift)."),  # fmt: skip
+        typer.Option(
+            min=0,
+            help="Volunteers on site at the opening (default: enough for check-outs "
+            "to keep pace: rate/5 x the shift).",
+        ),
     ] = None,
     shift_minutes: Annotated[
         float, typer.Option(min=1, max=600, help="Shortest shift before a check-out.")

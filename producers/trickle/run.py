@@ -11,6 +11,7 @@ refuses (403/422) is logged with its rules and counted, and the trickle goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections import Counter
@@ -44,6 +45,7 @@ class TrickleStats:
     refused: Counter[str] = field(default_factory=Counter)  # by the gateway's rule or code
     requests: int = 0
     retries: int = 0
+    unsent: int = 0  # taken by nobody because the trickle was stopping
 
     @property
     def accepted_total(self) -> int:
@@ -92,6 +94,10 @@ async def _post(client: httpx.AsyncClient, key: str, events: list[Event],
             await asyncio.sleep(wait)
             wait = min(wait * 2, 10.0)
             continue
+        if status in RETRYABLE:  # stopping: what was not taken stays unsent, not refused
+            stats.unsent += len(events)
+            log.info("trickle_unsent", status=status, events=len(events))
+            return
         problem = response.json() if response is not None else {}
         rules = [e.get("rule", "?") for e in problem.get("errors", [])] or [problem.get("code")]
         stats.refused.update(str(r) for r in rules)
@@ -120,10 +126,8 @@ async def wait_for_gateway(client: httpx.AsyncClient, stop: asyncio.Event) -> bo
         if not said:
             log.info("trickle_waiting_for_gateway", url=str(client.base_url))
             said = True
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
-        except TimeoutError:
-            pass
     return False
 
 
@@ -156,10 +160,8 @@ async def run_trickle(
     while not stop.is_set():
         if seconds is not None and time.monotonic() - started >= seconds:
             break
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), tick)
-        except TimeoutError:
-            pass
         moment = time.monotonic()
         owed, last_tick = owed + rate * (moment - last_tick), moment
         events: list[Event] = []

@@ -99,10 +99,14 @@ class LiveWorld:
             org = self.org_ids[n % self.orgs]
             events += self._launch(org, municipality, now)
         for _ in range(on_site):
-            volunteer, facts = self._register(now - dt.timedelta(days=3, minutes=self._minutes(600)))
+            volunteer, facts = self._register(
+                now - dt.timedelta(days=3, minutes=self._minutes(600))
+            )
             events += facts
             arrival = now - dt.timedelta(minutes=self._minutes(int(2 * self.shift.seconds / 60)))
-            events += self._sign_up(volunteer, now - dt.timedelta(days=2, minutes=self._minutes(600)))
+            events += self._sign_up(
+                volunteer, now - dt.timedelta(days=2, minutes=self._minutes(600))
+            )
             if self.rng.random() < 0.85:  # most are already there; the rest arrive later
                 self.signed_up.remove(volunteer)
                 events += self._check_in(volunteer, arrival)
@@ -206,7 +210,7 @@ class LiveWorld:
         volunteer.opportunity = opportunity
         self.registered.remove(volunteer)
         self.signed_up.append(volunteer)
-        return events + [self._participation("volunteer.signed_up", volunteer, at, {})]
+        return [*events, self._participation("volunteer.signed_up", volunteer, at, {})]
 
     def _check_in(self, volunteer: Volunteer, at: dt.datetime) -> list[Event]:
         volunteer.checked_in = at
@@ -221,7 +225,8 @@ class LiveWorld:
         return [self._participation("volunteer.checked_out", volunteer, at, {"at": rfc3339(at)})]
 
     def _verify(self, volunteer: Volunteer, at: dt.datetime) -> list[Event]:
-        assert volunteer.checked_in and volunteer.checked_out
+        assert volunteer.checked_in
+        assert volunteer.checked_out
         spent = (volunteer.checked_out - volunteer.checked_in).total_seconds() / 3600
         hours = min(24.0, max(0.25, round(spent * 4) / 4))
         org = volunteer.opportunity.org_id if volunteer.opportunity else ""

@@ -18,7 +18,9 @@ NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
 STEP = dt.timedelta(seconds=0.25)
 
 
-def a_morning(steps: int = 4000, on_site: int = 200) -> tuple[LiveWorld, list[dict], list[dt.datetime]]:
+def a_morning(
+    steps: int = 4000, on_site: int = 200
+) -> tuple[LiveWorld, list[dict], list[dt.datetime]]:
     """The opening in posting order, then `steps` facts a quarter second apart."""
     world = LiveWorld(run="t1", seed=3, shift=dt.timedelta(minutes=10))
     order = {kind: n for n, kind in enumerate(OPENING_ORDER)}
@@ -39,7 +41,8 @@ def test_every_fact_decodes_and_is_owned_by_its_source_in_posting_order() -> Non
     decoded = [decode_event(orjson.dumps(e)) for e in events]
     assert [d for d in decoded if isinstance(d, DecodeError)] == []
     settled = settle(decoded, {}, entered, TimeBounds(), at_entry=True)  # type: ignore[arg-type]
-    assert settled.refused == [] and settled.pending == []
+    assert settled.refused == []
+    assert settled.pending == []
     assert len(settled.accepted) == len(events)
 
 
@@ -82,7 +85,13 @@ def test_the_opening_is_quiet_about_the_past_and_open_today() -> None:
     assert max(times["volunteer.signed_up"]) < NOW - dt.timedelta(days=1)
     assert min(times["volunteer.checked_in"]) >= NOW - dt.timedelta(minutes=90)
     assert {e["data"]["municipality"] for e in events if e["type"] == "campaign.launched"} == {
-        "doha", "al_rayyan", "al_wakrah", "umm_salal", "al_khor", "al_daayen", "al_shamal",
+        "doha",
+        "al_rayyan",
+        "al_wakrah",
+        "umm_salal",
+        "al_khor",
+        "al_daayen",
+        "al_shamal",
         "al_shahaniya",
     }
 
