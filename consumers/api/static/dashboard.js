@@ -249,7 +249,7 @@ function drawFreshness(doc) {
     const li = node("li", { "data-testid": `freshness-${p.name}`, "data-lag": p.lag ?? "", "data-state": state, "data-events": p.events_applied ?? "" });
     li.append(node("span", { class: `light ${state}` }));
     const detail = p.status !== "ok" ? t("missing")
-      : `${t("lag")} ${num(p.lag)} · ${num(p.events_applied)} ${t("events")} · ${age === null ? t("never") : `${num(age, 0)} ${t("ago")}`}`;
+      : `${t("lag")} ${num(p.lag)} · ${num(p.events_applied)} ${t("events")} · ${age === null ? t("never") : `${num(Math.max(0, age), 0)} ${t("ago")}`}`;
     li.append(node("strong", {}, t("projections")[p.name] ?? p.name), node("span", {}, detail));
     return li;
   }));
