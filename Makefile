@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
-# The demo's nation: 100,000 registered volunteers over 60 days (about 370,000 events),
-# some 35,000 active: about 1.3% of the 2.6 million eligible residents of
-# infra/population.csv, the national picture early on the way to 10% by 2030.
+# The demo's nation: 100,000 registered volunteers over 60 days (370,308 events),
+# 31,308 active: 1.20% of the 2.6 million eligible residents of infra/population.csv,
+# the national picture early on the way to 10% by 2030.
 # Time to ready: see "The live demo" in the README (benchmarks/demo_ready.py measures it).
 DEMO_VOLUNTEERS ?= 100000
 DEMO_DAYS ?= 60
