@@ -55,9 +55,13 @@ def age_band(birth_year: int | None, year: int) -> str:
     return next((band for limit, band in BANDS if age < limit), "65+")
 
 
+def _day_of_year(day: dt.date) -> int:
+    return day.toordinal() - dt.date(day.year, 1, 1).toordinal() + 1
+
+
 def update_nodes(day: dt.date) -> list[int]:
     """The Fenwick nodes a point on `day` adds to (within its year)."""
-    i, nodes = day.timetuple().tm_yday, []
+    i, nodes = _day_of_year(day), []
     while i <= YEAR_SIZE:
         nodes.append(i)
         i += i & -i
@@ -66,7 +70,7 @@ def update_nodes(day: dt.date) -> list[int]:
 
 def prefix_nodes(day: dt.date) -> list[int]:
     """The Fenwick nodes whose sum is the prefix up to `day` (within its year)."""
-    i, nodes = day.timetuple().tm_yday, []
+    i, nodes = _day_of_year(day), []
     while i > 0:
         nodes.append(i)
         i -= i & -i
@@ -163,16 +167,19 @@ def covered_ranges(days: dict[dt.date, object]) -> list[tuple[int, dt.date, dt.d
     return ranges
 
 
-def _month_after(month: dt.date) -> dt.date:
-    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+def _month(index: int) -> dt.date:
+    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def covered_months(utc_days: dict[dt.date, int]) -> set[dt.date]:
-    """The UTC months (first days) at whose end a volunteer with these UTC days is active."""
-    months: set[dt.date] = set()
+    """The UTC months (first days) at whose end a volunteer with these UTC days is active:
+    month M is covered by day u when u <= last day of M <= u + 364."""
+    months: set[int] = set()
+    reach = dt.timedelta(days=WINDOW_DAYS - 1)
     for day in utc_days:
-        month, reach = day.replace(day=1), day + dt.timedelta(days=WINDOW_DAYS - 1)
-        while _month_after(month) - dt.timedelta(days=1) <= reach:
-            months.add(month)
-            month = _month_after(month)
-    return months
+        end = day + reach
+        last = end.year * 12 + end.month - 1  # the month of u + 364, if it ends by then
+        if (end + dt.timedelta(days=1)).day != 1:
+            last -= 1
+        months.update(range(day.year * 12 + day.month - 1, last + 1))
+    return {_month(m) for m in months}
