@@ -1,7 +1,7 @@
 """The KPI as a projection: its latency against the scan's, and what it costs the projector.
 
 (a) KPI latency, side by side in one run: a large participation world written straight
-    into a schema (default 60,000 volunteers with 600,000 attended pairs over two years,
+    into a schema (default 60,000 volunteers with 400,000 attended pairs over two years,
     plus 200,000 sign-ups that never attended), the projection built from it by the
     start-up backfill (timed), then for R random past days (and yesterday) the document
     and cross-tabulation the API computes, by the scan (`scan.py`, what the API did) and
@@ -11,8 +11,8 @@
     simulator's stream (default 30,000 volunteers over 365 days) published once, then
     projected by the real runtime in-process into two schemas, one after the other.
 
-    .venv/bin/python -m benchmarks.bench_kpi [--volunteers 60000] [--pairs 600000]
-        [--days 30] [--sim-volunteers 30000] [--sim-days 365]
+    .venv/bin/python -m benchmarks.bench_kpi [--volunteers 60000] [--pairs 400000]
+        [--days 10] [--sim-volunteers 30000] [--sim-days 365]
 """
 
 from __future__ import annotations
@@ -240,8 +240,8 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--volunteers", type=int, default=60_000)
-    parser.add_argument("--pairs", type=int, default=600_000, help="attended pairs written")
-    parser.add_argument("--days", type=int, default=30, help="days whose KPI is timed")
+    parser.add_argument("--pairs", type=int, default=400_000, help="attended pairs written")
+    parser.add_argument("--days", type=int, default=10, help="days whose KPI is timed")
     parser.add_argument("--sim-volunteers", type=int, default=30_000)
     parser.add_argument("--sim-days", type=int, default=365)
     parser.add_argument("--latency", action=argparse.BooleanOptionalAction, default=True)

@@ -122,6 +122,27 @@ class Delta:
 
     def add(self, state: VolunteerDays, sign: int) -> None:
         """Add (sign 1) or take away (sign -1) everything `state` contributes."""
+        self._active(state, sign)
+        self._months(state, sign)
+        self._hours(state, sign)
+
+    def change(self, old: VolunteerDays | None, new: VolunteerDays) -> None:
+        """Replace what `old` contributed by what `new` does, skipping what is the same."""
+        if old is None:
+            self.add(new, 1)
+            return
+        cell, moved = old.cell != new.cell, old.cell.municipality != new.cell.municipality
+        if cell or old.days.keys() != new.days.keys():
+            self._active(old, -1)
+            self._active(new, 1)
+        if moved or old.utc_days.keys() != new.utc_days.keys():
+            self._months(old, -1)
+            self._months(new, 1)
+        if moved or old.days != new.days:
+            self._hours(old, -1)
+            self._hours(new, 1)
+
+    def _active(self, state: VolunteerDays, sign: int) -> None:
         cell = state.cell
         for year, start, end in covered_ranges(state.days):
             band = age_band(cell.birth_year, year)
@@ -132,12 +153,17 @@ class Delta:
             if after.year == year:  # a range ending on 31 December needs no end mark
                 for node in update_nodes(after):
                     self.active[(year, node, *base)] -= sign
+
+    def _months(self, state: VolunteerDays, sign: int) -> None:
         for month in covered_months(state.utc_days):
-            self.months[(month, cell.municipality)] += sign
+            self.months[(month, state.cell.municipality)] += sign
+
+    def _hours(self, state: VolunteerDays, sign: int) -> None:
+        municipality = state.cell.municipality
         for day, (_, hours) in state.days.items():
             if hours:
-                self.hours[(day, cell.municipality)] += sign * hours
-                self.totals[cell.municipality] += sign * hours
+                self.hours[(day, municipality)] += sign * hours
+                self.totals[municipality] += sign * hours
 
     def nonzero(self) -> Delta:
         """The same changes without the keys that cancelled out."""

@@ -74,8 +74,9 @@ def _count_sql(table: str) -> tuple[str, str]:
     names = ", ".join(k for k, _ in keys)
     arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate((*keys, (value, kind)), 1))
     upsert = (
-        f"insert into {table} as t ({names}, {value}) select * from unnest({arrays})"
+        f"with up as (insert into {table} as t ({names}, {value}) select * from unnest({arrays})"
         f" on conflict ({names}) do update set {value} = t.{value} + excluded.{value}"
+        f" returning {value}) select count(*) filter (where {value} = 0) from up"
     )
     key_arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(keys, 1))
     zero = (
@@ -143,8 +144,8 @@ async def write_counts(conn: asyncpg.Connection, delta: Delta) -> None:
         keys = [k if isinstance(k, tuple) else (k,) for k, _ in items]
         columns = [list(c) for c in zip(*keys, strict=True)]
         upsert, zero = COUNT_SQL[table]
-        await conn.execute(upsert, *columns, [v for _, v in items])
-        await conn.execute(zero, *columns)
+        if await conn.fetchval(upsert, *columns, [v for _, v in items]):
+            await conn.execute(zero, *columns)
 
 
 async def maintain(
@@ -163,22 +164,20 @@ async def maintain(
         return 0
     states = {r["volunteer_id"]: state_of(r) for r in await conn.fetch(STATES, touched)}
     profiles = {r["volunteer_id"]: r for r in await conn.fetch(PROFILES, touched)}
-    delta = Delta()
     news: dict[str, VolunteerDays] = {}
     for volunteer in touched:
         old = states.get(volunteer)
         new = VolunteerDays(cell_of(profiles.get(volunteer)))
-        if old is not None:
-            delta.add(old, -1)
-            if not fresh:
-                new.days, new.utc_days = dict(old.days), dict(old.utc_days)
+        if old is not None and not fresh:
+            new.days, new.utc_days = dict(old.days), dict(old.utc_days)
         news[volunteer] = new
     for volunteer, qday, uday, hours, sign in changes:
         news[volunteer].add(qday, uday, hours, sign)
+    delta = Delta()
+    for volunteer, state in news.items():
+        delta.change(states.get(volunteer), state)
     gone = [v for v, s in news.items() if not s.days and v in states]
-    kept = [_state_row(v, s) for v, s in news.items() if s.days]
-    for state in news.values():
-        delta.add(state, 1)
+    kept = [_state_row(v, s) for v, s in news.items() if s.days and s != states.get(v)]
     if kept:
         await conn.executemany(SAVE_STATE, kept)
     if gone:
