@@ -5,6 +5,8 @@ the cells are the Fenwick sums of the day (at most 9 rows per cell), the months 
 the day's are read from `kpi_monthly` (counted at UTC month ends, as the scan does), the
 day's own month is the day's total, hours are sums over at most 365 days of
 `kpi_hours`. Only `min(activity_time)` still reads `activity`, through its index.
+One difference no caller can reach: a municipality filter of "unknown" (not a
+`Municipality`) matches volunteers without one here, and nothing in the scan's series.
 """
 
 from __future__ import annotations
