@@ -6,7 +6,8 @@ the day's are read from `kpi_monthly` (counted at UTC month ends, as the scan do
 day's own month is the day's total, hours are sums over at most 365 days of
 `kpi_hours`. Only `min(activity_time)` still reads `activity`, through its index.
 One difference no caller can reach: a municipality filter of "unknown" (not a
-`Municipality`) matches volunteers without one here, and nothing in the scan's series.
+`Municipality`) matches volunteers without one in the series and hours here, and
+nothing in the scan's.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from consumers.api.days import counted
+from consumers.api.kpi import kpi as api_kpi
+from consumers.api.sources import Sources
 from consumers.participation import PROJECTOR, lookup, scan
 from consumers.participation.coverage import end_of
 from consumers.participation.maintain import backfill
@@ -144,3 +147,43 @@ async def test_backfill_of_a_schema_without_the_projection_builds_the_same_table
         await conn.execute("reset search_path")
         await schemas.drop(kept)
         await schemas.drop(plain)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Qatar", "Asia/Tokyo"])
+async def test_the_api_serves_the_scans_figures_whichever_path_answers(
+    conn: asyncpg.Connection, zone: str
+) -> None:
+    """A Qatar day is looked up, a day of another API zone scanned: with k = 1 both
+    documents carry exactly the scan's figures for the end of that day. The days are
+    those with activity between the end of the Tokyo day and that of the Qatar day
+    (15:00-21:00 UTC), where the two calendars' answers differ."""
+    world = World(55, volunteers=60)
+    schemas = Schemas(conn, "kpi")
+    schema = await schemas.fresh(PROJECTOR)
+    try:
+        for batch in world.deliveries(batches=3):
+            await apply_batch(conn, PROJECTOR, schema, batch)
+        sources = Sources.of({"participation": schema})
+        now = world.start + world.span + dt.timedelta(days=400)
+        days = sorted({t.date() for t in world.instants if 15 <= t.hour < 21})[:12]
+        differ = 0
+        for day in days:
+            counted_day = counted(day, zone, now)
+            doc = await api_kpi(
+                conn, sources, counted_day, k=1, hourly_rate=40.0, municipality=None
+            )
+            async with conn.transaction(readonly=True):
+                await conn.execute(f'set local search_path to "{schema}"')
+                expected = await scan.participation_kpi(conn, counted_day.until, hourly_rate=40.0)
+                qatar = await scan.participation_kpi(conn, end_of(day), hourly_rate=40.0)
+            differ += qatar["national"] != expected["national"]
+            assert doc.national.active == expected["national"]["active"], (zone, day)
+            assert [m.active for m in doc.monthly] == [m["active"] for m in expected["monthly"]]
+            assert doc.hours.verified_total == expected["hours"]["verified_total"]
+            assert doc.hours.verified_trailing_12m == expected["hours"]["verified_trailing_12m"]
+            assert {v: c.active for v, c in doc.breakdowns["age_band"].items()} == {
+                v: c["active"] for v, c in expected["breakdowns"]["age_band"].items()
+            }
+        assert differ or zone == "Asia/Qatar", "no day tells the two calendars apart"
+    finally:
+        await schemas.drop(schema)
