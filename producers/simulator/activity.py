@@ -24,7 +24,7 @@ from producers.simulator.population import ACTIVITY_MEAN, Population, volunteer_
 # Sign-ups an active volunteer makes a year per verified hour asked for: measured so that
 # the default intensity gives ~59 verified hours per active volunteer per year (withdrawals,
 # no-shows, full and cancelled shifts, pending verifications all take their share).
-SIGNUPS_PER_VERIFIED_HOUR = 0.375
+SIGNUPS_PER_VERIFIED_HOUR = 0.39
 WALK_INS_PER_SIGNUP = 0.05
 OWN_MUNICIPALITY_SHARE = 0.7
 WITHDRAW_SHARE, RESIGN_SHARE = 0.10, 0.15

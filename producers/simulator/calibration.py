@@ -48,8 +48,12 @@ FRIDAY, SATURDAY, TUESDAY = 4, 5, 1
 
 def ramadan_starts(year: int) -> tuple[dt.date, ...]:
     """The first days of Ramadan that fall in `year` (the table, else the mean lunar year)."""
-    if year in RAMADAN_STARTS:
-        return RAMADAN_STARTS[year]
+    return RAMADAN_STARTS.get(year) or estimated_ramadan_starts(year)
+
+
+def estimated_ramadan_starts(year: int) -> tuple[dt.date, ...]:
+    """Ramadan starts in `year` counted in mean lunar years from 1 Ramadan 1446 (within a
+    day of the Umm al-Qura table for 2015-2035)."""
     first = (year - RAMADAN_ANCHOR.year - 1) * 365.2425 / LUNAR_YEAR_DAYS
     starts = []
     for k in range(int(first) - 1, int(first) + 4):

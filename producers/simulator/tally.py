@@ -93,6 +93,7 @@ class Tally:
         self.org_attended = Bitmap(len(orgs), n)
         self.opp_campaign, self.opp_capacity = array("I"), array("I")
         self.opp_cancelled = bytearray()
+        self.opp_day = array("i")  # the epoch day of each shift
         self.opp_counts = Counts()
         self.vol_counts = Counts(n)
         self.vol_attended, self.vol_pairs = _zeros("I", n), self.vol_counts.pairs
@@ -108,6 +109,7 @@ class Tally:
         self.opp_campaign.append(self.campaign_index[opportunity.campaign_id])
         self.opp_capacity.append(opportunity.capacity)
         self.opp_cancelled.append(opportunity.cancelled is not None)
+        self.opp_day.append(opportunity.starts_at // DAY)
         self.opp_counts.grow()
         return len(self.opp_campaign) - 1
 
