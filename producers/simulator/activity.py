@@ -76,7 +76,7 @@ def pairs_of_day(
     load = [0] * len(opportunities)  # places taken when each sign-up happened
     taken: set[tuple[int, int]] = set()
     placed: list[Placed] = []
-    year, as_of = config.until.year, config.as_of
+    year, as_of = config.until.year, config.as_of  # as_of is computed: read it once
     for _ in range(signups):
         i = pop.draw_active(rng)
         local = by_municipality.get(v.MUNICIPALITIES[pop.home[i]]) or everywhere

@@ -15,22 +15,32 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from producers.simulator import vocab as v
 from producers.simulator.activity import draw_count, expected_signups, pairs_of_day
 from producers.simulator.generate import opportunities_of_day, orgs_and_campaigns
 from producers.simulator.model import DAY, SimConfig, World, day_of, rfc3339
-from producers.simulator.population import build_population, volunteer_id
+from producers.simulator.population import build_population
 from producers.simulator.tally import Tally
 from schemas.registry import CURRENT
 
 DATASCHEMA = {event_type: spec.dataschema for event_type, spec in CURRENT.items()}
 REGISTRY_SOURCE = "platform/registrations"
 REGISTERED = "volunteer.registered"
-PAIR_TYPES = frozenset((
-    "volunteer.signed_up", "volunteer.signup_withdrawn", "volunteer.checked_in",
-    "volunteer.checked_out", "volunteer.hours_verified", "volunteer.no_show",
-))  # fmt: skip
 LOOKAHEAD_DAYS = 15  # a shift's first event (its publication) is at most 14 days before it
-SEQ_BITS = 32  # a bucket entry's sort key is (time << SEQ_BITS) | generation order
+# A waiting event is one int: (time, generation order, what) packed so that ints sort in
+# send order. "What" names a pair event completely (type, volunteer, opportunity, check-in
+# method or quarter-hours: `at` is the event's own time, the verifier follows from the
+# campaign), so ~20 days of a national stream wait in ~50 bytes an event; the few other
+# events keep their data aside, under their generation order.
+SEQ_BITS, CODE_BITS, CODE_MASK, SEQ_MASK = 32, 64, (1 << 64) - 1, (1 << 32) - 1
+GENERIC, REGISTRATION = 0, 1
+CODES = {REGISTERED: REGISTRATION, "volunteer.signed_up": 2, "volunteer.signup_withdrawn": 3,
+         "volunteer.checked_in": 4, "volunteer.checked_out": 5,
+         "volunteer.hours_verified": 6, "volunteer.no_show": 7}  # fmt: skip
+TYPES = {code: event_type for event_type, code in CODES.items()}
+CHECKED_IN, CHECKED_OUT = CODES["volunteer.checked_in"], CODES["volunteer.checked_out"]
+HOURS_VERIFIED = CODES["volunteer.hours_verified"]
+METHOD = {method: k for k, method in enumerate(v.CHECK_IN_METHODS)}
 
 
 class Stream:
@@ -40,10 +50,14 @@ class Stream:
     """
 
     def __init__(self, config: SimConfig, *, keep_world: bool = False) -> None:
+        if config.volunteers >= 1 << 24:
+            msg = f"at most {(1 << 24) - 1:,} volunteers can be simulated, not {config.volunteers:,}"
+            raise ValueError(msg)
         self.config = config
         self.world = World(config) if keep_world else None
         self.rng = random.Random(config.seed)
-        self.buckets: dict[int, list[tuple[Any, ...]]] = {}
+        self.buckets: dict[int, list[int]] = {}
+        self.aside: dict[int, tuple[str, str, str, dict[str, Any]]] = {}  # seq -> other events
         self.seq = 0
         self.emitted = 0
         self.prefix = f"sim-{config.seed}-"
@@ -54,19 +68,25 @@ class Stream:
         self._setup_entities()
         self.pop = build_population(self.rng, config, self._add_entity, keep)
         for i, registered in enumerate(self.pop.registered_at):
-            self._add(registered, REGISTERED, i, None, None)
+            self._add_code(registered, (i << 12) | REGISTRATION)
         self.tally = Tally(config, self.orgs, self.campaigns, self.pop)
         if self.world is not None:
             self.world.orgs, self.world.campaigns = self.orgs, self.campaigns
 
-    def _add(self, at: int, event_type: str, a: Any, b: Any, c: Any) -> None:
-        entry = ((at << SEQ_BITS) | self.seq, event_type, a, b, c)
+    def _add_code(self, at: int, code: int) -> None:
+        """Queue an event for its day: code = ((opportunity << 24 | volunteer) << 8 | x) << 4 | type."""
+        entry = ((at << SEQ_BITS | self.seq) << CODE_BITS) | code
         self.seq += 1
         bucket = self.buckets.get(at // DAY)
         if bucket is None:
             self.buckets[at // DAY] = [entry]
         else:
             bucket.append(entry)
+
+    def _add(self, at: int, event_type: str, subject: str, source: str, data: Any) -> None:
+        """Queue an event that is not a pair's or a registration (its data waits aside)."""
+        self.aside[self.seq] = (event_type, subject, source, data)
+        self._add_code(at, GENERIC)
 
     def _add_entity(self, at: int, event_type: str, subject: str, data: dict[str, Any]) -> None:
         source = REGISTRY_SOURCE if event_type.startswith("volunteer.") else f"partner/{subject}"
@@ -140,31 +160,47 @@ class Stream:
                 add(at, "opportunity.cancelled", cid, source, data)
         if self.world is not None:
             self.world.opportunities.extend(opportunities)
+        add_code = self._add_code
         for pair, i, k in pairs_of_day(rng, config, pop, opportunities, signups):
             j = first + k
+            who = j << 24 | i
             for at, event_type, extra in pair.events:
-                add(at, event_type, i, j, extra or None)
+                code = CODES[event_type]
+                if code == CHECKED_IN:
+                    code |= METHOD[extra["method"]] << 4
+                elif code == HOURS_VERIFIED:
+                    code |= int(extra["hours"] * 4) << 4
+                add_code(at, (who << 12) | code)
             tally.add_pair(pair, i, j)
             if self.world is not None:
                 self.world.pairs.append(pair)
 
-    def _render(self, entry: tuple[Any, ...]) -> dict[str, Any]:
-        key, event_type, a, b, c = entry
-        if event_type in PAIR_TYPES:
-            subject = volunteer_id(a)
-            k = self.tally.opp_campaign[b]
-            source = self.source[k]
-            data = {"volunteer_id": subject, "opportunity_id": f"opp-{b + 1:06d}",
-                    "campaign_id": self.campaign_ids[k]}  # fmt: skip
-            if c is not None:
-                data.update(c)
-                if "at" in c:
-                    data["at"] = rfc3339(c["at"])
-        elif event_type == REGISTERED:
-            data = self.pop.registration(a)
+    def _render(self, entry: int) -> dict[str, Any]:
+        key, code = entry >> CODE_BITS, entry & CODE_MASK
+        kind = code & 15
+        if kind == GENERIC:
+            event_type, subject, source, data = self.aside.pop(key & SEQ_MASK)
+        elif kind == REGISTRATION:
+            event_type, data = REGISTERED, self.pop.registration(code >> 12)
             subject, source = data["volunteer_id"], REGISTRY_SOURCE
         else:
-            subject, source, data = a, b, c
+            event_type, x, i, j = (
+                TYPES[kind],
+                (code >> 4) & 255,
+                (code >> 12) & 0xFFFFFF,
+                code >> 36,
+            )
+            subject = f"vol-{i + 1:06d}"  # population.volunteer_id, inlined: the hot path
+            k = self.tally.opp_campaign[j]
+            source, campaign_id = self.source[k], self.campaign_ids[k]
+            data = {"volunteer_id": subject, "opportunity_id": f"opp-{j + 1:06d}",
+                    "campaign_id": campaign_id}  # fmt: skip
+            if kind == CHECKED_IN:
+                data["at"], data["method"] = rfc3339(key >> SEQ_BITS), v.CHECK_IN_METHODS[x]
+            elif kind == CHECKED_OUT:
+                data["at"] = rfc3339(key >> SEQ_BITS)
+            elif kind == HOURS_VERIFIED:
+                data["hours"], data["verified_by"] = x / 4, f"staff-{campaign_id}"
         self.emitted += 1
         return {
             "specversion": "1.0",

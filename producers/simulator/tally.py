@@ -103,6 +103,7 @@ class Tally:
         self.coverage: dict[int, int] = defaultdict(int)  # day -> change in active count
         self.hours_trailing = 0.0
         self.first_activity = 0
+        self.as_of = config.as_of
 
     def add_opportunity(self, opportunity: Opportunity) -> int:
         """Register a new opportunity; its index in the truth."""
@@ -130,7 +131,7 @@ class Tally:
         self.last[volunteer] = max(self.last[volunteer], at)
         if self.first_activity == 0 or at < self.first_activity:
             self.first_activity = at
-        as_of = self.config.as_of
+        as_of = self.as_of
         if as_of - KPI_WINDOW < at <= as_of:
             self.hours_trailing += pair.hours or 0.0
         self.pending[at // DAY].append(volunteer)

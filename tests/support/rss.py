@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Measured:
-    """A finished child: its exit status, seconds, peak RSS and output."""
+    """A finished child: its exit status, wall and CPU seconds, peak RSS and output."""
 
     returncode: int
     seconds: float
+    cpu_s: float
     peak_rss_mb: float
     stdout: str
     stderr: str
@@ -34,5 +35,6 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> Measu
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Measured(child.returncode, seconds, usage.ru_maxrss / 1024,
+        cpu = usage.ru_utime + usage.ru_stime
+        return Measured(child.returncode, seconds, cpu, usage.ru_maxrss / 1024,
                         out.read().decode(), err.read().decode())  # fmt: skip

@@ -35,4 +35,9 @@ def test_peak_memory_stays_flat_when_the_days_and_events_grow_fourfold(tmp_path:
     assert large_events > 3 * (small_events - 2_000)  # registrations do not grow with days
     growth = large.peak_rss_mb - small.peak_rss_mb
     print(f"peak RSS {small.peak_rss_mb:.1f} MB -> {large.peak_rss_mb:.1f} MB")
-    assert growth < MAX_GROWTH_MB, (small.peak_rss_mb, large.peak_rss_mb, small_events, large_events)
+    assert growth < MAX_GROWTH_MB, (
+        small.peak_rss_mb,
+        large.peak_rss_mb,
+        small_events,
+        large_events,
+    )
