@@ -17,14 +17,12 @@ from typing import Any
 
 from producers.simulator import vocab as v
 from producers.simulator.activity import draw_count, expected_signups, pairs_of_day
+from producers.simulator.events import DATASCHEMA, REGISTRY_SOURCE
 from producers.simulator.generate import opportunities_of_day, orgs_and_campaigns
 from producers.simulator.model import DAY, SimConfig, World, day_of, rfc3339
 from producers.simulator.population import build_population
 from producers.simulator.tally import Tally
-from schemas.registry import CURRENT
 
-DATASCHEMA = {event_type: spec.dataschema for event_type, spec in CURRENT.items()}
-REGISTRY_SOURCE = "platform/registrations"
 REGISTERED = "volunteer.registered"
 LOOKAHEAD_DAYS = 15  # a shift's first event (its publication) is at most 14 days before it
 # A waiting event is one int: (time, generation order, what) packed so that ints sort in
@@ -51,7 +49,9 @@ class Stream:
 
     def __init__(self, config: SimConfig, *, keep_world: bool = False) -> None:
         if config.volunteers >= 1 << 24:
-            msg = f"at most {(1 << 24) - 1:,} volunteers can be simulated, not {config.volunteers:,}"
+            msg = (
+                f"at most {(1 << 24) - 1:,} volunteers can be simulated, not {config.volunteers:,}"
+            )
             raise ValueError(msg)
         self.config = config
         self.world = World(config) if keep_world else None

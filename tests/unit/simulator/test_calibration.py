@@ -85,3 +85,11 @@ def test_ramadan_and_the_national_days_stand_out_in_a_calibrated_year(
     national, sport = dt.date(YEAR, 12, 18), cal.sport_day(YEAR)
     assert by_day[national] > 2 * average(national - dt.timedelta(days=7), 15, skip=national)
     assert by_day[sport] > 2 * average(sport - dt.timedelta(days=7), 15, skip=sport)
+
+
+def test_a_config_with_no_intensity_or_an_impossible_share_is_refused() -> None:
+    """SimConfig names the field and the value it refuses."""
+    with pytest.raises(ValueError, match="intensity must be positive"):
+        SimConfig(intensity=0)
+    with pytest.raises(ValueError, match="active_share must be in"):
+        SimConfig(active_share=1.2)

@@ -67,3 +67,17 @@ def test_simulate_via_file_without_out_is_refused(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert not truth.exists()
+
+
+def test_intensity_and_active_share_out_of_range_are_refused(tmp_path: Path) -> None:
+    """`--intensity` must be positive hours and `--active-share` a share in (0, 1]."""
+    truth = tmp_path / "truth.json"
+    base = ["simulate", "--via", "null", "--truth", str(truth), "--volunteers", "10"]
+    for option, value in (("--intensity", "0"), ("--active-share", "0"), ("--active-share", "1.5")):
+        result = CliRunner().invoke(cli(), [*base, option, value])
+        assert result.exit_code == 2, (option, value)
+        assert option in result.output
+    assert not truth.exists()
+    result = CliRunner().invoke(cli(), [*base, "--intensity", "30", "--active-share", "0.2"])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(truth.read_bytes())["volunteers"]["totals"]["registered"] == 10
