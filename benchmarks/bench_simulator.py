@@ -1,25 +1,28 @@
-"""The simulator at national scale: `tatawwu simulate --volunteers 100000 --days 30` to Kafka.
+"""The simulator's generation rate and peak memory, small against national, side by side.
 
-(a) the real command in a child process, straight to Kafka on topics of its own
-    (`--topic-prefix bench.<id>.`, deleted afterwards): wall-clock seconds including
-    interpreter start, generation, every acknowledgement and the truth file. Target < 60 s.
-(b) generation only, in this process: world, events, serialised records.
-(c) reproducibility: the truth file of (a) and two in-process generations hash the same.
+(a) the real command (`tatawwu simulate --via null`, or `--via file`) in a child process
+    for a small run and a national year (520,000 registered volunteers, about 260,000 of
+    them active at the calibrated share, 365 days: ~20 million records): records, wall
+    seconds, events/s by the wall clock and per CPU second (the machine is shared: the CPU
+    figure is the one a load does not distort), and peak RSS from the kernel's accounting
+    of that one child (`os.wait4`). The last column is national / small.
+(b) reproducibility: the small run again, its truth file hashed: same bytes.
+(c) with `--kafka`: the command to Kafka on topics of its own (`--topic-prefix
+    bench.sim.<id>.`, deleted afterwards), all acknowledged, truth written.
 
-    .venv/bin/python -m benchmarks.bench_simulator [--volunteers 100000] [--days 30]
+    .venv/bin/python -m benchmarks.bench_simulator [--national 520000] [--days 365]
+        [--small 2000] [--small-days 30] [--via null|file] [--kafka]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import hashlib
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -27,69 +30,118 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.support import delete_topics
-from infra.settings import Settings, child_env, get_settings
-from producers.simulator import SimConfig, simulate
+from infra.settings import child_env, get_settings
+from tests.support.rss import run_measured
 
-TARGET_S = 60.0
-TRUTH_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+UNTIL = "2025-12-31"
+TARGET_EVENTS_PER_S, TARGET_RSS_MB = 50_000, 1024
 
 
-def run_command(settings: Settings, args: argparse.Namespace, prefix: str, truth: Path) -> float:
-    """Wall-clock seconds of the real CLI sending to Kafka."""
-    command = [sys.executable, "-m", "tatawwu", "simulate", "--via", "kafka",
-               "--volunteers", str(args.volunteers), "--days", str(args.days),
-               "--seed", str(args.seed), "--until", args.until, "--topic-prefix", prefix,
-               "--truth", str(truth)]  # fmt: skip
-    started = time.perf_counter()
-    subprocess.run(command, check=True, env=child_env(settings), stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+@dataclass(frozen=True)
+class Run:
+    """One measured command."""
+
+    label: str
+    records: int
+    seconds: float
+    cpu_s: float
+    peak_rss_mb: float
+    truth_sha: str
+
+    @property
+    def per_s(self) -> float:
+        return self.records / self.seconds
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.records / self.cpu_s
+
+
+def simulate(
+    label: str, volunteers: int, days: int, via: str, tmp: Path, extra: list[str] | None = None
+) -> Run:
+    """Run the real command in a child process and measure it."""
+    truth, out = tmp / f"{label}.json", tmp / f"{label}.jsonl"
+    command = [sys.executable, "-m", "tatawwu", "simulate", "--via", via,
+               "--volunteers", str(volunteers), "--days", str(days), "--until", UNTIL,
+               "--seed", "42", "--truth", str(truth)]  # fmt: skip
+    if via == "file":
+        command += ["--out", str(out)]
+    env = child_env(get_settings())
+    measured = run_measured(command + (extra or []), env=env)
+    if measured.returncode != 0:
+        sys.exit(f"{label} failed:\n{measured.stderr[-2000:]}")
+    data = truth.read_bytes()
+    out.unlink(missing_ok=True)
+    records = orjson.loads(data)["stream"]["total_records"]
+    sha = hashlib.sha256(data).hexdigest()
+    return Run(label, records, measured.seconds, measured.cpu_s, measured.peak_rss_mb, sha)
+
+
+def table(small: Run, national: Run, args: argparse.Namespace) -> Table:
+    """The two sizes side by side, with national / small."""
+    title = f"tatawwu simulate --via {args.via}: generation rate and peak memory"
+    result = Table(title=title)
+    for column in ("measure", small.label, national.label, "national / small"):
+        result.add_column(column, justify="left" if column == "measure" else "right")
+    rows = (
+        ("records", lambda r: f"{r.records:,}", lambda a, b: f"{b.records / a.records:,.0f}x"),
+        ("wall seconds", lambda r: f"{r.seconds:,.1f}", lambda a, b: f"{b.seconds / a.seconds:,.0f}x"),
+        ("events/s (wall)", lambda r: f"{r.per_s:,.0f}", lambda a, b: f"{b.per_s / a.per_s:.2f}"),
+        ("events per CPU second", lambda r: f"{r.per_cpu_s:,.0f}",
+         lambda a, b: f"{b.per_cpu_s / a.per_cpu_s:.2f}"),
+        ("peak RSS (MB)", lambda r: f"{r.peak_rss_mb:,.0f}",
+         lambda a, b: f"{b.peak_rss_mb / a.peak_rss_mb:.2f}"),
+        ("peak RSS per record (bytes)", lambda r: f"{r.peak_rss_mb * 2**20 / r.records:,.0f}",
+         lambda a, b: f"{(b.peak_rss_mb / b.records) / (a.peak_rss_mb / a.records):.3f}"),
+    )  # fmt: skip
+    for name, value, ratio in rows:
+        result.add_row(name, value(small), value(national), ratio(small, national))
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--volunteers", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--until", default=dt.datetime.now(dt.UTC).date().isoformat())
+    parser.add_argument("--national", type=int, default=520_000, help="registered volunteers")
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--small", type=int, default=2_000)
+    parser.add_argument("--small-days", type=int, default=30)
+    parser.add_argument("--via", choices=("null", "file"), default="null")
+    parser.add_argument("--kafka", action="store_true", help="also send the small run to Kafka")
+    parser.add_argument("--keep", type=Path, help="keep the truth files in this directory")
     args = parser.parse_args()
-    settings = get_settings()
-    prefix = f"bench.sim.{uuid.uuid4().hex[:8]}."
-    config = SimConfig(seed=args.seed, volunteers=args.volunteers, days=args.days,
-                       until=dt.date.fromisoformat(args.until))  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        truth_path = Path(tmp) / "truth.json"
-        try:
-            wall_s = run_command(settings, args, prefix, truth_path)
-        finally:
-            asyncio.run(delete_topics(settings, prefix))
-        truth_bytes = truth_path.read_bytes()
-    records = orjson.loads(truth_bytes)["stream"]["total_records"]
-
-    hashes = [hashlib.sha256(truth_bytes).hexdigest()]
-    generate_s: list[float] = []
-    for _ in range(2):
-        simulation = simulate(config)
-        generate_s.append(simulation.generate_s)
-        truth = orjson.dumps(simulation.truth(), option=TRUTH_OPTIONS)
-        hashes.append(hashlib.sha256(truth).hexdigest())
-        del simulation
-
-    best = min(generate_s)
-    table = Table(title=f"simulate --volunteers {args.volunteers:,} --days {args.days} --via kafka")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row("records sent (= events: no duplicates/invalid)", f"{records:,}")
-    table.add_row("(a) CLI wall clock to Kafka, all acked, truth written", f"{wall_s:.1f} s")
-    table.add_row("(a) events/s end to end", f"{records / wall_s:,.0f}")
-    table.add_row("(b) generation only (best of 2)", f"{best:.1f} s")
-    table.add_row("(b) generation-only events/s", f"{records / best:,.0f}")
-    table.add_row(
-        "(c) truth sha256 (CLI = run 1 = run 2)", "same" if len(set(hashes)) == 1 else "DIFFERENT"
-    )
-    verdict = "yes" if wall_s < TARGET_S else "NO"
-    table.add_row(f"under {TARGET_S:.0f} s on this machine", verdict)
-    Console().print(table)
-    if len(set(hashes)) != 1:
+    console = Console()
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
+        small = simulate(f"{args.small:,} x {args.small_days} d", args.small, args.small_days,
+                         args.via, Path(tmp))  # fmt: skip
+        console.print(f"small run: {small.records:,} records in {small.seconds:.1f} s")
+        again = simulate("again", args.small, args.small_days, args.via, Path(tmp))
+        national = simulate(f"{args.national:,} x {args.days} d", args.national, args.days,
+                            args.via, Path(tmp))  # fmt: skip
+        console.print(table(small, national, args))
+        same = small.truth_sha == again.truth_sha
+        console.print(
+            f"(b) truth sha256 of two small runs of one seed: {'same' if same else 'DIFFERENT'}"
+        )
+        fast = national.per_cpu_s >= TARGET_EVENTS_PER_S
+        lean = national.peak_rss_mb <= TARGET_RSS_MB
+        console.print(f"national: {national.per_cpu_s:,.0f} events per CPU second "
+                      f"(target {TARGET_EVENTS_PER_S:,}: {'yes' if fast else 'NO'}), peak RSS "
+                      f"{national.peak_rss_mb:,.0f} MB (target {TARGET_RSS_MB:,}: "
+                      f"{'yes' if lean else 'NO'})")  # fmt: skip
+        if args.kafka:
+            prefix = f"bench.sim.{uuid.uuid4().hex[:8]}."
+            try:
+                kafka = simulate("kafka", args.small, args.small_days, "kafka", Path(tmp),
+                                 ["--topic-prefix", prefix])  # fmt: skip
+            finally:
+                asyncio.run(delete_topics(get_settings(), prefix))
+            console.print(f"(c) to Kafka, all acknowledged: {kafka.records:,} records in "
+                          f"{kafka.seconds:.1f} s ({kafka.per_s:,.0f} events/s), peak RSS "
+                          f"{kafka.peak_rss_mb:,.0f} MB, truth {'same' if kafka.truth_sha == small.truth_sha else 'DIFFERENT'}")  # fmt: skip
+    if not same:
         sys.exit(1)
 
 

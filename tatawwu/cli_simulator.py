@@ -1,23 +1,25 @@
-"""`tatawwu simulate`: a seeded national activity stream to Kafka, the gateway or a file."""
+"""`tatawwu simulate`: a seeded national activity stream to Kafka, the gateway or a file.
+
+The stream is generated, sent and tallied as it goes (`run_streamed`): memory stays flat
+whatever `--volunteers` and `--days` (producers/simulator/README.md has the figures).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from infra.settings import get_settings
 
 if TYPE_CHECKING:  # the simulator is imported only when the command runs (fast start-up)
-    from producers.simulator import Outcome
+    from producers.simulator.run import StreamOutcome
 
 KEY_ENV = "TATAWWU_PARTNER_KEY"
 
@@ -25,6 +27,20 @@ KEY_ENV = "TATAWWU_PARTNER_KEY"
 def _fraction(value: float) -> float:
     if not 0.0 <= value <= 1.0:
         msg = "must be a fraction between 0 and 1"
+        raise typer.BadParameter(msg)
+    return value
+
+
+def _positive(value: float) -> float:
+    if not value > 0:
+        msg = "must be a positive number of hours"
+        raise typer.BadParameter(msg)
+    return value
+
+
+def _share(value: float) -> float:
+    if not 0.0 < value <= 1.0:
+        msg = "must be a share above 0 and at most 1"
         raise typer.BadParameter(msg)
     return value
 
@@ -40,7 +56,9 @@ def simulate(
         typer.Option(formats=["%Y-%m-%d"], help="Last day of activity (default: today, UTC)."),
     ] = None,
     rate: Annotated[float, typer.Option(min=0, help="Records per second; 0: no limit.")] = 0.0,
-    via: Annotated[str, typer.Option(help="kafka, gateway or file.")] = "kafka",
+    via: Annotated[
+        str, typer.Option(help="kafka, gateway, file or null (generate and count only).")
+    ] = "kafka",
     out: Annotated[Path | None, typer.Option(help="JSON-lines file for --via file.")] = None,
     gateway_url: Annotated[str | None, typer.Option(help="Gateway base URL.")] = None,
     key: Annotated[str | None, typer.Option(envvar=KEY_ENV, help="Partner (admin) key.")] = None,
@@ -57,17 +75,29 @@ def simulate(
     invalid: Annotated[
         float, typer.Option(callback=_fraction, help="Share of invalid records to inject.")
     ] = 0.0,
+    intensity: Annotated[
+        float,
+        typer.Option(
+            callback=_positive,
+            help="Verified hours per active volunteer per year (59: the national figure).",
+        ),
+    ] = 59.0,
+    active_share: Annotated[
+        float,
+        typer.Option(callback=_share, help="Share of registered volunteers active in a year."),
+    ] = 0.5,
 ) -> None:
     """Generate a realistic, deterministic national activity stream and its ground truth."""
-    from producers.simulator import SimConfig, Via, run
-    from producers.simulator import simulate as generate
+    from producers.simulator import SimConfig, Via
+    from producers.simulator.run import run_streamed
     from producers.simulator.sinks import GatewayRefused
 
     err = Console(stderr=True, highlight=False)
     try:
         chosen = Via(via)
     except ValueError:
-        raise typer.BadParameter("choose kafka, gateway or file", param_hint="--via") from None
+        msg = "choose kafka, gateway, file or null"
+        raise typer.BadParameter(msg, param_hint="--via") from None
     if chosen is Via.FILE and out is None:
         raise typer.BadParameter("--via file needs --out", param_hint="--out")
     if chosen is Via.GATEWAY and not key:
@@ -78,22 +108,18 @@ def simulate(
     config = SimConfig(
         seed=seed, volunteers=volunteers, days=days, orgs=orgs, campaigns=campaigns,
         until=until.date() if until else dt.datetime.now(dt.UTC).date(),
-        duplicates=duplicates, reorder=reorder, invalid=invalid,
+        duplicates=duplicates, reorder=reorder, invalid=invalid, intensity=intensity,
+        active_share=active_share,
     )  # fmt: skip
-    status = err.status("generating the world...") if err.is_terminal else nullcontext()
-    with status:
-        simulation = generate(config, topic_prefix=topic_prefix)
-    # Millions of long-lived objects from here on: keep the collector from rescanning them
-    # while sending (measured: a tenth of the send time at 100,000 volunteers).
-    gc.freeze()
     progress = Progress(
-        TextColumn(f"sending via {chosen}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err, disable=not err.is_terminal,
+        TextColumn(f"generating and sending via {chosen}"), BarColumn(),
+        TextColumn("{task.completed:,} records"), TimeElapsedColumn(), console=err,
+        disable=not err.is_terminal,
     )  # fmt: skip
     with progress:
-        task = progress.add_task("send", total=len(simulation.records))
-        work = run(
-            simulation, via=chosen, settings=settings, out=out, gateway_url=url, key=key or "",
+        task = progress.add_task("send", total=None)
+        work = run_streamed(
+            config, via=chosen, settings=settings, out=out, gateway_url=url, key=key or "",
             rate=rate, topic_prefix=topic_prefix, truth_path=truth,
             progress=lambda n: progress.advance(task, n),
         )  # fmt: skip
@@ -105,8 +131,8 @@ def simulate(
     _summarise(outcome, truth)
 
 
-def _summarise(outcome: Outcome, truth: Path) -> None:
-    stats = outcome.simulation.stats
+def _summarise(outcome: StreamOutcome, truth: Path) -> None:
+    stats = outcome.stats
     table = Table("event type", "events", title="simulated events")
     for event_type, count in sorted(stats.by_type.items()):
         table.add_row(event_type, f"{count:,}")
@@ -123,10 +149,9 @@ def _summarise(outcome: Outcome, truth: Path) -> None:
     for problem in delivery.problems[:5]:
         console.print(f"[yellow]warning:[/] {problem}")
     console.print(
-        f"{stats.total_records:,} records in {outcome.seconds:.1f} s "
-        f"(generate {outcome.simulation.generate_s:.1f} s, send {outcome.send_s:.1f} s, "
-        f"truth {outcome.truth_s:.1f} s): "
-        f"{outcome.records_per_s:,.0f} events/s; truth written to {truth}"
+        f"{stats.total_records:,} records generated and sent in {outcome.seconds:.1f} s "
+        f"({outcome.records_per_s:,.0f} events/s), truth in {outcome.truth_s:.1f} s; "
+        f"truth written to {truth}"
     )
 
 

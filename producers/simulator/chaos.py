@@ -9,8 +9,10 @@ within a key. All of it is drawn from the seed, so the same options give the sam
 from __future__ import annotations
 
 import copy
+import heapq
 import random
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -122,6 +124,82 @@ def build_records(
             rng.shuffle(window)
             records[start : start + REORDER_WINDOW] = window
     return records, stats
+
+
+class StreamFaults:
+    """The same faults as `build_records`, applied while events stream past, in bounded memory.
+
+    Without the whole stream the choices are per event: each is re-sent with probability
+    `duplicates` (within `DUPLICATE_DELAY` records), and followed by an invalid record with
+    probability `invalid` (the k-th derived from the latest event of the k-th topic in
+    turn, so every topic gets its share); `reorder` shuffles each window of records.
+    Counts are therefore near, not exactly, the shares asked for; `stats` has them.
+    """
+
+    def __init__(self, *, seed: int, duplicates: float = 0.0, invalid: float = 0.0,
+                 reorder: bool = False, topic_prefix: str = "") -> None:  # fmt: skip
+        self.rng = random.Random(f"{seed}-stream")
+        self.duplicates, self.invalid, self.reorder = duplicates, invalid, reorder
+        self.prefix = topic_prefix
+        self.stats = StreamStats()
+        self.latest: dict[str, dict[str, Any]] = {}  # the last event seen on each topic
+        self.delayed: list[tuple[int, int, Record]] = []  # heap: (due position, order, record)
+
+    def records(self, events: Iterable[dict[str, Any]]) -> Iterator[Record]:
+        """The records to send, in send order."""
+        stream = self._faulty(events)
+        if not self.reorder:
+            yield from stream
+            return
+        window: list[Record] = []
+        for record in stream:
+            window.append(record)
+            if len(window) == REORDER_WINDOW:
+                self.rng.shuffle(window)
+                yield from window
+                window = []
+        self.rng.shuffle(window)
+        yield from window
+
+    def _faulty(self, events: Iterable[dict[str, Any]]) -> Iterator[Record]:
+        rng, stats, dumps, delayed = self.rng, self.stats, orjson.dumps, self.delayed
+        order, topics = 0, sorted(set(TOPIC.values()) - {"tatawwu.notifications"})
+        for i, event in enumerate(events):
+            event_type, topic = event["type"], TOPIC[event["type"]]
+            stats.by_type[event_type] += 1
+            record = Record(self.prefix + topic, event["subject"].encode(), dumps(event),
+                            event_type, "event")  # fmt: skip
+            stats.records_by_topic[topic] += 1
+            yield record
+            self.latest[topic] = event
+            if self.duplicates and rng.random() < self.duplicates:
+                due = i + rng.randint(1, DUPLICATE_DELAY)
+                heapq.heappush(delayed, (due, order, record._replace(kind="duplicate")))
+                order += 1
+                stats.duplicates += 1
+            while delayed and delayed[0][0] <= i:
+                yield self._count(heapq.heappop(delayed)[2])
+            if self.invalid and rng.random() < self.invalid:
+                yield self._count(self._invalid_record(topics))
+        while delayed:
+            yield self._count(heapq.heappop(delayed)[2])
+
+    def _invalid_record(self, topics: list[str]) -> Record:
+        k = sum(self.stats.invalid_by_kind.values())
+        topic = topics[k % len(topics)]
+        source = self.latest.get(topic) or next(reversed(self.latest.values()))
+        topic = TOPIC[source["type"]]
+        bad_kind = INVALID_KINDS[(k // len(topics)) % len(INVALID_KINDS)]
+        value = _invalid_value(self.rng, source, bad_kind,
+                               f"{source['id'].rsplit('-', 1)[0]}-x{k + 1}")  # fmt: skip
+        self.stats.invalid_by_topic[topic] += 1
+        self.stats.invalid_by_kind[bad_kind] += 1
+        return Record(self.prefix + topic, source["subject"].encode(), value,
+                      f"invalid:{bad_kind}", "invalid")  # fmt: skip
+
+    def _count(self, record: Record) -> Record:
+        self.stats.records_by_topic[record.topic.removeprefix(self.prefix)] += 1
+        return record
 
 
 def _invalid_value(rng: random.Random, source: dict[str, Any], kind: str, new_id: str) -> bytes:

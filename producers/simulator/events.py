@@ -1,6 +1,7 @@
-"""The world as CloudEvents: plain JSON-ready dicts in time order, with seeded ids.
+"""A world model as CloudEvents: plain JSON-ready dicts in time order, with seeded ids.
 
-Documents are built directly (no pydantic: this is the hot path) and are valid by
+The simulator's own stream is rendered as it is generated (`stream.py`); `world_events`
+renders a world model built by hand (tests/support/hostile.py). Documents are built directly (no pydantic: this is the hot path) and are valid by
 construction; tests decode every one with `schemas.decode.decode_event` to prove it.
 Ids are `sim-<seed>-<n>`, numbered in send order, so a seed always gives the same ids.
 """

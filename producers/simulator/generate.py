@@ -1,7 +1,8 @@
-"""Build the world's entities: organisations, campaigns, opportunities and volunteers.
+"""The world's entities: organisations and campaigns up front, each day's opportunities.
 
 Everything is drawn from one `random.Random(seed)` in a fixed order, so a seed always
-gives the same world. Participation (who signed up for what) is `activity.py`.
+gives the same world. Volunteers are `population.py`; who signed up for what, day by day,
+is `activity.py`; `stream.py` drives them all in time order.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import math
 import random
 
 from producers.simulator import vocab as v
-from producers.simulator.activity import generate_pairs
 from producers.simulator.model import (
     DAY,
     HOUR,
@@ -19,8 +19,6 @@ from producers.simulator.model import (
     Opportunity,
     Org,
     SimConfig,
-    Volunteer,
-    World,
     day_of,
     epoch,
 )
@@ -29,22 +27,13 @@ CLOSED_SHARE, CANCELLED_SHARE = 0.12, 0.04
 CAMPAIGN_UPDATE_SHARE = 0.25
 OPPORTUNITY_CANCEL_SHARE = 0.03
 SUSPENDED_SHARE = 0.05
-PROFILE_UPDATE_SHARE, CONSENT_CHANGE_SHARE = 0.08, 0.06
-# Opportunities are sized so that expected sign-ups fill them to about 85%.
-EXPECTED_SIGNUPS_PER_VOLUNTEER = 0.35 * 2.1
 MEAN_CAPACITY = sum(v.CAPACITIES) / len(v.CAPACITIES)
 
 
-def build_world(config: SimConfig) -> World:
-    """The whole world for `config`: entities, then who did what."""
-    rng = random.Random(config.seed)
-    world = World(config)
-    world.orgs = _orgs(rng, config)
-    world.campaigns = _campaigns(rng, config, world.orgs)
-    world.opportunities = _opportunities(rng, config, world.campaigns)
-    world.volunteers = _volunteers(rng, config)
-    world.pairs = generate_pairs(rng, config, world.opportunities, world.volunteers)
-    return world
+def orgs_and_campaigns(rng: random.Random, config: SimConfig) -> tuple[list[Org], list[Campaign]]:
+    """The partner organisations and their campaigns (a few hundred at most)."""
+    orgs = _orgs(rng, config)
+    return orgs, _campaigns(rng, config, orgs)
 
 
 def _round_robin_then_weighted(rng: random.Random, i: int, weighted: v.Weighted[str]) -> str:
@@ -110,18 +99,27 @@ def _campaigns(rng: random.Random, config: SimConfig, orgs: list[Org]) -> list[C
     return campaigns
 
 
-def _opportunities(
-    rng: random.Random, config: SimConfig, campaigns: list[Campaign]
+def opportunities_of_day(
+    rng: random.Random,
+    config: SimConfig,
+    campaigns: list[Campaign],
+    day_start: int,
+    signups: int,
+    first: int,
 ) -> list[Opportunity]:
-    wanted = math.ceil(config.volunteers * EXPECTED_SIGNUPS_PER_VOLUNTEER / (MEAN_CAPACITY * 0.85))
-    owners = list(campaigns) + rng.choices(campaigns, k=max(0, wanted - len(campaigns)))
+    """The shifts of one day, sized so that its expected sign-ups fill them to about 85%.
+
+    `first` is the index of the day's first opportunity (ids number every opportunity).
+    """
+    day = day_of(day_start)
+    running = [c for c in campaigns if c.closed is None or c.ends_on >= day]
+    if not running or signups <= 0:
+        return []
+    wanted = math.ceil(signups / (MEAN_CAPACITY * 0.85))
     opportunities = []
-    for i, campaign in enumerate(owners):
-        last_day = config.days - 1
-        if campaign.closed:
-            last_day = (campaign.ends_on - day_of(config.window_start)).days
-        day = config.window_start + rng.randint(0, max(0, last_day)) * DAY
-        starts = day + rng.randint(4, 16) * HOUR  # 07:00 to 19:00 in Doha
+    for i in range(first, first + wanted):
+        campaign = rng.choice(running)
+        starts = day_start + rng.randint(4, 16) * HOUR  # 07:00 to 19:00 in Doha
         ends = starts + rng.choice((2, 3, 4, 5, 6)) * HOUR
         municipality = campaign.municipality
         if rng.random() < 0.1:
@@ -138,50 +136,3 @@ def _opportunities(
             opportunity.cancelled = (when, rng.choice(v.CANCEL_REASONS))
         opportunities.append(opportunity)
     return opportunities
-
-
-def _volunteers(rng: random.Random, config: SimConfig) -> list[Volunteer]:
-    volunteers = []
-    year = config.until.year
-    for i in range(config.volunteers):
-        low, high = v.AGE_RANGE.draw(rng)
-        gender = "female" if rng.random() < 0.45 else "male"
-        qatari = rng.random() < v.QATARI_SHARE
-        given = rng.choice(v.FEMALE_GIVEN if gender == "female" else v.MALE_GIVEN)
-        family = rng.choice(v.QATARI_FAMILY if qatari else v.RESIDENT_FAMILY)
-        family_or_none = None if rng.random() < 0.03 else family
-        language = "ar" if rng.random() < (0.9 if qatari else 0.4) else "en"
-        registered = config.window_start - rng.randint(HOUR, 180 * DAY)
-        volunteer = Volunteer(
-            f"vol-{i + 1:06d}", given, family_or_none, _phone(rng), _email(rng, given, family, i),
-            language, year - rng.randint(low, high), gender, "qatari" if qatari else "resident",
-            v.MUNICIPALITY.draw(rng),
-            {"sms": rng.random() < 0.85, "email": rng.random() < 0.6}, registered,
-        )  # fmt: skip
-        if rng.random() < PROFILE_UPDATE_SHARE:
-            times = sorted(rng.sample(range(registered + 60, config.as_of), rng.choice((1, 1, 2))))
-            volunteer.updates = [(t, _profile_change(rng, given, family, i)) for t in times]
-        if rng.random() < CONSENT_CHANGE_SHARE:
-            consent = {"sms": rng.random() < 0.7, "email": rng.random() < 0.7}
-            volunteer.consent_changes.append((rng.randint(registered + 60, config.as_of), consent))
-        volunteers.append(volunteer)
-    return volunteers
-
-
-def _phone(rng: random.Random) -> str:
-    return f"+974{rng.choice(v.PHONE_PREFIXES)}{rng.randrange(10**7):07d}"
-
-
-def _email(rng: random.Random, given: str, family: str, i: int) -> str:
-    return f"{given}.{family}{i + 1}@{rng.choice(v.EMAIL_DOMAINS)}".lower()
-
-
-def _profile_change(rng: random.Random, given: str, family: str, i: int) -> dict[str, object]:
-    field = v.PROFILE_FIELD.draw(rng)
-    if field == "municipality":
-        return {"municipality": v.MUNICIPALITY.draw(rng)}
-    if field == "language":
-        return {"language": rng.choice(("ar", "en"))}
-    if field == "phone":
-        return {"phone": _phone(rng)}
-    return {"email": _email(rng, given, family, i)}

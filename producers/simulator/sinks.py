@@ -10,8 +10,9 @@ batching is tuned here.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,9 +66,12 @@ class Pacer:
 
 
 async def send_to_kafka(
-    settings: Settings, records: Sequence[Record], *, rate: float = 0.0, progress: Progress
+    settings: Settings, records: Iterable[Record], *, rate: float = 0.0, progress: Progress
 ) -> Delivery:
-    """Publish every record to its topic under its key; return once all are acknowledged."""
+    """Publish every record to its topic under its key; return once all are acknowledged.
+
+    `records` may be a generator: it is read a chunk at a time, as the sends go.
+    """
     producer = build_producer(settings, **PRODUCER_TUNING)
     await producer.start()
     token = tracing.begin()  # one trace per simulation run
@@ -76,30 +80,31 @@ async def send_to_kafka(
     # previous one to leave); paced runs hand over ~20 ms of records, so the pace stays smooth.
     step = SEND_CHUNK if rate <= 0 else max(1, min(SEND_CHUNK, int(rate / 50)))
     pending: set[asyncio.Future[object]] = set()
-    unacked = 0
+    unacked = sent = 0
+    source = iter(records)
     try:
-        for start in range(0, len(records), step):
-            chunk = records[start : start + step]
+        while chunk := list(itertools.islice(source, step)):
             pending.update(await send(producer, [Outgoing(*r[:3]) for r in chunk]))
             progress(len(chunk))
             unacked += len(chunk)
+            sent += len(chunk)
             if unacked >= ACK_CHUNK:
                 await asyncio.gather(*pending)
                 pending.clear()
                 unacked = 0
-            await pacer.pace(start + len(chunk))
+            await pacer.pace(sent)
         await asyncio.gather(*pending)
     finally:
         tracing.end(token)
         await producer.stop()
-    delivery.sent = delivery.accepted = len(records)
+    delivery.sent = delivery.accepted = sent
     return delivery
 
 
 async def send_to_gateway(
     url: str,
     key: str,
-    records: Sequence[Record],
+    records: Iterable[Record],
     *,
     rate: float = 0.0,
     progress: Progress,
@@ -158,15 +163,27 @@ async def _post(
 
 
 async def write_file(
-    path: Path, records: Sequence[Record], *, rate: float = 0.0, progress: Progress
+    path: Path, records: Iterable[Record], *, rate: float = 0.0, progress: Progress
 ) -> Delivery:
     """JSON lines, one record value a line, in send order (`tatawwu publish` reads them)."""
-    pacer = Pacer(rate)
-    with path.open("wb") as out:
-        for i, record in enumerate(records, start=1):
+    pacer, count = Pacer(rate), 0
+    with path.open("wb", buffering=1 << 20) as out:
+        for count, record in enumerate(records, start=1):
             out.write(record.value + b"\n")
-            if i % PROGRESS_EVERY == 0:
+            if count % PROGRESS_EVERY == 0:
                 progress(PROGRESS_EVERY)
-            await pacer.pace(i)
-    progress(len(records) % PROGRESS_EVERY)
-    return Delivery(sent=len(records), accepted=len(records))
+            if rate > 0:
+                await pacer.pace(count)
+    progress(count % PROGRESS_EVERY)
+    return Delivery(sent=count, accepted=count)
+
+
+async def discard(records: Iterable[Record], *, progress: Progress) -> Delivery:
+    """Count the records and drop them (`--via null`: generation alone, for measuring)."""
+    count = 0
+    for count, _record in enumerate(records, start=1):
+        if count % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+            await asyncio.sleep(0)
+    progress(count % PROGRESS_EVERY)
+    return Delivery(sent=count, accepted=count)

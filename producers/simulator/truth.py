@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -190,23 +190,82 @@ def _within(t: int, end: int) -> bool:
     return end - KPI_WINDOW < t <= end
 
 
+def monthly_ends(first: int, as_of: int) -> list[tuple[str, int]]:
+    """(YYYY-MM, last instant) of each month from `first`'s to as_of's (as_of for the last)."""
+    month = dt.datetime.fromtimestamp(first, dt.UTC).date().replace(day=1)
+    last, ends = dt.datetime.fromtimestamp(as_of, dt.UTC).date(), []
+    while month <= last:
+        following = (month + dt.timedelta(days=32)).replace(day=1)
+        ends.append((month.strftime("%Y-%m"), min(epoch(following) - 1, as_of)))
+        month = following
+    return ends
+
+
 def _monthly(activity: dict[str, list[int]], as_of: int) -> list[dict[str, Any]]:
     """Active volunteers in the 12 months ending at each month's last instant (or as_of)."""
     if not activity:
         return []
-    first = dt.datetime.fromtimestamp(min(min(ts) for ts in activity.values()), dt.UTC).date()
-    last = dt.datetime.fromtimestamp(as_of, dt.UTC).date()
-    month, series = first.replace(day=1), []
-    while month <= last:
-        following = (month + dt.timedelta(days=32)).replace(day=1)
-        end = min(epoch(following) - 1, as_of)  # whole-second times: the month's last instant
-        active = sum(any(_within(t, end) for t in ts) for ts in activity.values())
-        series.append({"month": month.strftime("%Y-%m"), "active": active})
-        month = following
-    return series
+    first = min(min(ts) for ts in activity.values())
+    return [
+        {
+            "month": month,
+            "active": sum(any(_within(t, end) for t in ts) for ts in activity.values()),
+        }
+        for month, end in monthly_ends(first, as_of)
+    ]
 
 
 def write_truth(truth: dict[str, Any], path: Path) -> None:
     """Write the truth as sorted, indented JSON: the same world gives the same bytes."""
     options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
     path.write_bytes(orjson.dumps(truth, option=options))
+
+
+def write_sections(out: BinaryIO, sections: dict[str, Any], streamed: dict[str, Any]) -> None:
+    """Write a truth document whose largest maps come as (key, value) iterators.
+
+    `streamed` maps a path ("opportunities", "volunteers.by_id") to an iterator in key
+    order; the bytes equal `write_truth` of the whole document, so the same seed gives the
+    same file whichever way it was computed.
+    """
+    doc = {**sections, **{path: _Streamed(rows) for path, rows in streamed.items()}}
+    _write_value(out, _nest(doc), 0)
+    out.write(b"\n")
+
+
+class _Streamed:
+    def __init__(self, rows: Any) -> None:
+        self.rows = rows
+
+
+def _nest(doc: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for path, value in doc.items():
+        head, _, rest = path.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            nested[head] = value
+    return nested
+
+
+def _write_value(out: BinaryIO, value: Any, depth: int) -> None:
+    if isinstance(value, _Streamed):
+        _write_pairs(out, value.rows, depth)
+    elif isinstance(value, dict) and any(isinstance(x, (_Streamed, dict)) for x in value.values()):
+        _write_pairs(out, iter(sorted(value.items())), depth)
+    else:
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        out.write(text.replace(b"\n", b"\n" + b"  " * depth))
+
+
+def _write_pairs(out: BinaryIO, rows: Any, depth: int) -> None:
+    """A JSON object from (key, value) pairs in key order, indented as orjson would."""
+    inner = b"\n" + b"  " * (depth + 1)
+    first = True
+    for key, value in rows:
+        out.write(b"{" + inner if first else b"," + inner)
+        out.write(orjson.dumps(key) + b": ")
+        _write_value(out, value, depth + 1)
+        first = False
+    out.write(b"{}" if first else b"\n" + b"  " * depth + b"}")

@@ -34,6 +34,7 @@ MUNICIPALITIES = (
 # Roughly where people live: Doha and Al Rayyan dominate, the north is sparse.
 MUNICIPALITY_WEIGHTS = (0.32, 0.30, 0.11, 0.05, 0.07, 0.07, 0.03, 0.05)
 MUNICIPALITY = Weighted(MUNICIPALITIES, MUNICIPALITY_WEIGHTS)
+MUNICIPALITY_WEIGHTS_INDEX = Weighted(range(len(MUNICIPALITIES)), MUNICIPALITY_WEIGHTS)
 MUNICIPALITY_NAMES = {
     "doha": ("الدوحة", "Doha"), "al_rayyan": ("الريان", "Al Rayyan"),
     "al_wakrah": ("الوكرة", "Al Wakrah"), "umm_salal": ("أم صلال", "Umm Salal"),
