@@ -25,6 +25,7 @@ from infra.admission import Admission, ClaimCache
 from infra.claims import DEFAULT_SCHEMA
 from infra.db import create_pool
 from infra.kafka import build_producer
+from infra.keys import build_key_service
 from infra.logging import configure_logging
 from infra.migrations import apply
 from infra.problems import declare_problems, validation_errors
@@ -82,6 +83,8 @@ def _lifespan(settings: Settings, producer_factory: ProducerFactory):  # type: i
         app.state.admission = Admission(
             pool, DEFAULT_SCHEMA, app.state.claims, settings.time_bounds
         )
+        # Personal fields are encrypted before Kafka (infra/sealing.py); off: baseline only.
+        app.state.keys = build_key_service(settings, pool) if settings.encrypt_personal else None
         log.info("gateway_started", kafka=settings.bootstrap_servers)
         try:
             yield

@@ -19,9 +19,13 @@ import httpx
 
 from infra import tracing
 from infra.bus import Outgoing, send
+from infra.db import create_pool
 from infra.kafka import build_producer
+from infra.keys import build_key_service
+from infra.sealing import seal_records
 from infra.settings import Settings
 from producers.simulator.chaos import Record
+from schemas.topics import VOLUNTEERS
 
 Progress = Callable[[int], None]
 # Measured on the 2-core dev machine (benchmarks/bench_simulator.py): larger batches
@@ -70,6 +74,10 @@ async def send_to_kafka(
     """Publish every record to its topic under its key; return once all are acknowledged."""
     producer = build_producer(settings, **PRODUCER_TUNING)
     await producer.start()
+    # The simulator speaks as the platform: personal fields leave encrypted (infra.sealing).
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    keys = build_key_service(settings, pool) if settings.encrypt_personal else None
+    sealed: dict[bytes, bytes] = {}  # the same bytes seal once: duplicates stay exact copies
     token = tracing.begin()  # one trace per simulation run
     pacer, delivery = Pacer(rate), Delivery()
     # Unpaced, large hand-overs fill whole batches (a partition's next batch waits for the
@@ -80,7 +88,10 @@ async def send_to_kafka(
     try:
         for start in range(0, len(records), step):
             chunk = records[start : start + step]
-            pending.update(await send(producer, [Outgoing(*r[:3]) for r in chunk]))
+            outgoing = [Outgoing(*r[:3]) for r in chunk]
+            if keys is not None:
+                outgoing = await seal_records(keys, outgoing, VOLUNTEERS.name, sealed)
+            pending.update(await send(producer, outgoing))
             progress(len(chunk))
             unacked += len(chunk)
             if unacked >= ACK_CHUNK:
@@ -92,6 +103,7 @@ async def send_to_kafka(
     finally:
         tracing.end(token)
         await producer.stop()
+        await pool.close()
     delivery.sent = delivery.accepted = len(records)
     return delivery
 
