@@ -64,6 +64,13 @@ async def main(args: argparse.Namespace) -> None:
 
     rows = Rows()
     schemas = [f"bench_{name}_{tag}" for name in PROJECTORS]
+    if args.only_shredding:  # (g) alone: crypto-shredding's cost, encrypted vs clear
+        try:
+            for row in await shredding_rates(settings, stream, tag):
+                rows.append(row)
+        finally:
+            await delete_topics(settings, prefix)
+        return
     try:
         ceiling = await ceiling_getmany(settings, prefix, total)
         rows.append(("ceiling", "aiokafka getmany, no processing", f"{ceiling:,.0f}"))
@@ -154,6 +161,7 @@ if __name__ == "__main__":
     parser.add_argument("--fresh-seconds", type=int, default=15)
     parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--shredding", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--only-shredding", action="store_true", help="run (g) alone")
     parser.add_argument(
         "--rebuild-events", type=int, default=0, help="also time a rebuild from N events"
     )

@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import os
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -47,6 +48,13 @@ create table if not exists "{schema}".volunteer_keys (
     master_kid   text        not null,
     created_at   timestamptz not null default now(),
     destroyed_at timestamptz
+);
+-- Erasure requests (infra/erasure.py): each step's time, so a killed erasure resumes.
+create table if not exists "{schema}".erasures (
+    volunteer_id     text        primary key,
+    requested_at     timestamptz not null default now(),
+    key_destroyed_at timestamptz,
+    published_at     timestamptz
 );
 """
 
@@ -167,16 +175,20 @@ class PgKeyService:
 
     def __init__(
         self, db: asyncpg.Pool, master: MasterKey, schema: str = DEFAULT_SCHEMA,
-        cache_size: int = 200_000,
+        cache_size: int = 200_000, ttl_s: float = 2.0,
     ) -> None:  # fmt: skip
         self.db, self.master, self.schema, self.cache_size = db, master, schema, cache_size
+        # Producers trust a cached key this long: an erasure elsewhere takes effect on every
+        # entry point within it (consumers learn of it from `volunteer.erased`).
+        self.ttl_s = ttl_s
         self._by_kid: OrderedDict[str, DataKey] = OrderedDict()
-        self._by_volunteer: dict[str, str] = {}  # volunteer id -> kid (of cached keys)
+        self._by_volunteer: dict[str, tuple[str, float]] = {}  # volunteer -> (kid, cached at)
         self._destroyed: set[str] = set()  # kids known destroyed: never asked again
         self._ready = False
         self.queries = 0  # round trips to PostgreSQL (benchmarks and tests read it)
 
-    async def _ensure(self) -> None:
+    async def ensure(self) -> None:
+        """Create the key store's tables when missing (once per process)."""
         if not self._ready:
             async with self.db.acquire() as conn:
                 await execute_locked(conn, f"keys:{self.schema}", _DDL.format(schema=self.schema))
@@ -184,7 +196,7 @@ class PgKeyService:
 
     def _remember(self, key: DataKey) -> DataKey:
         self._by_kid[key.kid] = key
-        self._by_volunteer[key.volunteer_id] = key.kid
+        self._by_volunteer[key.volunteer_id] = (key.kid, time.monotonic())
         while len(self._by_kid) > self.cache_size:
             _, old = self._by_kid.popitem(last=False)
             self._by_volunteer.pop(old.volunteer_id, None)
@@ -199,23 +211,24 @@ class PgKeyService:
 
     def forget(self, volunteer_id: str) -> None:
         """Drop a volunteer's key from this process's cache (it was destroyed elsewhere)."""
-        kid = self._by_volunteer.pop(volunteer_id, None)
-        if kid is not None:
-            self._by_kid.pop(kid, None)
-            self._destroyed.add(kid)
+        cached = self._by_volunteer.pop(volunteer_id, None)
+        if cached is not None:
+            self._by_kid.pop(cached[0], None)
+            self._destroyed.add(cached[0])
 
     async def keys_for(self, volunteer_ids: Collection[str]) -> dict[str, DataKey]:
         found: dict[str, DataKey] = {}
         missing = []
+        fresh_after = time.monotonic() - self.ttl_s
         for volunteer_id in set(volunteer_ids):
-            kid = self._by_volunteer.get(volunteer_id)
-            if kid is not None and kid in self._by_kid:
+            kid, cached_at = self._by_volunteer.get(volunteer_id, ("", 0.0))
+            if cached_at > fresh_after and kid in self._by_kid:
                 found[volunteer_id] = self._by_kid[kid]
             else:
                 missing.append(volunteer_id)
         if not missing:
             return found
-        await self._ensure()
+        await self.ensure()
         fresh = {v: (secrets.token_urlsafe(12), os.urandom(KEY_BYTES)) for v in sorted(missing)}
         self.queries += 1
         # Insert what is missing (first maker wins), then read every asked row.
@@ -235,8 +248,12 @@ class PgKeyService:
             timeout=QUERY_TIMEOUT_S,
         )
         for row in rows:
-            if (key := self._open_row(row)) is not None:
-                found[key.volunteer_id] = key
+            made = fresh.get(row["volunteer_id"])
+            if made is not None and made[0] == row["kid"]:  # ours: no need to unwrap it
+                key = self._remember(DataKey(made[0], row["volunteer_id"], AESGCM(made[1])))
+            elif (key := self._open_row(row)) is None:
+                continue
+            found[key.volunteer_id] = key
         seen = {row["volunteer_id"] for row in rows}
         if late := [v for v in missing if v not in seen]:
             # Made by another process after this statement's snapshot: read it now.
@@ -252,7 +269,7 @@ class PgKeyService:
         return found
 
     async def _read(self, column: str, values: list[str]) -> dict[str, DataKey]:
-        await self._ensure()
+        await self.ensure()
         self.queries += 1
         rows = await self.db.fetch(
             f'select volunteer_id, kid, wrapped, master_kid from "{self.schema}".volunteer_keys'
@@ -263,7 +280,7 @@ class PgKeyService:
         return {key.volunteer_id: key for row in rows if (key := self._open_row(row))}
 
     async def destroy(self, volunteer_id: str) -> bool:
-        await self._ensure()
+        await self.ensure()
         row = await self.db.fetchrow(
             f'update "{self.schema}".volunteer_keys set wrapped = null,'
             " destroyed_at = coalesce(destroyed_at, now())"
@@ -280,4 +297,7 @@ def build_key_service(settings: Settings, db: asyncpg.Pool) -> PgKeyService:
     One store for every topic prefix (tests included): a key is found by its random
     `kid`, so stores need no isolation to be correct.
     """
-    return PgKeyService(db, load_master_key(settings), DEFAULT_SCHEMA, settings.key_cache_size)
+    return PgKeyService(
+        db, load_master_key(settings), DEFAULT_SCHEMA, settings.key_cache_size,
+        settings.key_cache_s,
+    )  # fmt: skip

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     # (consumers open encrypted fields either way).
     encrypt_personal: bool = True
     key_cache_size: int = Field(default=200_000, ge=0)  # data keys kept per process
+    # Entry points trust a cached key this long: an erasure reaches them within it.
+    key_cache_s: float = Field(default=2.0, ge=0)
 
     @property
     def master_key_path(self) -> Path:

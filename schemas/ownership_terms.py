@@ -34,6 +34,7 @@ from schemas.organizations import OrganizationSuspended
 from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
 from schemas.volunteers import (
     VolunteerConsentChanged,
+    VolunteerErased,
     VolunteerProfileUpdated,
     VolunteerRegistered,
 )
@@ -103,7 +104,7 @@ PARTICIPATION = (
     VolunteerHoursVerified,
     VolunteerNoShow,
 )
-PLATFORM_ONLY = (NotificationSent, NotificationFailed, NotificationSuppressed)
+PLATFORM_ONLY = (NotificationSent, NotificationFailed, NotificationSuppressed, VolunteerErased)
 CLAIMING = (CampaignLaunched, OpportunityPublished, VolunteerRegistered, OrganizationSuspended)
 """Payloads whose acceptance records a claim (see `claims_of`)."""
 

@@ -87,6 +87,17 @@ class VolunteerConsentChanged(Payload):
     consent: Consent
 
 
+class VolunteerErased(Payload):
+    """The volunteer asked to be forgotten: their data key is destroyed (platform only).
+
+    Every personal field of theirs on the log is unreadable from then on (see
+    `schemas/PERSONAL_DATA.md`); read models drop their personal columns, and the
+    platform takes no personal data for them again.
+    """
+
+    volunteer_id: Id
+
+
 class VolunteerRegisteredV1(Payload):
     """Version 1 of `volunteer.registered`: one `full_name`. Decoded, then upcast."""
 

@@ -22,6 +22,7 @@ from tatawwu import (
     cli_schemas,
     cli_simulator,
     cli_sinks,
+    cli_volunteers,
 )
 
 app = typer.Typer(
@@ -244,7 +245,7 @@ def migrate() -> None:
 # Each component's command group attaches itself through its `register(app)` function.
 for commands in (
     cli_schemas, cli_partners, cli_producers, cli_projections, cli_simulator, cli_api,
-    cli_sinks, cli_notifications, cli_router,
+    cli_sinks, cli_notifications, cli_router, cli_volunteers,
 ):  # fmt: skip
     commands.register(app)
 

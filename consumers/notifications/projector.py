@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from consumers.history import ERASED
 from consumers.notifications.rules import (
     CONTACT_COLUMNS,
     OPPORTUNITY_COLUMNS,
@@ -42,6 +43,10 @@ CONTACT = Entity("volunteer", PROFILE_TYPES, fold_contact, "contacts", CONTACT_C
 OPPORTUNITY = Entity(
     "opportunity", OPPORTUNITY_TYPES, fold_opportunity, "opportunities", OPPORTUNITY_COLUMNS
 )
+FORGET_PENDING = (
+    "update outbox set status = 'suppressed', reason = 'no_contact', finished_at = now(),"
+    " next_attempt_at = now() where volunteer_id = any($1) and status = 'pending'"
+)
 INSERT_LEDGER = (
     "insert into outbox (notification_id, cause_event_id, template, channel,"
     " volunteer_id, cause_time, context, cause_trace_id)"
@@ -62,6 +67,15 @@ def enqueue(max_age_hours: float) -> Hook:
     return apply
 
 
+async def forget_erased(conn: asyncpg.Connection, events: Sequence[Event[Any]], _: Any) -> None:
+    """An erased volunteer: pending messages are dropped (suppressed, no contact) and no
+    ledger row keeps a context; their contact row is refolded without personal fields."""
+    erased = [e.subject for e in events if e.type == ERASED]
+    if erased:
+        await conn.execute(FORGET_PENDING, erased)
+        await conn.execute("update outbox set context = '{}' where volunteer_id = any($1)", erased)
+
+
 def build_projector(settings: Settings) -> Projector:
     """The enqueue half, configured (the age rule reads the settings).
 
@@ -72,5 +86,6 @@ def build_projector(settings: Settings) -> Projector:
         refold(CONTACT, OPPORTUNITY),
         participations(precompute=False),  # sign-up status, for reminders
         rules("ledger", TRIGGERS, enqueue(settings.notify_max_age_hours)),
+        rules("erasure", {ERASED}, forget_erased),
         sql=SQL,
     )

@@ -32,6 +32,7 @@ from infra.problems import declare_problems, validation_errors
 from infra.settings import Settings, get_settings
 from producers.gateway.asyncapi import router as asyncapi_router
 from producers.gateway.context import RequestContext
+from producers.gateway.erasure import erasure_router
 from producers.gateway.ingest import MEDIA_TYPES
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.partners import MIGRATIONS, KeyVerifier
@@ -202,6 +203,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_middleware(RequestContext, metrics=metrics)
     app.include_router(router)
+    app.include_router(erasure_router)
+    app.state.topic_prefix = ""  # where `volunteer.erased` goes (tests set their own)
     app.include_router(asyncapi_router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

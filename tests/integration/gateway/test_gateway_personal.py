@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from gateway_helpers import Partner, end_offsets, read_since
+from fastapi import FastAPI
+from gateway_helpers import Partner, end_offsets, new_partner, read_since
 
 from infra.settings import Settings
 from schemas.personal import EncryptedField, sealed_values
@@ -53,3 +54,27 @@ async def test_an_encrypted_field_from_a_partner_is_refused(
     assert response.status_code == 422, response.text
     [error] = response.json()["errors"]
     assert (error["path"], error["rule"]) == ("data.email", "encrypted_field")
+
+
+async def test_an_admin_erases_a_volunteer_whose_data_is_then_refused(
+    client: httpx.AsyncClient, gateway: FastAPI, partner: Partner
+) -> None:
+    """Only an admin key may erase; afterwards the volunteer's personal data is refused
+    (409), their key is gone, and a repeated erasure answers the same state."""
+    registration = partner.event("volunteer.registered", 7)
+    response = await client.post("/v1/events", json=registration, headers=partner.headers)
+    assert response.status_code == 202, response.text
+    path = f"/v1/volunteers/{registration['subject']}/erasure"
+    refused = await client.post(path, headers=partner.headers)
+    assert refused.status_code == 403
+    admin = await new_partner(gateway, f"{partner.unique}a", admin=True)
+    erased = await client.post(path, headers=admin.headers)
+    assert erased.status_code == 200, erased.text
+    state = erased.json()
+    assert state["key_destroyed_at"]
+    assert state["published_at"]
+    assert (await client.post(path, headers=admin.headers)).json() == state
+    again = partner.event("volunteer.profile_updated", 7, volunteer_id=registration["subject"])
+    response = await client.post("/v1/events", json=again, headers=partner.headers)
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "volunteer_erased"
