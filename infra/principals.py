@@ -10,7 +10,7 @@ what, written once here:
 | `gateway` | write the canonical event topics |
 | `router` | read every ingress topic (group `tatawwu-router*`), write the canonical event topics and the dead-letter topic, in transactions (`tatawwu-router*` ids) |
 | `projector` | read the canonical topics (groups `tatawwu.projector.*`), write the dead-letter topic |
-| `notifier` | read the canonical topics (group `tatawwu.notifier*`), write the notification and dead-letter topics |
+| `notifier` | read the canonical topics (group `tatawwu.notifier*`), write the notification and dead-letter topics, and the sign-ups topic (places released when an attendance confirmation goes unanswered, from `platform/confirmations`) |
 | `read-api` | describe the canonical topics (lag of the projections) |
 | `partner-<org>` | write (and describe) its own ingress topic `tatawwu.ingress.<org>`; nothing else: no canonical topic, no other partner's ingress topic, no reading |
 
@@ -47,6 +47,7 @@ from schemas.topics import (
     INGRESS_ORG_PATTERN,
     INGRESS_PREFIX,
     NOTIFICATIONS,
+    SIGNUPS,
     ingress_topic,
 )
 
@@ -113,6 +114,7 @@ SERVICES: dict[str, tuple[Grant, ...]] = {
         *_topics(EVENT_TOPICS, READ, DESCRIBE),
         _group("tatawwu.notifier"),
         *_topics((NOTIFICATIONS.name, DEADLETTER.name), WRITE, DESCRIBE),
+        *_topics((SIGNUPS.name,), WRITE),  # released places; DESCRIBE it has as a reader
     ),
     "read-api": _topics(EVENT_TOPICS, DESCRIBE),
 }

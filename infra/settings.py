@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.ownership import TimeBounds
@@ -86,6 +87,22 @@ class Settings(BaseSettings):
     # file verifies the relay's certificate (the system's store when empty).
     smtp_require_tls: bool = False
     smtp_ca_file: str = ""
+    # Attendance confirmations (consumers/notifications/confirmations.py): asked this many
+    # hours before a shift; on an opportunity published with `auto_release`, a place whose
+    # volunteer has not answered is released this many hours before it starts. Opportunity
+    # alerts honour the quiet hours above on every channel and go at most once a day.
+    notify_confirmation_lead_h: float = Field(default=48.0, gt=0)
+    notify_release_lead_h: float = Field(default=12.0, ge=0)
+
+    @model_validator(mode="after")
+    def _asked_before_released(self) -> Self:
+        if self.notify_release_lead_h >= self.notify_confirmation_lead_h:
+            msg = (
+                "notify_release_lead_h must be less than notify_confirmation_lead_h: an "
+                "attendance confirmation is asked between the two, before places are released"
+            )
+            raise ValueError(msg)
+        return self
 
     # Trust boundary (schemas/ownership.py): an event's `time` may be at most this far
     # ahead of the moment it entered (the broker's append time, or now at the gateway),
@@ -198,6 +215,40 @@ class Settings(BaseSettings):
     # A verified key is trusted this long without asking PostgreSQL: revocation takes
     # effect within this delay on every gateway process.
     gateway_key_cache_s: float = Field(default=2.0, ge=0)
+    # Provider webhooks (producers/gateway/webhooks.py): the secret providers sign with
+    # (HMAC-SHA256, infra/webhook_signing.py). Unset: a random one kept in
+    # `<cache_dir>/webhook.secret` (mode 0600, never in git), shared by the local gateway
+    # and sinks. A signature whose timestamp is further than the tolerance from now is
+    # refused, and each nonce is accepted once within twice that window.
+    webhook_secret: SecretStr | None = None
+    webhook_tolerance_s: float = Field(default=300.0, gt=0)
+    # The notifier's schema, where the webhooks look volunteers up by phone, keep consent
+    # holds and undeliverable addresses, and leave delivery feedback for the notifier.
+    webhook_notifier_schema: str = "notifications"
+    # Where the local sinks send receipts, bounces and simulated replies (empty: none),
+    # and the numbers whose SMS they fail and the addresses that bounce or complain
+    # (comma-separated; the CLI's --fail, --bounce and --complain add to them).
+    sink_webhook_url: str = ""
+    sink_fail_numbers: str = ""
+    sink_bounce_addresses: str = ""
+    sink_complain_addresses: str = ""
+
+    def webhook_key(self) -> bytes:
+        """The webhook secret: the configured one, or the local stack's (made once)."""
+        if self.webhook_secret is not None and self.webhook_secret.get_secret_value():
+            return self.webhook_secret.get_secret_value().encode()
+        path = self.cache_dir / "webhook.secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:  # O_EXCL: of two processes starting together, one writes it
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_urlsafe(32))
+        return path.read_text().strip().encode()
+
     # --- end gateway ---
 
     # --- read api (consumers/api) ---

@@ -25,6 +25,7 @@ from schemas.campaigns import (
     CloseReason,
     OpportunityCancelled,
     OpportunityPublished,
+    OpportunityUpdated,
 )
 from schemas.common import (
     CampaignKind,
@@ -42,6 +43,8 @@ from schemas.decode import MAX_EVENT_BYTES, decode_event, encode_event
 from schemas.envelope import Event, dataschema_for, parse_dataschema
 from schemas.errors import DecodeError, FieldError, Reason
 from schemas.notifications import (
+    NotificationBounced,
+    NotificationDelivered,
     NotificationFailed,
     NotificationSent,
     NotificationSuppressed,
@@ -90,11 +93,14 @@ __all__ = [
     "Language",
     "Municipality",
     "NationalityGroup",
+    "NotificationBounced",
+    "NotificationDelivered",
     "NotificationFailed",
     "NotificationSent",
     "NotificationSuppressed",
     "OpportunityCancelled",
     "OpportunityPublished",
+    "OpportunityUpdated",
     "OrganizationRegistered",
     "OrganizationSuspended",
     "Payload",

@@ -11,7 +11,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Self
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from schemas.common import (
     CampaignKind,
@@ -103,10 +103,43 @@ class OpportunityPublished(Payload):
     capacity: Capacity
     municipality: Municipality
     min_age: MinAge
+    auto_release: bool = Field(
+        default=False,
+        description="Release a place whose volunteer did not answer the attendance "
+        "confirmation request by the release time (see the notifier); default false: "
+        "silence changes nothing.",
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Self:
         if self.ends_at <= self.starts_at:
+            raise cross_field_error("ends_at", "ends_at must be after starts_at")
+        return self
+
+
+class OpportunityUpdated(Payload):
+    """Some details of a published opportunity changed (time, place, capacity); absent
+    fields are unchanged.
+
+    Owned like the opportunity's other events: only the organisation owning the campaign
+    it was first published under may update it. No field can be cleared (null is refused,
+    rule `not_clearable`). When both times are present, `ends_at` must be after
+    `starts_at`; the projections check the rest. Volunteers signed up are told once what
+    changed, and their pending reminders are rescheduled.
+    """
+
+    opportunity_id: Id
+    campaign_id: Id
+    starts_at: NotClearable[Instant] = None
+    ends_at: NotClearable[Instant] = None
+    capacity: NotClearable[Capacity] = None
+    municipality: NotClearable[Municipality] = None
+    auto_release: NotClearable[bool] = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Self:
+        starts, ends = self.starts_at, self.ends_at
+        if starts is not None and ends is not None and ends <= starts:
             raise cross_field_error("ends_at", "ends_at must be after starts_at")
         return self
 

@@ -22,6 +22,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    model_serializer,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
@@ -304,10 +305,24 @@ leave the record incomplete). `model_fields_set` tells absent from sent.
 
 
 class Consent(Payload):
-    """What the volunteer agreed to be contacted by."""
+    """What the volunteer agreed to be contacted by (and, opt-in, for what)."""
 
     sms: bool
     email: bool
+    alerts: bool = Field(
+        default=False,
+        description="Alerts of new opportunities that match the volunteer (by SMS, at most "
+        "one a day); default false.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _alerts_only_when_given(self, handler: Any) -> Any:
+        # Written only when on, so consents without alerts encode as they always did
+        # (records re-encoded by replays stay byte-identical).
+        out = handler(self)
+        if isinstance(out, dict) and not out.get("alerts"):
+            out.pop("alerts", None)
+        return out
 
 
 def cross_field_error(field: str, message: str) -> PydanticCustomError:

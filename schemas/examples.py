@@ -82,6 +82,16 @@ _PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
             "min_age": 14,
         },
     ),
+    "opportunity.updated": (
+        _CAMPAIGN,
+        {
+            "opportunity_id": _OPPORTUNITY,
+            "campaign_id": _CAMPAIGN,
+            "starts_at": "2025-03-21T06:00:00Z",
+            "ends_at": "2025-03-21T10:00:00Z",
+            "capacity": 60,
+        },
+    ),
     "opportunity.cancelled": (
         _CAMPAIGN,
         {
@@ -111,7 +121,7 @@ _PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
         _VOLUNTEER,
         {
             "volunteer_id": _VOLUNTEER,
-            "consent": {"sms": True, "email": True},
+            "consent": {"sms": True, "email": True, "alerts": True},
         },
     ),
     "volunteer.erased": (_VOLUNTEER, {"volunteer_id": _VOLUNTEER}),
@@ -150,6 +160,16 @@ _PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
             **_NOTIFICATION,
             "channel": "email",
             "reason": "no_consent",
+        },
+    ),
+    "notification.delivered": (_VOLUNTEER, dict(_NOTIFICATION)),
+    "notification.bounced": (
+        _VOLUNTEER,
+        {
+            **_NOTIFICATION,
+            "channel": "email",
+            "permanent": True,
+            "reason": "550 5.1.1 mailbox unavailable",
         },
     ),
 }

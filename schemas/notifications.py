@@ -1,7 +1,9 @@
 """Events on `tatawwu.notifications`, keyed by `volunteer_id`, emitted by the platform.
 
 The notifier emits one of these per (cause event, template, channel) it handled, with
-`source` `platform/notifications`. No message text or contact details travel here: the
+`source` `platform/notifications`; later, what the provider reported about a message it
+took (`notification.delivered`, `notification.bounced`, or `notification.failed` with the
+provider's reason), from the provider's signed webhooks. No message text or contact details travel here: the
 volunteer id and the template name are enough for audit.
 """
 
@@ -48,6 +50,32 @@ class NotificationFailed(Payload):
     cause_event_id: EventId
     error: FreeText
     attempts: Attempts
+
+
+class NotificationDelivered(Payload):
+    """The provider reported the message delivered to the volunteer's phone or mailbox."""
+
+    notification_id: Id
+    volunteer_id: Id
+    template: TemplateName
+    channel: Channel
+    cause_event_id: EventId
+
+
+class NotificationBounced(Payload):
+    """The volunteer's mail server returned the email; `permanent`: the address is dead.
+
+    After a permanent bounce nothing more is sent to that address until the volunteer's
+    contact changes (a profile update with another address).
+    """
+
+    notification_id: Id
+    volunteer_id: Id
+    template: TemplateName
+    channel: Channel
+    cause_event_id: EventId
+    permanent: bool
+    reason: FreeText
 
 
 class NotificationSuppressed(Payload):

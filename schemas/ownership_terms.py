@@ -27,9 +27,16 @@ from schemas.campaigns import (
     CampaignUpdated,
     OpportunityCancelled,
     OpportunityPublished,
+    OpportunityUpdated,
 )
 from schemas.envelope import Event
-from schemas.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
+from schemas.notifications import (
+    NotificationBounced,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationSent,
+    NotificationSuppressed,
+)
 from schemas.organizations import OrganizationSuspended
 from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
 from schemas.volunteers import (
@@ -104,13 +111,20 @@ PARTICIPATION = (
     VolunteerHoursVerified,
     VolunteerNoShow,
 )
-PLATFORM_ONLY = (NotificationSent, NotificationFailed, NotificationSuppressed, VolunteerErased)
+PLATFORM_ONLY = (
+    NotificationSent,
+    NotificationFailed,
+    NotificationSuppressed,
+    NotificationDelivered,
+    NotificationBounced,
+    VolunteerErased,
+)
 CLAIMING = (CampaignLaunched, OpportunityPublished, VolunteerRegistered, OrganizationSuspended)
 """Payloads whose acceptance records a claim (see `claims_of`)."""
 
 Claims = Mapping[Key, str]
 
-SCOPED = frozenset({OpportunityCancelled, *PARTICIPATION})
+SCOPED = frozenset({OpportunityCancelled, OpportunityUpdated, *PARTICIPATION})
 """Payloads owned through their campaign and bound opportunity."""
 CAMPAIGN_EVENTS = frozenset({CampaignLaunched, CampaignUpdated, CampaignClosed})
 VOLUNTEER_EVENTS = frozenset(
@@ -180,7 +194,7 @@ def _types_of(*payloads: type) -> frozenset[str]:
 
 CAMPAIGN_SCOPED_TYPES = _types_of(
     CampaignLaunched, CampaignUpdated, CampaignClosed, OpportunityPublished,
-    OpportunityCancelled, *PARTICIPATION,
+    OpportunityCancelled, OpportunityUpdated, *PARTICIPATION,
 )  # fmt: skip
 """Types whose owner is decided by campaign and opportunity claims."""
 PROFILE_TYPES = _types_of(VolunteerRegistered, VolunteerProfileUpdated, VolunteerConsentChanged)

@@ -70,6 +70,7 @@ _TABLE: tuple[tuple[str, int, type[BaseModel], TopicSpec], ...] = (
     ("campaign.closed", 1, camp.CampaignClosed, CAMPAIGNS),
     ("opportunity.published", 1, camp.OpportunityPublished, CAMPAIGNS),
     ("opportunity.cancelled", 1, camp.OpportunityCancelled, CAMPAIGNS),
+    ("opportunity.updated", 1, camp.OpportunityUpdated, CAMPAIGNS),
     ("volunteer.registered", 1, vol.VolunteerRegisteredV1, VOLUNTEERS),
     ("volunteer.registered", 2, vol.VolunteerRegistered, VOLUNTEERS),
     ("volunteer.profile_updated", 1, vol.VolunteerProfileUpdatedV1, VOLUNTEERS),
@@ -85,6 +86,8 @@ _TABLE: tuple[tuple[str, int, type[BaseModel], TopicSpec], ...] = (
     ("notification.sent", 1, notif.NotificationSent, NOTIFICATIONS),
     ("notification.failed", 1, notif.NotificationFailed, NOTIFICATIONS),
     ("notification.suppressed", 1, notif.NotificationSuppressed, NOTIFICATIONS),
+    ("notification.delivered", 1, notif.NotificationDelivered, NOTIFICATIONS),
+    ("notification.bounced", 1, notif.NotificationBounced, NOTIFICATIONS),
 )
 
 SPECS: dict[tuple[str, int], EventSpec] = {

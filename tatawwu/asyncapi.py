@@ -37,6 +37,7 @@ from faststream.specification import AsyncAPI
 from consumers.dlq import declare_replay
 from consumers.notifications import NAME as NOTIFIER
 from consumers.notifications import build_projector
+from consumers.notifications.confirmations import release_publisher
 from consumers.notifications.outcomes import outcome_publisher
 from consumers.notifications.service import GROUP as NOTIFIER_GROUP
 from consumers.router import GROUP as ROUTER_GROUP
@@ -94,6 +95,7 @@ def build_broker() -> Any:
         )
     notifier = Publishers(broker)  # the notifier's and each projector's dead letters too
     outcome_publisher(notifier)
+    release_publisher(notifier)
     deadletter_publisher(notifier)
     declare_replay(Publishers(broker))
     for name, group, projector in _subscriptions():

@@ -22,6 +22,7 @@ from tatawwu import (
     cli_schemas,
     cli_simulator,
     cli_sinks,
+    cli_trickle,
     cli_volunteers,
 )
 
@@ -171,14 +172,19 @@ def platform_run(
     seconds: Annotated[
         float | None, typer.Option(help="Stop after this long (default: Ctrl-C).")
     ] = None,
+    trickle: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="Also run `tatawwu trickle --rate RATE` (a live demo)."),
+    ] = None,
 ) -> None:
     """Run the gateway, the router, the projectors and the notifier; restart what crashes.
 
     On the local stack each runs as its own Kafka principal. Ctrl-C stops them all.
     """
     import time
+    from dataclasses import replace
 
-    from tatawwu.manifest import GATEWAY, NOTIFIER, PLATFORM, ROUTER, SINKS
+    from tatawwu.manifest import GATEWAY, NOTIFIER, PLATFORM, ROUTER, SINKS, TRICKLE
     from tatawwu.supervisor import platform_children, supervise
 
     settings = get_settings()
@@ -192,6 +198,8 @@ def platform_run(
         )
     wanted = {GATEWAY.name: gateway, NOTIFIER.name: notifier, SINKS.name: sinks}
     processes = [p for p in PLATFORM if wanted.get(p.name, True)]
+    if trickle:
+        processes.append(replace(TRICKLE, options=("--rate", f"{trickle:g}")))
     children = platform_children(processes, log_dir, settings)
     console.print(f"logs:      {log_dir}/*.log")
     if gateway and GATEWAY.http_port is not None:
@@ -214,6 +222,9 @@ def platform_run(
         console.print(f"notifier:  email via {smtp}, SMS via {sms}")
     if sinks:
         console.print("sinks:     what they received: tatawwu sinks show")
+    if trickle:
+        console.print(f"trickle:   {trickle:g} partner facts/s through the gateway "
+                      f"(log: {log_dir}/trickle.log)")  # fmt: skip
     console.print(
         "status:    tatawwu projections status | tatawwu notifications status   |   stop: Ctrl-C"
     )
@@ -245,7 +256,7 @@ def migrate() -> None:
 # Each component's command group attaches itself through its `register(app)` function.
 for commands in (
     cli_schemas, cli_partners, cli_producers, cli_projections, cli_simulator, cli_api,
-    cli_sinks, cli_notifications, cli_router, cli_volunteers,
+    cli_sinks, cli_notifications, cli_router, cli_trickle, cli_volunteers,
 ):  # fmt: skip
     commands.register(app)
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from infra.logging import configure_logging
 from infra.settings import get_settings
+from tatawwu.cli_messages import register_messages
 
 notifications_app = typer.Typer(
     help="SMS and email to volunteers: run the notifier, inspect and retry its ledger.",
@@ -140,4 +141,5 @@ def retry(
 
 def register(app: typer.Typer) -> None:
     """Attach `tatawwu notifications`."""
+    register_messages(notifications_app)  # confirmations, alerts (cli_messages.py)
     app.add_typer(notifications_app, name="notifications")

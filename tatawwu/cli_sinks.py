@@ -65,12 +65,32 @@ def run(
     smtps_port: Annotated[
         int | None, typer.Option(help="Also accept implicit TLS (smtps://) on this port.")
     ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The gateway's root, where receipts, bounces, complaints and "
+            "replies go, signed like a provider (default: TATAWWU_SINK_WEBHOOK_URL, "
+            "else the local gateway; '' for none)."
+        ),
+    ] = None,
+    fail: Annotated[
+        list[str] | None, typer.Option(help="A number whose SMS fail (repeat).")
+    ] = None,
+    bounce: Annotated[
+        list[str] | None, typer.Option(help="An address whose emails bounce (repeat).")
+    ] = None,
+    complain: Annotated[
+        list[str] | None, typer.Option(help="An address that complains (repeat).")
+    ] = None,
 ) -> None:
     """Run both sinks in the foreground until Ctrl-C (or SIGTERM)."""
-    from infra.local.sinks import port_of, serve
+    from infra.local.sinks import port_of, serve, sink_webhooks
     from infra.logging import configure_logging
 
     settings = get_settings()
+    if webhook_url is None:
+        webhook_url = settings.sink_webhook_url or gateway_root(settings)
+    webhooks = sink_webhooks(settings, webhook_url, fail or (), bounce or (), complain or ())
     configure_logging(settings.log_level, settings.log_format)
     smtp_port = port_of(settings.smtp_url, 2525) if smtp_port is None else smtp_port
     sms_port = port_of(settings.sms_url, 8025) if sms_port is None else sms_port
@@ -82,15 +102,23 @@ def run(
         console.print(f"TLS        STARTTLS {'on' if starttls else 'off'}"
                       + (f", smtps://{host}:{smtps_port}" if smtps_port is not None else "")
                       + f"; TATAWWU_SMTP_CA_FILE={where}/sink-cert.pem")  # fmt: skip
+    console.print(f"webhooks   {webhook_url or 'off'}  (receipts, bounces, replies: "
+                  "`tatawwu sinks reply`, `tatawwu sinks outcomes`)")  # fmt: skip
     console.print(f"records    {where}/smtp.jsonl, {where}/sms.jsonl   |   stop: Ctrl-C")
     try:
         asyncio.run(serve(where, host=host, smtp_port=smtp_port, sms_port=sms_port,
-                          starttls=starttls, smtps_port=smtps_port))  # fmt: skip
+                          starttls=starttls, smtps_port=smtps_port,
+                          webhooks=webhooks))  # fmt: skip
     except OSError as exc:  # most often: the port is taken (sinks already running?)
         console.print(
             f"[bold red]error:[/] {exc} (sinks already running? see `tatawwu sinks show`)"
         )
         raise typer.Exit(code=1) from exc
+
+
+def gateway_root(settings: Any) -> str:
+    """The gateway's root URL (`TATAWWU_GATEWAY_URL`, else its host and port)."""
+    return settings.gateway_url or f"http://{settings.gateway_host}:{settings.gateway_port}"
 
 
 def _when(record: dict[str, Any]) -> str:
@@ -133,6 +161,64 @@ def show(
     out.print(table)
     if not emails and not texts:
         console.print(f"nothing in {where} yet (is `tatawwu sinks run` running?)")
+
+
+SinkUrl = Annotated[
+    str | None,
+    typer.Option("--sms-sink", help="The running SMS sink's root (default: from TATAWWU_SMS_URL)."),
+]
+
+
+def _control(path: str, document: dict[str, Any], sink: str | None) -> dict[str, Any]:
+    import httpx
+
+    root = sink or get_settings().sms_url.removesuffix("/v1/messages")
+    try:
+        response = httpx.post(root.rstrip("/") + path, json=document, timeout=15)
+    except httpx.HTTPError as exc:
+        console.print(f"[bold red]error:[/] the SMS sink at {root} did not answer "
+                      f"({type(exc).__name__}); is `tatawwu sinks run` running?")  # fmt: skip
+        raise typer.Exit(code=1) from exc
+    if response.status_code >= 300:
+        console.print(f"[bold red]error:[/] the sink answered {response.status_code}: "
+                      f"{response.text[:300]}")  # fmt: skip
+        raise typer.Exit(code=1)
+    return dict(response.json())
+
+
+@sinks_app.command("reply")
+def reply(
+    number: Annotated[str, typer.Argument(help="The volunteer's number, E.164 (+974...).")],
+    text: Annotated[str, typer.Argument(help="What they text: STOP, START, YES, NO, ...")],
+    sms_sink: SinkUrl = None,
+) -> None:
+    """Simulate a volunteer texting the platform: the sink sends it to the gateway, signed."""
+    answer = _control("/control/reply", {"from": number, "body": text}, sms_sink)
+    gateway = answer.get("gateway") or {}
+    console.print(f"gateway answered {answer.get('gateway_status')}: "
+                  f"{gateway.get('outcome') or gateway.get('detail') or gateway}")  # fmt: skip
+    if answer.get("gateway_status", 500) >= 300:
+        raise typer.Exit(code=1)
+
+
+@sinks_app.command("outcomes")
+def outcomes(
+    fail: Annotated[
+        list[str] | None, typer.Option(help="A number whose SMS fail (repeat).")
+    ] = None,
+    bounce: Annotated[
+        list[str] | None, typer.Option(help="An address whose emails bounce (repeat).")
+    ] = None,
+    complain: Annotated[
+        list[str] | None, typer.Option(help="An address that complains (repeat).")
+    ] = None,
+    sms_sink: SinkUrl = None,
+) -> None:
+    """Tell the running sinks to fail, bounce or complain for these numbers and addresses."""
+    document = {"fail": fail or [], "bounce": bounce or [], "complain": complain or []}
+    counts = _control("/control/outcomes", document, sms_sink)
+    console.print(f"now failing {counts['fail']} numbers, bouncing {counts['bounce']} and "
+                  f"complaining for {counts['complain']} addresses")  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

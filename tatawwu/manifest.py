@@ -113,6 +113,9 @@ ROUTER = Process(  # one instance per consumer group (its transactional id is pe
     metrics_port=ROUTER_METRICS_PORT,
     principal="router",
 )
+# Not part of the platform: a demo's live trickle of partner facts through the gateway
+# (`platform run --trickle RATE`, `make demo`). It talks HTTP only: no Kafka principal.
+TRICKLE = Process("trickle", ("trickle",))
 READ_API = Process("read-api", ("api",), http_port=lambda s: s.api_port, principal="read-api")
 READ_MODELS = tuple(
     _projector(p, METRICS_BASE_PORT + n)

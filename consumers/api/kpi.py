@@ -13,7 +13,9 @@ from consumers.api.disclosure import kpi_family
 from consumers.api.models import Cell, Hours, Kpi, Month, PathPoint, Trajectory
 from consumers.api.sources import Sources
 from consumers.api.suppression import Key, protect
-from consumers.participation.kpi import TARGET_DATE, cross_tab, participation_kpi
+from consumers.participation import lookup, scan
+from consumers.participation.coverage import end_of
+from consumers.participation.kpi import TARGET_DATE
 
 
 def required_path(rate: float, as_of: dt.datetime, growth: float | None) -> list[PathPoint]:
@@ -93,13 +95,24 @@ async def kpi(
     hourly_rate: float,
     municipality: str | None,
 ) -> Kpi:
-    """Compute the KPI of a day in the participation schema and withhold what must be."""
+    """Compute the KPI of a day in the participation schema and withhold what must be.
+
+    A day of the projection's calendar (Asia/Qatar) is looked up in the projection; in
+    another API time zone its end is not a Qatar day's, and the scan answers."""
     async with conn.transaction(readonly=True, isolation="repeatable_read"):
         await conn.execute(f"set local search_path to {sources.q('participation')}")
-        raw = await participation_kpi(
-            conn, day.until, hourly_rate=hourly_rate, municipality=municipality
-        )
-        cross = await cross_tab(conn, day.until)
+        if end_of(day.through) == day.until:
+            found = await lookup.cells(conn, day.through)
+            raw = await lookup.participation_kpi(
+                conn, day.through, hourly_rate=hourly_rate, municipality=municipality,
+                found=found,
+            )  # fmt: skip
+            cross = await lookup.cross_tab(conn, day.through, found)
+        else:
+            raw = await scan.participation_kpi(
+                conn, day.until, hourly_rate=hourly_rate, municipality=municipality
+            )
+            cross = await scan.cross_tab(conn, day.until)
     counts, lines = kpi_family(cross)
     return publish(raw, protect(counts, lines, k), k, day)
 

@@ -2,7 +2,7 @@
 
 A campaign or opportunity row is its history folded in (time, id) order (see
 `consumers.history`): launched / published set every field, updated changes the
-fields it names, closed sets the status (closed, or cancelled when that is the
+fields it names (`opportunity.updated` too: time, place, capacity), closed sets the status (closed, or cancelled when that is the
 reason), cancelled cancels an opportunity. A campaign belongs to the organisation of
 its earliest launch: a later launch does not move it (the organizations read model
 credits the same one). Participation rules live in
@@ -20,6 +20,7 @@ from schemas.campaigns import (
     CampaignUpdated,
     OpportunityCancelled,
     OpportunityPublished,
+    OpportunityUpdated,
 )
 from schemas.registry import type_of, types_of
 
@@ -28,8 +29,9 @@ UPDATED = type_of(CampaignUpdated)
 CLOSED = type_of(CampaignClosed)
 PUBLISHED = type_of(OpportunityPublished)
 CANCELLED = type_of(OpportunityCancelled)
+OPPORTUNITY_UPDATED = type_of(OpportunityUpdated)
 CAMPAIGN_TYPES = types_of(CampaignLaunched, CampaignUpdated, CampaignClosed)
-OPPORTUNITY_TYPES = types_of(OpportunityPublished, OpportunityCancelled)
+OPPORTUNITY_TYPES = types_of(OpportunityPublished, OpportunityCancelled, OpportunityUpdated)
 CAMPAIGN_COLUMNS = {
     "org_id": "text", "title_ar": "text", "title_en": "text", "kind": "text",
     "municipality": "text", "starts_on": "date", "ends_on": "date",
@@ -53,7 +55,7 @@ def fold_history(history: History) -> dict[str, Any]:
                 row["org_id"] = owner
             if row["status"] == "unknown":
                 row["status"] = "active"
-        elif event_type == UPDATED:
+        elif event_type in (UPDATED, OPPORTUNITY_UPDATED):
             row.update({k: v for k, v in data.items() if v is not None})
         elif event_type == CLOSED:
             row["status"] = "cancelled" if data.get("reason") == "cancelled" else "closed"

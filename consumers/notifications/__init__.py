@@ -17,6 +17,12 @@ Two halves in one process (`tatawwu notifications run`, `service.py`):
    outcome is published as `notification.sent`, `notification.failed` or
    `notification.suppressed` (`outcomes.py`: ids only, no text or contact).
 
+The messages of issue 14 (2 h reminder, attendance confirmation with auto-release,
+opportunity changes, waiting-list promotions, opportunity alerts) are timed by
+`schedule.py` and enqueued by `changes.py`, `waitlist.py` and `alerts.py` in the same
+transaction; `confirmations.py` releases unanswered places (its own loop, beside the
+sender). Their texts are in `texts.py`.
+
 Not registered with `projections rebuild`: a rebuilt ledger would start empty and
 message everyone again. The age rule (`rules.is_stale`) keeps a first start over an
 old log silent.

@@ -15,19 +15,24 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from consumers.history import ERASED
+from consumers.notifications.alerts import enqueue_alerts
+from consumers.notifications.changes import enqueue_changes
 from consumers.notifications.rules import (
     CONTACT_COLUMNS,
     OPPORTUNITY_COLUMNS,
     OPPORTUNITY_TYPES,
     TRIGGERS,
+    QuietHours,
     fold_contact,
     fold_opportunity,
     ledger_rows,
 )
+from consumers.notifications.waitlist import enqueue_promotions
 from consumers.parts import Entity, Hook, participations, read_model, refold, rules
 from consumers.runtime import Projector
 from consumers.runtime.batch import applying_traces
@@ -54,15 +59,25 @@ INSERT_LEDGER = (
 )
 
 
-def enqueue(max_age_hours: float) -> Hook:
-    """The hook inserting the ledger rows a batch calls for (the age rule configured)."""
+def enqueue(settings: Settings) -> Hook:
+    """The hook inserting the ledger rows a batch calls for (the age rule configured).
+
+    Then the derived messages: opportunity changes, waiting-list promotions, alerts.
+    """
+    max_age_hours = settings.notify_max_age_hours
+    quiet = QuietHours.parse(settings.notify_quiet_hours, settings.notify_timezone)
+    zone = ZoneInfo(settings.notify_timezone)
 
     async def apply(conn: asyncpg.Connection, events: Sequence[Event[Any]], _: Any) -> None:
         # Each row keeps its cause's trace, so the sender's lines name it later.
         traces = applying_traces(events)
-        rows = ledger_rows(events, dt.datetime.now(dt.UTC), max_age_hours, traces)
+        now = dt.datetime.now(dt.UTC)
+        rows = ledger_rows(events, now, max_age_hours, traces)
         if rows:
             await conn.executemany(INSERT_LEDGER, rows)
+        await enqueue_changes(conn, events, now, max_age_hours, traces)
+        await enqueue_promotions(conn, events, now, max_age_hours, traces)
+        await enqueue_alerts(conn, events, now, max_age_hours, traces, quiet, zone)
 
     return apply
 
@@ -85,7 +100,7 @@ def build_projector(settings: Settings) -> Projector:
         NAME,
         refold(CONTACT, OPPORTUNITY),
         participations(precompute=False),  # sign-up status, for reminders
-        rules("ledger", TRIGGERS, enqueue(settings.notify_max_age_hours)),
+        rules("ledger", TRIGGERS, enqueue(settings)),
         rules("erasure", {ERASED}, forget_erased),
         sql=SQL,
     )

@@ -1,14 +1,16 @@
 """What to send for which event, and when: pure rules, unit-tested without I/O.
 
 - Triggers: `volunteer.registered` -> `welcome` (email, SMS); `volunteer.signed_up` ->
-  `signup_confirmed` (email, SMS) and `shift_reminder` (SMS, email);
+  `signup_confirmed` (email, SMS), `shift_reminder` (SMS, email), `shift_reminder_2h`
+  (SMS) and `attendance_confirmation` (SMS, one per volunteer and opportunity, whatever
+  sign-up asked for it: `PER_PAIR`);
   `volunteer.signup_withdrawn` -> `signup_withdrawn` (email); `volunteer.hours_verified`
   -> `hours_thanks` (email, SMS). Other events notify nobody.
-- A shift reminder waits until 24 h before the opportunity starts (sent at once when the
-  sign-up comes later than that). When it falls due it is suppressed if the sign-up was
-  withdrawn meanwhile, the opportunity cancelled or already begun, or the opportunity
-  still unknown 6 h after the sign-up (until then it waits for `opportunity.published`,
-  as above).
+- Messages about one sign-up (reminders 24 h and 2 h before, the attendance
+  confirmation, a waiting-list promotion, an opportunity change) are timed by
+  `schedule.py`, from the opportunity and sign-up as they stand when due. Changes,
+  promotions, alerts and auto-release are enqueued by `changes.py`, `waitlist.py`,
+  `alerts.py` and `confirmations.py`.
 - One notification per (cause event id, template, channel): its id is derived from
   that triple, so a duplicate or replayed event maps onto the same ledger row.
 - A cause event older than the configured age (48 h by default) notifies nobody: a
@@ -41,11 +43,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from consumers.history import History, ordered
+from consumers.notifications.schedule import (
+    ALERT,
+    CONFIRMATION,
+    REMINDER,
+    REMINDER_2H,
+    SCHEDULED,
+    UNKNOWN_RECHECK,
+    UNKNOWN_WAIT,
+    Leads,
+    timing,
+)
 from consumers.notifications.templates import GENERIC_OPPORTUNITY
+from consumers.notifications.variables import message_variables
 from consumers.runtime import identity
 from consumers.volunteers.rules import fold_profile
 from schemas.attendance import VolunteerHoursVerified
-from schemas.campaigns import OpportunityCancelled, OpportunityPublished
+from schemas.campaigns import OpportunityCancelled, OpportunityPublished, OpportunityUpdated
 from schemas.common import Channel
 from schemas.envelope import Event
 from schemas.notifications import SuppressionReason
@@ -54,35 +68,39 @@ from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
 from schemas.volunteers import VolunteerRegistered
 
 EMAIL, SMS = Channel.EMAIL, Channel.SMS
-REMINDER = "shift_reminder"
 TRIGGERS: dict[str, tuple[tuple[str, tuple[Channel, ...]], ...]] = {
     type_of(VolunteerRegistered): (("welcome", (EMAIL, SMS)),),
-    type_of(VolunteerSignedUp): (("signup_confirmed", (EMAIL, SMS)), (REMINDER, (SMS, EMAIL))),
+    type_of(VolunteerSignedUp): (
+        ("signup_confirmed", (EMAIL, SMS)),
+        (REMINDER, (SMS, EMAIL)),
+        (REMINDER_2H, (SMS,)),
+        (CONFIRMATION, (SMS,)),
+    ),
     type_of(VolunteerSignupWithdrawn): (("signup_withdrawn", (EMAIL,)),),
     type_of(VolunteerHoursVerified): (("hours_thanks", (EMAIL, SMS)),),
 }
 PUBLISHED = type_of(OpportunityPublished)
 CANCELLED = type_of(OpportunityCancelled)
-OPPORTUNITY_TYPES = types_of(OpportunityPublished, OpportunityCancelled)
+UPDATED = type_of(OpportunityUpdated)
+OPPORTUNITY_TYPES = types_of(OpportunityPublished, OpportunityCancelled, OpportunityUpdated)
+# Templates with one message per (volunteer, opportunity), whatever sign-up asked for it.
+PER_PAIR = frozenset({CONFIRMATION})
 CONTACT_COLUMNS = {
     "given_name": "text", "phone": "text", "email": "text", "language": "text",
-    "consent": "jsonb", "status": "text",
+    "consent": "jsonb", "status": "text", "municipality": "text", "birth_year": "int",
 }  # fmt: skip
 OPPORTUNITY_COLUMNS = {
-    "title_ar": "text",
-    "title_en": "text",
-    "starts_at": "timestamptz",
-    "status": "text",
-}
+    "title_ar": "text", "title_en": "text", "starts_at": "timestamptz", "status": "text",
+    "campaign_id": "text", "ends_at": "timestamptz", "capacity": "int", "municipality": "text",
+    "min_age": "int", "auto_release": "bool",
+}  # fmt: skip
+_OPPORTUNITY_FIELDS = tuple(k for k in OPPORTUNITY_COLUMNS if k != "status")
 # (notification id, cause event id, template, channel, volunteer id, cause time, context,
 # cause trace id)
 Row = tuple[str, str, str, str, str, dt.datetime, dict[str, Any], str | None]
-REMINDER_LEAD = dt.timedelta(hours=24)
 # Order across topics is not guaranteed: a sign-up may arrive before the registration
 # or the opportunity it refers to. Such a message waits (looked at again every minute)
-# for up to 6 h after its cause event, then is suppressed.
-UNKNOWN_WAIT = dt.timedelta(hours=6)
-UNKNOWN_RECHECK = dt.timedelta(minutes=1)
+# for up to 6 h after its cause event, then is suppressed (UNKNOWN_WAIT, UNKNOWN_RECHECK).
 MAX_FUTURE = dt.timedelta(minutes=5)  # the default of TATAWWU_NOTIFY_MAX_FUTURE_S
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 600.0
@@ -95,12 +113,21 @@ def fold_contact(events: History) -> dict[str, Any]:
 
 
 def fold_opportunity(events: History) -> dict[str, Any]:
-    """Title and start of an opportunity (cancelled stays cancelled)."""
+    """Title, time, place and capacity of an opportunity (cancelled stays cancelled).
+
+    An update changes the fields it carries, whenever it arrives (history is refolded in
+    (time, id) order): one timed before the publication is overwritten by it.
+    """
     row: dict[str, Any] = {"status": "unknown"}
     for _time, _id, event_type, data in ordered(events):
         if event_type == PUBLISHED:
-            row.update({k: data.get(k) for k in ("title_ar", "title_en", "starts_at")})
+            row.update({k: data.get(k) for k in _OPPORTUNITY_FIELDS})
+            row["auto_release"] = bool(data.get("auto_release"))
             row["status"] = "cancelled" if row["status"] == "cancelled" else "published"
+        elif event_type == UPDATED:
+            row.update(
+                {k: v for k, v in data.items() if k in _OPPORTUNITY_FIELDS and v is not None}
+            )
         elif event_type == CANCELLED:
             row["status"] = "cancelled"
     return row
@@ -131,11 +158,15 @@ def ledger_rows(
         if isinstance(getattr(data, "hours", None), Decimal | float | int):
             context["hours"] = str(data.hours)
         for template, channels in triggers:
+            # Keyed by the cause's identity (source and id): two partners may both use
+            # an id; each of their events notifies. A per-pair message, by the pair.
+            key = (
+                f"pair {data.volunteer_id} {data.opportunity_id}"
+                if template in PER_PAIR else identity(event)
+            )  # fmt: skip
             for channel in channels:
                 rows.append((
-                    # Keyed by the cause's identity (source and id): two partners may
-                    # both use an id; each of their events notifies.
-                    notification_id(identity(event), template, channel), event.id, template,
+                    notification_id(key, template, channel), event.id, template,
                     str(channel), data.volunteer_id, event.time, context,
                     traces[n] if traces is not None else None,
                 ))  # fmt: skip
@@ -148,36 +179,10 @@ def notification_id(cause_event_id: str, template: str, channel: str) -> str:
     return f"ntf-{digest[:24]}"
 
 
-@dataclass(frozen=True)
-class ReminderTiming:
-    """When a due reminder goes: now (`send`), later (`until`), or never (`suppress`)."""
-
-    send: bool = False
-    until: dt.datetime | None = None
-    suppress: str | None = None  # a SuppressionReason value
-
-
-def reminder_timing(
-    now: dt.datetime,
-    cause_time: dt.datetime,
-    starts_at: dt.datetime | None,
-    opportunity_status: str | None,
-    signup_status: str | None,
-) -> ReminderTiming:
-    """The reminder rules above, for a reminder that is due to be looked at `now`."""
-    if opportunity_status is None or starts_at is None:
-        if now - cause_time > UNKNOWN_WAIT:
-            return ReminderTiming(suppress="unknown_opportunity")
-        return ReminderTiming(until=now + UNKNOWN_RECHECK)
-    if opportunity_status == "cancelled":
-        return ReminderTiming(suppress="cancelled")
-    if signup_status != "signed_up":
-        return ReminderTiming(suppress="withdrawn")
-    if starts_at <= now:
-        return ReminderTiming(suppress="too_late")
-    if starts_at - REMINDER_LEAD > now:
-        return ReminderTiming(until=starts_at - REMINDER_LEAD)
-    return ReminderTiming(send=True)
+def sql_notification_id(key: str, template: str, channel: str) -> str:
+    """`notification_id` as a SQL expression over three text expressions (set-based inserts)."""
+    joined = f"convert_to({key} || chr(31) || {template} || chr(31) || {channel}, 'UTF8')"
+    return f"'ntf-' || left(encode(sha256({joined}), 'hex'), 24)"
 
 
 def is_stale(event_time: dt.datetime, now: dt.datetime, max_age_hours: float) -> bool:
@@ -276,27 +281,35 @@ def decide(
     signup_status: str | None = None,
     *,
     max_future: dt.timedelta = MAX_FUTURE,
+    leads: Leads | None = None,
 ) -> Decision:
-    """Reminder timing, consent, contact details and quiet hours, as they stand now (pure)."""
+    """Timing (`schedule`), consent, contact details and quiet hours, as they stand now (pure)."""
     if is_in_future(row.cause_time, now, max_future):  # every wait below would never end
         return Decision(suppress=SuppressionReason.CAUSE_IN_FUTURE)
     if contact is None or contact.get("status") != "registered":
         if now - row.cause_time > UNKNOWN_WAIT:
             return Decision(suppress=SuppressionReason.UNKNOWN_VOLUNTEER)
         return Decision(until=now + UNKNOWN_RECHECK)  # its registration may still come
-    if row.template == REMINDER:
-        timing = reminder_timing(
+    if row.template in SCHEDULED:
+        timed = timing(
+            row.template,
             now,
             row.cause_time,
             opportunity.get("starts_at") if opportunity else None,
             opportunity.get("status") if opportunity else None,
             signup_status,
+            leads,
         )
-        if timing.suppress is not None:
-            return Decision(suppress=SuppressionReason(timing.suppress))
-        if timing.until is not None:
-            return Decision(until=timing.until)
+        if timed.suppress is not None:
+            return Decision(suppress=SuppressionReason(timed.suppress))
+        if timed.until is not None:
+            return Decision(until=timed.until)
     consent = contact.get("consent") or {}
+    if row.template == ALERT:  # opted in; a lone alert of a cancelled opportunity is void
+        if not consent.get("alerts"):
+            return Decision(suppress=SuppressionReason.NO_CONSENT)
+        if (opportunity or {}).get("status") == "cancelled" and row.context.get("count") == 1:
+            return Decision(suppress=SuppressionReason.CANCELLED)
     address = contact.get("email") if row.channel == EMAIL else contact.get("phone")
     if not address:
         return Decision(suppress=SuppressionReason.NO_CONTACT)
@@ -319,4 +332,5 @@ def text_variables(
         "opportunity": title or GENERIC_OPPORTUNITY.get(lang, GENERIC_OPPORTUNITY["ar"]),
         "starts_at": starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if starts_at else "",
         "hours": row.context.get("hours", ""),
+        **message_variables(row.template, row.context, lang, zone),
     }

@@ -27,14 +27,16 @@ import structlog
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from consumers.notifications import metrics
+from consumers.notifications.feedback import hold_contacts
 from consumers.notifications.limits import TokenBucket
 from consumers.notifications.outcomes import one_line, outcome_event, publish_outcomes
 from consumers.notifications.providers import DeliveryError, Providers
 from consumers.notifications.rules import (
     EMAIL,
-    REMINDER,
+    SCHEDULED,
     SMS,
     Claimed,
+    Leads,
     QuietHours,
     backoff_s,
     decide,
@@ -76,6 +78,7 @@ class Sender:
         self.quiet = QuietHours.parse(settings.notify_quiet_hours, settings.notify_timezone)
         self.zone = self.quiet.zone if self.quiet else dt.UTC
         self.max_future = dt.timedelta(seconds=settings.notify_max_future_s)
+        self.leads = Leads.of(settings)
         self._limit = asyncio.Semaphore(concurrency)
         self._rates = {
             EMAIL: TokenBucket(settings.notify_email_per_s),
@@ -126,7 +129,8 @@ class Sender:
                     list({c.volunteer_id for c in claimed}),
                 )
             }
-            reminders = [c for c in claimed if c.template == REMINDER]
+            contacts = await hold_contacts(conn, contacts)  # STOP, complaints, bounces
+            reminders = [c for c in claimed if c.template in SCHEDULED]
             signups = {
                 (r["volunteer_id"], r["opportunity_id"]): r["signup_status"]
                 for r in await conn.fetch(
@@ -181,6 +185,7 @@ class Sender:
         decision = decide(
             row, contact, self.clock(), self.quiet, opportunities.get(opportunity_id),
             signups.get((row.volunteer_id, opportunity_id)), max_future=self.max_future,
+            leads=self.leads,
         )  # fmt: skip
         if decision.suppress is not None:
             await self._finish(row, "suppressed", reason=str(decision.suppress))

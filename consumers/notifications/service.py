@@ -14,8 +14,10 @@ import httpx
 import structlog
 
 from consumers.notifications import NAME, build_projector, metrics
+from consumers.notifications.confirmations import Releaser, release_publisher
+from consumers.notifications.feedback import run_feedback
 from consumers.notifications.outcomes import outcome_publisher
-from consumers.notifications.sender import Providers, Sender
+from consumers.notifications.sender import Clock, Providers, Sender
 from consumers.runtime import ProjectorRuntime, tune_gc
 from consumers.runtime.deadletters import deadletter_publisher, forget_publishers, use_publishers
 from infra.db import create_pool
@@ -34,6 +36,7 @@ def notifier_publishers(settings: Settings | None, topic_prefix: str = "") -> Pu
     """The notifier's FastStream publishers: outcomes and dead letters (None: docs only)."""
     publishers = Publishers(build_stream_broker(settings))
     outcome_publisher(publishers, topic_prefix)
+    release_publisher(publishers, topic_prefix)  # released places (confirmations.py)
     deadletter_publisher(publishers, topic_prefix)
     return publishers
 
@@ -48,9 +51,11 @@ async def serve(
     stopping: asyncio.Event | None = None,
     handle_signals: bool = True,
     metrics_port: int | None = None,
+    clock: Clock | None = None,
 ) -> None:
     """Enqueue (exactly-once projector) and deliver (sender) until stopped.
 
+    `clock`: the time the sender and the releaser decide by (tests move it; default now).
     With `metrics_port`: `/health`, `/ready` (the projector ready and the sender looping)
     and `/metrics` on it, from before the start.
     """
@@ -95,12 +100,17 @@ async def serve(
     http = httpx.AsyncClient(timeout=10)
     sender = Sender(
         settings, pool, publishers, Providers(settings, http), lease_s=settings.notify_lease_s,
-        topic_prefix=topic_prefix,
+        topic_prefix=topic_prefix, clock=clock,
     )  # fmt: skip
+    releaser = Releaser(settings, pool, publishers, topic_prefix=topic_prefix, clock=clock)
     log.info("notifier_starting", schema=runtime.schema, quiet_hours=settings.notify_quiet_hours)
     sending = asyncio.create_task(sender.run(runtime.stopping))
     try:
-        await asyncio.gather(runtime.run(), sending, metrics.watch_ledger(pool, runtime.stopping))
+        await asyncio.gather(
+            runtime.run(), sending, metrics.watch_ledger(pool, runtime.stopping),
+            run_feedback(pool, publishers, sender.topic, runtime.stopping),
+            releaser.run(runtime.stopping),
+        )  # fmt: skip
     finally:
         runtime.stopping.set()
         if ops is not None:

@@ -41,6 +41,8 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 
+from consumers.notifications.texts import NEW_TEXTS
+
 TEXTS: dict[str, dict[str, dict[str, str]]] = {
     "welcome": {
         "en": {
@@ -119,9 +121,10 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
         },
     },
 }
+TEXTS.update(NEW_TEXTS)  # 2 h reminder, confirmation, promotion, change, alert (texts.py)
 GENERIC_OPPORTUNITY = {"en": "your volunteering opportunity", "ar": "فرصتك التطوعية"}
 GENERIC_NAME = {"en": "volunteer", "ar": "المتطوع"}
-LIMITS = {"name": 40, "opportunity": 80}
+LIMITS = {"name": 40, "opportunity": 80, "changes": 160}
 DEFAULT_LIMIT = 40
 ELLIPSIS = "…"
 _KEPT_FORMAT = frozenset("\u200c\u200d\u200e\u200f\u061c")  # joiners, direction marks

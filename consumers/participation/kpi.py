@@ -1,9 +1,11 @@
-"""The national participation KPI: queries over the `participation` read model, and the math.
+"""The national participation KPI's document and math, whatever computed its inputs.
 
-`participation_kpi(conn, as_of, ...)` answers "what share of the eligible population
+The KPI answers "what share of the eligible population
 volunteered in the 12 months before as_of", nationally and by municipality, gender,
 age band and nationality group, with the monthly series and the trajectory to the
-national target (10% by the end of 2030). Rules: see the package docstring.
+national target (10% by the end of 2030). Rules: see `rules.py`. Its inputs come from
+the projection (`lookup.py`, what the API serves) or from scans (`scan.py`, the
+reference the projection must equal).
 """
 
 from __future__ import annotations
@@ -13,66 +15,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 TARGET_RATE = 0.10
 TARGET_DATE = dt.datetime(2030, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 WINDOW = dt.timedelta(days=365)
 DIMENSIONS = ("municipality", "gender", "age_band", "nationality_group")
-
-CELLS = """
-with active as (
-    select distinct volunteer_id from activity
-    where activity_time > $1::timestamptz - interval '365 days' and activity_time <= $1
-)
-select coalesce(v.municipality, 'unknown') as municipality, coalesce(v.gender, 'unknown') as gender,
-       age_band(v.birth_year, $1) as age_band,
-       coalesce(v.nationality_group, 'unknown') as nationality_group, count(*) as active
-from active a left join volunteer_profiles v using (volunteer_id)
-group by 1, 2, 3, 4
-"""
-MONTHLY = """
-with months as (
-    select least(g + interval '1 month' - interval '1 microsecond', $1::timestamptz) as month_end
-    from generate_series(date_trunc('month', $2::timestamptz at time zone 'UTC') at time zone 'UTC',
-                         $1::timestamptz, interval '1 month') as g
-)
-select m.month_end, count(distinct a.volunteer_id) as active
-from months m
-left join activity a
-  on a.activity_time > m.month_end - interval '365 days' and a.activity_time <= m.month_end
-left join volunteer_profiles v on v.volunteer_id = a.volunteer_id
-where $3::text is null or v.municipality = $3
-group by m.month_end order by m.month_end
-"""
-MONTHLY_BY_MUNICIPALITY = """
-with months as (
-    select least(g + interval '1 month' - interval '1 microsecond', $1::timestamptz) as month_end
-    from generate_series(date_trunc('month', $2::timestamptz at time zone 'UTC') at time zone 'UTC',
-                         $1::timestamptz, interval '1 month') as g
-)
-select m.month_end, coalesce(v.municipality, 'unknown') as municipality,
-       count(distinct a.volunteer_id) as active
-from months m
-join activity a
-  on a.activity_time > m.month_end - interval '365 days' and a.activity_time <= m.month_end
-left join volunteer_profiles v on v.volunteer_id = a.volunteer_id
-group by 1, 2
-"""
-
-
-async def cross_tab(conn: asyncpg.Connection, as_of: dt.datetime) -> dict[str, Any]:
-    """Active volunteers per (municipality, gender, age band, nationality group) and per
-    (month, municipality): what disclosure control needs to protect every filter at once."""
-    cells = [dict(r) for r in await conn.fetch(CELLS, as_of)]
-    first = await conn.fetchval("select min(activity_time) from activity")
-    months = await conn.fetch(MONTHLY_BY_MUNICIPALITY, as_of, first or as_of) if first else []
-    monthly = [
-        {"month": r["month_end"].strftime("%Y-%m"), "municipality": r["municipality"],
-         "active": r["active"]}
-        for r in months
-    ]  # fmt: skip
-    return {"cells": cells, "monthly": monthly}
 
 
 @dataclass(frozen=True)
@@ -112,16 +58,22 @@ def _rate(active: int, population: int) -> float | None:
     return round(active / population, 6) if population else None
 
 
-async def participation_kpi(
-    conn: asyncpg.Connection,
-    as_of: dt.datetime,
-    *,
-    hourly_rate: float = 0.0,
-    municipality: str | None = None,
+@dataclass(frozen=True)
+class Inputs:
+    """What the KPI document is made of, however it was obtained (scan or projection)."""
+
+    cells: list[dict[str, Any]]  # municipality, gender, age_band, nationality_group, active
+    population: list[dict[str, Any]]  # the population table's rows
+    monthly: list[tuple[str, int]]  # (YYYY-MM, active at the month's end or at as_of)
+    hours_total: float
+    hours_trailing: float
+
+
+def document(
+    inputs: Inputs, as_of: dt.datetime, *, hourly_rate: float, municipality: str | None
 ) -> dict[str, Any]:
     """The KPI document the read API serves (aggregates only, no personal data)."""
-    cells = await conn.fetch(CELLS, as_of)
-    population = await conn.fetch("select * from population")
+    cells, population = inputs.cells, inputs.population
     if municipality:
         cells = [c for c in cells if c["municipality"] == municipality]
         population = [p for p in population if p["municipality"] == municipality]
@@ -136,17 +88,6 @@ async def participation_kpi(
     total_active = sum(c["active"] for c in cells)
     total_population = sum(p["population"] for p in population)
     rate = _rate(total_active, total_population) or 0.0
-    first = await conn.fetchval("select min(activity_time) from activity")
-    monthly = await conn.fetch(MONTHLY, as_of, first or as_of, municipality) if first else []
-    hours = await conn.fetchrow(
-        "select coalesce(sum(a.hours), 0)::float8 as total, coalesce(sum(a.hours) filter ("
-        " where a.activity_time > $1::timestamptz - interval '365 days' and a.activity_time <= $1),"
-        " 0)::float8 as trailing from activity a"
-        " left join volunteer_profiles v on v.volunteer_id = a.volunteer_id"
-        " where $2::text is null or v.municipality = $2",
-        as_of,
-        municipality,
-    )
     return {
         "as_of": as_of.isoformat(),
         "municipality": municipality,
@@ -163,18 +104,14 @@ async def participation_kpi(
             for d in DIMENSIONS
         },
         "monthly": [
-            {
-                "month": r["month_end"].strftime("%Y-%m"),
-                "active": r["active"],
-                "rate": _rate(r["active"], total_population),
-            }
-            for r in monthly
+            {"month": month, "active": n, "rate": _rate(n, total_population)}
+            for month, n in inputs.monthly
         ],
         "hours": {
-            "verified_total": round(hours["total"], 2),
-            "verified_trailing_12m": round(hours["trailing"], 2),
+            "verified_total": round(inputs.hours_total, 2),
+            "verified_trailing_12m": round(inputs.hours_trailing, 2),
             "hourly_rate": hourly_rate,
-            "economic_value": round(hours["total"] * hourly_rate, 2),
+            "economic_value": round(inputs.hours_total * hourly_rate, 2),
         },
         "trajectory": trajectory(rate, as_of).as_dict(),
     }

@@ -1,4 +1,5 @@
-"""The `participation` read model, declared: demographics refolded, participations merged."""
+"""The `participation` read model, declared: demographics refolded, participations merged
+with the KPI projection kept alongside (`maintain.py`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import asyncpg
 
+from consumers.participation.maintain import backfill, participations_with_kpi
 from consumers.participation.rules import DEMOGRAPHICS, fold_demographics
-from consumers.parts import Entity, participations, read_model, refold
+from consumers.parts import Entity, read_model, refold
 from consumers.volunteers.rules import PROFILE_TYPES
 from infra.settings import PROJECT_ROOT
 
@@ -38,10 +40,16 @@ async def load_population(conn: asyncpg.Connection) -> None:
         await conn.copy_records_to_table("population", records=rows)
 
 
+async def prepare(conn: asyncpg.Connection) -> None:
+    """At start-up: the population, and the KPI projection if the schema predates it."""
+    await load_population(conn)
+    await backfill(conn)
+
+
 PROJECTOR = read_model(
     "participation",
     refold(DEMOGRAPHIC),
-    participations(),
+    participations_with_kpi(),
     sql=Path(__file__).with_name("sql"),
-    prepare=load_population,
+    prepare=prepare,
 )

@@ -6,7 +6,9 @@ trailing 12 months (as_of - 365 days, as_of]. The participation rate is active
 volunteers divided by the eligible population (`infra/population.csv`), nationally and
 by municipality, gender, age band (age = as-of year - birth year) and nationality
 group, taken from the volunteer's latest profile. Only verified hours count; their
-economic value is hours x a configurable hourly rate. The queries are in `kpi.py`.
+economic value is hours x a configurable hourly rate. The document is built in `kpi.py`
+from the projection (`coverage.py`, `maintain.py`, `lookup.py`) or, for reference, from
+scans of the `activity` view (`scan.py`).
 """
 
 from __future__ import annotations

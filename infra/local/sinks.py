@@ -20,6 +20,7 @@ import socket
 import ssl
 import weakref
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -28,6 +29,7 @@ from aiosmtpd.smtp import SMTP
 
 from infra.local.sink_files import SMS_FILE, SMTP_FILE, read_sms, read_smtp
 from infra.local.sink_tls import self_signed, server_context
+from infra.local.sink_webhooks import WebhookSender
 from infra.local.sms_sink import SmsState, create_sms_app
 from infra.local.smtp_sink import Credentials, SmtpSinkHandler, email_record
 
@@ -44,6 +46,7 @@ __all__ = [
     "read_sms",
     "read_smtp",
     "serve",
+    "sink_webhooks",
 ]
 
 log = structlog.get_logger(__name__)
@@ -70,14 +73,18 @@ class Sinks:
 
     def __init__(self, directory: Path, *, host: str = "127.0.0.1", smtp_port: int = 2525,
                  sms_port: int = 8025, starttls: bool = False, smtps_port: int | None = None,
-                 login: tuple[str, str] | None = None) -> None:  # fmt: skip
+                 login: tuple[str, str] | None = None,
+                 webhooks: WebhookSender | None = None) -> None:  # fmt: skip
         """`starttls`: offer STARTTLS; `smtps_port`: also listen with implicit TLS (0: a
         free port); `login`: accept AUTH with it (also in clear, to catch a client that
         sends it so: `credentials.attempts` says which). TLS uses a self-signed
-        certificate written to `directory` (`tls_cert`, the CA file clients trust)."""
+        certificate written to `directory` (`tls_cert`, the CA file clients trust).
+        `webhooks`: call the gateway back like a provider (receipts, bounces, replies;
+        `sink_webhooks`); closed with the sinks."""
         self.directory, self.host = Path(directory), host
         self.smtp_port, self.sms_port, self.smtps_port = smtp_port, sms_port, smtps_port
         self.smtp_handler = SmtpSinkHandler(self.directory)
+        self.smtp_handler.webhooks = self.webhooks = webhooks
         self.credentials = Credentials(*login) if login else None
         self.tls_cert: Path | None = None
         self._tls: ssl.SSLContext | None = None
@@ -88,7 +95,7 @@ class Sinks:
         self._smtps_server: asyncio.Server | None = None
         self._smtp_server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
-        self.sms_app = create_sms_app(self.directory)
+        self.sms_app = create_sms_app(self.directory, webhooks)
         self._http: _Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
@@ -181,6 +188,9 @@ class Sinks:
         for server in servers:
             await server.wait_closed()
         self._smtp_server = self._smtps_server = None
+        if self.webhooks is not None:
+            await self.webhooks.close()
+            self.webhooks = self.smtp_handler.webhooks = self.sms_state.webhooks = None
 
     async def __aenter__(self) -> Sinks:
         return await self.start()
@@ -191,18 +201,20 @@ class Sinks:
 
 async def serve(directory: Path, *, host: str = "127.0.0.1", smtp_port: int = 2525,
                 sms_port: int = 8025, starttls: bool = False,
-                smtps_port: int | None = None) -> None:  # fmt: skip
+                smtps_port: int | None = None,
+                webhooks: WebhookSender | None = None) -> None:  # fmt: skip
     """Run both sinks until SIGTERM or SIGINT, then stop cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with Sinks(directory, host=host, smtp_port=smtp_port, sms_port=sms_port,
-                     starttls=starttls, smtps_port=smtps_port) as sinks:  # fmt: skip
+                     starttls=starttls, smtps_port=smtps_port,
+                     webhooks=webhooks) as sinks:  # fmt: skip
         log.info("sinks_started", host=host, smtp_port=sinks.smtp_port, sms_port=sinks.sms_port,
                  smtps_port=sinks.smtps_port, starttls=starttls,
                  ca_file=str(sinks.tls_cert) if sinks.tls_cert else None,
-                 directory=str(directory))  # fmt: skip
+                 directory=str(directory), webhooks=webhooks is not None)  # fmt: skip
         await stop.wait()
     log.info(
         "sinks_stopped",
@@ -226,10 +238,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, default=settings.cache_dir / "sinks")
     parser.add_argument("--starttls", action="store_true", help="offer STARTTLS (self-signed)")
     parser.add_argument("--smtps-port", type=int, default=None, help="also implicit TLS here")
+    parser.add_argument("--webhook-url", default=settings.sink_webhook_url,
+                        help="the gateway's root: receipts, bounces and replies go there")  # fmt: skip
+    for name, what in (("fail", "numbers whose SMS fail"), ("bounce", "addresses that bounce"),
+                       ("complain", "addresses that complain")):  # fmt: skip
+        parser.add_argument(f"--{name}", action="append", default=[], help=what)
     args = parser.parse_args(argv)
     configure_logging(settings.log_level, settings.log_format)
+    webhooks = sink_webhooks(settings, args.webhook_url, args.fail, args.bounce, args.complain)
     asyncio.run(serve(args.dir, host=args.host, smtp_port=args.smtp_port, sms_port=args.sms_port,
-                      starttls=args.starttls, smtps_port=args.smtps_port))  # fmt: skip
+                      starttls=args.starttls, smtps_port=args.smtps_port,
+                      webhooks=webhooks))  # fmt: skip
+
+
+def sink_webhooks(settings: Any, url: str, fail: Any = (), bounce: Any = (),
+                  complain: Any = ()) -> WebhookSender | None:  # fmt: skip
+    """The sinks' provider callbacks to the gateway at `url` (None when empty), failing,
+    bouncing and complaining for the settings' lists and these."""
+    if not url:
+        return None
+    webhooks = WebhookSender(url, settings.webhook_key())
+
+    def listed(value: str) -> list[str]:
+        return [part for part in (p.strip() for p in value.split(",")) if part]
+
+    webhooks.outcomes.update(fail=[*listed(settings.sink_fail_numbers), *fail],
+                             bounce=[*listed(settings.sink_bounce_addresses), *bounce],
+                             complain=[*listed(settings.sink_complain_addresses), *complain])  # fmt: skip
+    return webhooks
 
 
 if __name__ == "__main__":

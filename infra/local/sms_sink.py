@@ -29,6 +29,7 @@ from infra.local.sink_files import (
     now_iso,
     read_sms,
 )
+from infra.local.sink_webhooks import WebhookSender
 
 log = structlog.get_logger("infra.local.sinks")
 
@@ -59,6 +60,21 @@ class FailRequest(BaseModel):
     status: int = Field(default=503, ge=400, le=599)
 
 
+class ReplyRequest(BaseModel):
+    """`POST /control/reply`: a volunteer at `from` texts `body` (sent signed to the gateway)."""
+
+    sender: str = Field(alias="from", pattern=E164)
+    body: str = Field(min_length=1, max_length=MAX_SMS_CHARS)
+
+
+class OutcomesRequest(BaseModel):
+    """`POST /control/outcomes`: numbers whose SMS fail, addresses that bounce or complain."""
+
+    fail: list[str] = Field(default_factory=list, max_length=10_000)
+    bounce: list[str] = Field(default_factory=list, max_length=10_000)
+    complain: list[str] = Field(default_factory=list, max_length=10_000)
+
+
 class DelayRequest(BaseModel):
     """`POST /control/delay`: answer each accepted message `seconds` late (0: at once)."""
 
@@ -78,6 +94,7 @@ class SmsState:
     duplicates: int = 0
     failed: int = 0
     rejected: int = 0
+    webhooks: WebhookSender | None = None  # receipts and replies to the gateway, when set
 
     def __post_init__(self) -> None:
         # A restarted sink still knows the keys it accepted before (retries across restarts).
@@ -106,10 +123,11 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "$"
 
 
-def create_sms_app(directory: Path) -> FastAPI:
-    """The SMS sink's HTTP app, recording into `<directory>/sms.jsonl`."""
+def create_sms_app(directory: Path, webhooks: WebhookSender | None = None) -> FastAPI:
+    """The SMS sink's HTTP app, recording into `<directory>/sms.jsonl`; with `webhooks`,
+    it sends receipts and simulated replies to the gateway (`sink_webhooks`)."""
     app = FastAPI(title="Tatawwu SMS sink", docs_url="/docs", redoc_url=None)
-    state = SmsState(Path(directory))
+    state = SmsState(Path(directory), webhooks=webhooks)
     app.state.sms = state
     path, repeats = Path(directory) / SMS_FILE, Path(directory) / SMS_REPEATS_FILE
 
@@ -156,6 +174,8 @@ def create_sms_app(directory: Path) -> FastAPI:
             state.ids_by_key[idempotency_key] = sink_id
         state.accepted += 1
         log.info("sms_accepted", id=sink_id, chars=len(message.body))
+        if state.webhooks is not None:
+            state.webhooks.sms_accepted(sink_id, message.to)
         if state.delay_s:  # after the key is taken: a repeat meanwhile is a duplicate
             await asyncio.sleep(state.delay_s)
         return JSONResponse({"id": sink_id, "status": "accepted"}, 202)
@@ -174,9 +194,32 @@ def create_sms_app(directory: Path) -> FastAPI:
         state.delay_s = request.seconds
         return {"seconds": request.seconds}
 
+    @app.post("/control/reply")
+    async def reply(request: ReplyRequest) -> JSONResponse:
+        if state.webhooks is None:
+            return _problem(409, "No webhook URL", "the sink was started without one "
+                            "(--webhook-url, TATAWWU_SINK_WEBHOOK_URL)")  # fmt: skip
+        answer = await state.webhooks.reply(request.sender, request.body)
+        log.info("sms_reply_sent", status=answer.status_code)
+        try:
+            document = answer.json()
+        except ValueError:
+            document = {"text": answer.text[:500]}
+        return JSONResponse({"gateway_status": answer.status_code, "gateway": document})
+
+    @app.post("/control/outcomes")
+    async def outcomes(request: OutcomesRequest) -> dict[str, int]:
+        if state.webhooks is None:
+            return {"fail": 0, "bounce": 0, "complain": 0}
+        state.webhooks.outcomes.update(fail=request.fail, bounce=request.bounce,
+                                       complain=request.complain)  # fmt: skip
+        return state.webhooks.outcomes.counts()
+
     @app.post("/control/reset")
     async def reset() -> dict[str, int]:
         state.fail_remaining, state.delay_s = 0, 0.0
+        if state.webhooks is not None:
+            state.webhooks.outcomes.clear()
         return {"count": 0}
 
     @app.get("/stats")

@@ -28,6 +28,7 @@ from infra.local.sink_files import (
     now_iso,
     read_smtp,
 )
+from infra.local.sink_webhooks import WebhookSender
 
 log = structlog.get_logger("infra.local.sinks")
 
@@ -114,6 +115,7 @@ class SmtpSinkHandler:
         self.received = 0
         self.duplicates = 0
         self.delay_s = 0.0
+        self.webhooks: WebhookSender | None = None  # delivery/bounce/complaint callbacks
         self.message_ids = {m["message_id"] for m in read_smtp(directory) if m.get("message_id")}
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -133,6 +135,8 @@ class SmtpSinkHandler:
         self.received += 1
         log.info("email_received", id=record["id"], recipients=len(record["rcpt_tos"]),
                  size=record["size"], parse_error="parse_error" in record)  # fmt: skip
+        if self.webhooks is not None:
+            self.webhooks.email_stored(message_id, record["rcpt_tos"])
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         return "250 Message accepted for delivery"

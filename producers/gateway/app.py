@@ -39,6 +39,7 @@ from producers.gateway.partners import MIGRATIONS, KeyVerifier
 from producers.gateway.problems import Problem, generic
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
+from producers.gateway.webhooks import router as webhooks_router
 from schemas import registry
 
 log = structlog.get_logger("producers.gateway")
@@ -206,6 +207,7 @@ def create_app(
     app.include_router(erasure_router)
     app.state.topic_prefix = ""  # where `volunteer.erased` goes (tests set their own)
     app.include_router(asyncapi_router)
+    app.include_router(webhooks_router)  # provider webhooks: replies, receipts, bounces
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -2,14 +2,16 @@
 
 On a fresh topic prefix: the example event of every registered type, sent to its
 canonical topic by `infra.bus.emit` (the gateway's emit, without the HTTP app in front:
-the same records), a registration the notifier acts on, and one undecodable record per
-consumed topic; then every projector of the manifest (the real runtime, its dead letters
+the same records), a registration the notifier acts on, a sign-up whose place it
+releases (an auto-release opportunity, the volunteer silent, its clock moved 9 h on), and
+one undecodable record per consumed topic; then every projector of the manifest (the real runtime, its dead letters
 through a FastStream publisher as `projections run` does), the notifier (`serve`, both
 halves, against the local sinks) and `dlq replay`. For each channel of the document:
 
 - `send` of the gateway: the topic holds this run's CloudEvents records
   (`content-type: application/cloudevents+json`);
 - `send` of the notifier's outcomes: `notification.*` events from `platform/notifications`;
+  of its released places: `volunteer.signup_withdrawn` from `platform/confirmations`;
 - `send` of dead letters: records naming a projector (or the notifier) and an origin;
 - `send` of the replay: records carrying `replayed_from`;
 - `receive`: the topic is in that consumer's `_offsets` bookkeeping (PostgreSQL); for the
@@ -20,6 +22,7 @@ A channel documented but not used this way (say, a new publisher nothing calls) 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -39,8 +42,14 @@ from schemas.registry import CURRENT
 from schemas.topics import INGRESS_PREFIX
 from tatawwu.asyncapi import asyncapi_document
 from tatawwu.manifest import PROJECTORS
-from tests.integration.notifications.conftest import notifier, notifier_settings, settled
-from tests.integration.notifications.world import publish_events, registered
+from tests.integration.notifications.conftest import notifier_settings, settled
+from tests.integration.notifications.world import publish_events, registered, signed_up
+from tests.integration.notifications.world_messages import (
+    notifier_at,
+    published,
+    volunteer,
+    wait_rows,
+)
 from tests.support.events import event, record
 from tests.support.projectors import create_prefixed_topics, run_until_caught_up
 from tests.support.router import (
@@ -90,12 +99,24 @@ async def test_every_documented_channel_is_produced_or_consumed(
         await emit(producer, [Outgoing(prefix + t, b"bad", b"{undecodable") for t in consumed])
     finally:
         await producer.stop()
-    await publish_events(stack, prefix, [registered("v-7", language="en")])
+    # v-8 is asked to confirm a place on an auto-release opportunity and stays silent:
+    # 9 h on (the notifier's clock), the place is released (the notifier's sign-ups channel).
+    auto = [volunteer("v-8"), published("opp-ch", auto_release=True), signed_up("v-8", "opp-ch")]
+    await publish_events(stack, prefix, [registered("v-7", language="en"), *auto])
     schemas = {name: f"ch_{name}_{unique}" for name in PROJECTORS}
     schemas[NOTIFIER] = f"ch_notifier_{unique}"
+    offset = [dt.timedelta(0)]
     conn = await connect(stack)
-    async with notifier(stack, prefix, schemas[NOTIFIER]) as task:
-        await settled(conn, schemas[NOTIFIER], expected=2, task=task)
+    ledger = f'select * from "{schemas[NOTIFIER]}".outbox where template = $1'
+    async with notifier_at(
+        stack, prefix, schemas[NOTIFIER], lambda: dt.datetime.now(dt.UTC) + offset[0]
+    ) as task:
+        await wait_rows(conn, ledger, "attendance_confirmation", task=task,
+                        check=lambda rows: [r["status"] for r in rows] == ["sent"])  # fmt: skip
+        offset[0] = dt.timedelta(hours=9)
+        await wait_rows(conn, ledger, "attendance_confirmation", task=task,
+                        check=lambda rows: rows[0]["released_at"] is not None)  # fmt: skip
+        await settled(conn, schemas[NOTIFIER], expected=2, task=task, held_ok=True)
     await conn.close()
     publishers = Publishers(build_stream_broker(stack))
     await publishers.broker.start()
@@ -141,11 +162,13 @@ async def test_every_documented_channel_is_produced_or_consumed(
                     ok = any(original_of(r.headers)[0].get("original_topic") for r in records)
                 elif component == "replay":
                     ok = any(n == "replayed_from" for r in records for n, _ in r.headers)
-                elif component == "notifier":
+                elif component == "notifier":  # outcomes, and places released
                     ok = any(
-                        CLOUDEVENTS in r.headers and b'"platform/notifications"' in r.value
+                        CLOUDEVENTS in r.headers
+                        and (b'"platform/notifications"' in r.value
+                             or b'"platform/confirmations"' in r.value)
                         for r in records
-                    )
+                    )  # fmt: skip
                 elif component == "gateway":  # this run's CloudEvents
                     ok = any(CLOUDEVENTS in r.headers for r in records)
                 else:  # a sender this test does not know: nothing here runs it

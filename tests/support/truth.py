@@ -8,7 +8,9 @@ from typing import Any
 
 import asyncpg
 
-from consumers.participation.kpi import participation_kpi
+from consumers.participation import lookup
+from consumers.participation.coverage import ZONE, end_of
+from consumers.participation.scan import participation_kpi
 
 CAMPAIGN_KEYS = ("signups", "withdrawals", "check_ins", "no_shows", "verified_hours",
                  "volunteers_attended", "status")  # fmt: skip
@@ -40,6 +42,13 @@ def _pick(rows: dict[str, dict[str, Any]], keys: tuple[str, ...]) -> dict[str, d
 
 async def _rows(conn: asyncpg.Connection, sql: str, key: str) -> dict[str, dict[str, Any]]:
     return {r[key]: dict(r) for r in await conn.fetch(sql)}
+
+
+def projection_days(as_of: dt.datetime) -> list[dt.date]:
+    """Qatar days on which the projection is compared with the scan: the day of `as_of`,
+    the one before, and one 200 days earlier."""
+    day = as_of.astimezone(ZONE).date()
+    return [day - dt.timedelta(days=n) for n in (0, 1, 200)]
 
 
 async def compare(
@@ -74,6 +83,9 @@ async def compare(
     await conn.execute(f'set search_path to "{p}"')
     try:
         kpi = await participation_kpi(conn, as_of)
+        for day in projection_days(as_of):  # the KPI projection answers as the scan does
+            check(f"participation.projection.{day}", await lookup.participation_kpi(conn, day),
+                  await participation_kpi(conn, end_of(day)))  # fmt: skip
     finally:
         await conn.execute("reset search_path")
     check("participation.active", kpi["national"]["active"], expected["active"])

@@ -20,6 +20,7 @@ import pytest
 
 from consumers.api.app import create_app
 from consumers.participation import PROJECTOR
+from consumers.participation.maintain import refresh
 from consumers.runtime.bookkeeping import prepare_schema
 from infra.db import connect
 from infra.settings import Settings
@@ -45,7 +46,8 @@ class Tiny:
     async def add(
         self, volunteer: str, profile: tuple[str, str, int, str], when: dt.datetime
     ) -> None:
-        """A volunteer with a profile, checked in once at `when`."""
+        """A volunteer with a profile, checked in once at `when` (the KPI projection
+        refreshed for them, as the projector would have)."""
         conn = await connect(self.settings)
         try:
             await conn.execute(
@@ -59,6 +61,8 @@ class Tiny:
                 " values ($1, $2, 'cmp-1', $3)",
                 volunteer, f"opp-{when.isoformat()}", when,
             )  # fmt: skip
+            await conn.execute(f'set search_path to "{self.schema}"')
+            await refresh(conn, [volunteer])
         finally:
             await conn.close()
 

@@ -51,11 +51,12 @@ async def ledger(conn: asyncpg.Connection, schema: str) -> list[dict[str, Any]]:
 
 async def settled(
     conn: asyncpg.Connection, schema: str, expected: int, task: asyncio.Task[None] | None = None,
-    wait_s: float = 60, held_ok: bool = False,
+    wait_s: float = 60, held_ok: bool = False, waiting: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Wait until the ledger holds `expected` rows, all final and reported; return them.
 
-    `held_ok`: rows waiting for a later time (a reminder days ahead) count as settled.
+    `held_ok`: rows waiting for a later time (a reminder days ahead) count as settled;
+    `waiting`: pending rows of these templates do.
     """
     deadline = asyncio.get_running_loop().time() + wait_s
     rows: list[dict[str, Any]] = []
@@ -65,8 +66,9 @@ async def settled(
         rows = await ledger(conn, schema)
         later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
         held = [
-            r for r in rows if held_ok and r["status"] == "pending" and r["next_attempt_at"] > later
-        ]
+            r for r in rows if r["status"] == "pending"
+            and ((held_ok and r["next_attempt_at"] > later) or r["template"] in waiting)
+        ]  # fmt: skip
         final = [r for r in rows if r["status"] in ("sent", "failed", "suppressed")]
         if (len(rows) >= expected and len(final) + len(held) == len(rows)
                 and all(r["reported"] for r in final)):  # fmt: skip

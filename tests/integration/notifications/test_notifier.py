@@ -60,9 +60,9 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
     conn = await connect(notifier_settings)
     try:
         async with notifier(notifier_settings, prefix, schema) as task:
-            rows = await settled(conn, schema, expected=18, task=task, held_ok=True)
+            rows = await settled(conn, schema, expected=24, task=task, held_ok=True)
             await publish_events(notifier_settings, prefix, [signed_up("v-2")])  # replayed again
-            rows = await settled(conn, schema, expected=18, task=task, held_ok=True)
+            rows = await settled(conn, schema, expected=24, task=task, held_ok=True)
     finally:
         await conn.close()
 
@@ -81,6 +81,12 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
         ("v-2", "shift_reminder", "email"): "sent", ("v-2", "shift_reminder", "sms"): "suppressed",
         ("v-3", "shift_reminder", "email"): "pending",
         ("v-3", "shift_reminder", "sms"): "pending",
+        # the 2-hour reminders wait; attendance is asked at once (within 48 h)
+        ("v-1", "shift_reminder_2h", "sms"): "pending", ("v-2", "shift_reminder_2h", "sms"): "pending",
+        ("v-3", "shift_reminder_2h", "sms"): "pending",
+        ("v-1", "attendance_confirmation", "sms"): "sent",
+        ("v-2", "attendance_confirmation", "sms"): "suppressed",
+        ("v-3", "attendance_confirmation", "sms"): "pending",
     }  # fmt: skip
     reasons = {(r["volunteer_id"], r["template"], r["channel"]): r["reason"] for r in rows}
     assert reasons[("v-2", "welcome", "sms")] == "no_consent"
@@ -111,7 +117,7 @@ async def test_each_notification_goes_out_once_in_the_volunteers_language_with_c
     final = [r for r in rows if r["status"] != "pending"]
     published = await outcome_events(notifier_settings, prefix, len(final))
     counts = collections.Counter(e.type for e in published)
-    assert counts == {"notification.sent": 11, "notification.suppressed": 3}
+    assert counts == {"notification.sent": 12, "notification.suppressed": 4}
     assert {e.data.notification_id for e in published} == {r["notification_id"] for r in final}
 
 
@@ -186,7 +192,7 @@ async def test_a_reminder_waits_until_a_day_before_and_is_dropped_when_no_longer
     conn = await connect(notifier_settings)
     try:
         async with notifier(notifier_settings, prefix, schema) as task:
-            rows = await settled(conn, schema, expected=8 + 8 + 1 + 8, task=task, held_ok=True)
+            rows = await settled(conn, schema, expected=8 + 12 + 1 + 12, task=task, held_ok=True)
     finally:
         await conn.close()
     reminders = {
@@ -223,7 +229,7 @@ async def test_a_row_that_breaks_the_sender_fails_alone(
             # Starting in five days: its reminders wait, the sign-up is confirmed now.
             later = opportunity(starts_in=dt.timedelta(days=5))
             await publish_events(notifier_settings, prefix, [later, signed_up("v-1")])
-            rows = await settled(conn, schema, expected=7, task=task, held_ok=True)
+            rows = await settled(conn, schema, expected=9, task=task, held_ok=True)
             assert not task.done()
     finally:
         await conn.close()
@@ -231,6 +237,7 @@ async def test_a_row_that_breaks_the_sender_fails_alone(
     bug = by_id.pop("ntf-bug")
     assert bug["status"] == "failed"
     assert "KeyError" in bug["last_error"]
-    # (the reminders wait for an opportunity that was never published)
-    assert {r["status"] for r in by_id.values() if r["template"] != "shift_reminder"} == {"sent"}
+    # (the reminders and the attendance confirmation wait: the shift is 5 days away)
+    waiting = {"shift_reminder", "shift_reminder_2h", "attendance_confirmation"}
+    assert {r["status"] for r in by_id.values() if r["template"] not in waiting} == {"sent"}
     assert len(read_smtp(sinks.directory)) == 2  # welcome, sign-up confirmed

@@ -54,13 +54,14 @@ def test_each_trigger_gives_one_row_per_channel_with_a_stable_id() -> None:
     assert [(r[1], r[2], r[3]) for r in rows] == [
         ("e-1", "signup_confirmed", "email"), ("e-1", "signup_confirmed", "sms"),
         ("e-1", "shift_reminder", "sms"), ("e-1", "shift_reminder", "email"),
+        ("e-1", "shift_reminder_2h", "sms"), ("e-1", "attendance_confirmation", "sms"),
         ("e-2", "signup_withdrawn", "email"),
         ("e-3", "hours_thanks", "email"), ("e-3", "hours_thanks", "sms"),
     ]  # fmt: skip
     # Keyed by the cause's identity: its source and its id.
     assert rows[0][0] == notification_id("partner/org-1 e-1", "signup_confirmed", "email")
     assert rows[0][0] != rows[1][0]
-    assert rows[5][6] == {"opportunity_id": "o-1", "hours": "2.5"}
+    assert rows[7][6] == {"opportunity_id": "o-1", "hours": "2.5"}
     assert ledger_rows([signup, signup], NOW, 48)[0][0] == ledger_rows([signup], NOW, 48)[0][0]
 
 
@@ -131,6 +132,8 @@ def test_every_text_renders_in_both_languages(template: str, language: str) -> N
         "opportunity": "Beach clean-up",
         "starts_at": "",
         "hours": "2.5",
+        "changes": "new place Doha",  # every template gets these (variables.py)
+        "count": "1",
     }
     mail = render_email(template, language, variables)
     assert mail.subject

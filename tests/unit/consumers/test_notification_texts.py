@@ -88,8 +88,8 @@ def test_bidi_overrides_and_invisible_characters_are_removed() -> None:
 
 @pytest.mark.parametrize(("variable", "limit"), sorted(LIMITS.items()))
 def test_long_values_are_cut_with_an_ellipsis(variable: str, limit: int) -> None:
-    """A name is at most 40 characters in a message, a title 80."""
-    assert LIMITS == {"name": 40, "opportunity": 80}
+    """A name is at most 40 characters in a message, a title 80, what changed 160."""
+    assert LIMITS == {"name": 40, "opportunity": 80, "changes": 160}
     cut = clean_text("x" * 500, limit)
     assert len(cut) == limit
     assert cut == "x" * (limit - 1) + "…"

@@ -94,7 +94,9 @@ _notification = {
     "channel": enum(common.Channel),
     "cause_event_id": event_ids,
 }
-_consent = st.fixed_dictionaries({"sms": st.booleans(), "email": st.booleans()})
+_consent = st.fixed_dictionaries(
+    {"sms": st.booleans(), "email": st.booleans()}, optional={"alerts": st.booleans()}
+)
 _profile = {
     "phone": phones,
     "email": emails,
@@ -167,7 +169,30 @@ def _opportunity_published(draw: st.DrawFn) -> Doc:
         "capacity": draw(st.integers(1, 100_000)),
         "municipality": draw(enum(common.Municipality)),
         "min_age": draw(st.integers(0, 100)),
+        **({"auto_release": draw(st.booleans())} if draw(st.booleans()) else {}),
     }
+
+
+@st.composite
+def _opportunity_updated(draw: st.DrawFn) -> Doc:
+    doc = draw(
+        _update(
+            {"opportunity_id": ids, "campaign_id": ids},
+            {
+                "capacity": st.integers(1, 100_000),
+                "municipality": enum(common.Municipality),
+                "auto_release": st.booleans(),
+            },
+        )
+    )
+    starts_at = draw(instants)
+    ends_at = starts_at + dt.timedelta(seconds=draw(st.integers(1, 3 * 24 * 3600)))
+    which = draw(st.sampled_from(["none", "starts", "ends", "both"]))
+    if which in ("starts", "both"):
+        doc["starts_at"] = starts_at.isoformat()
+    if which in ("ends", "both"):
+        doc["ends_at"] = ends_at.isoformat()
+    return doc
 
 
 @st.composite
@@ -204,6 +229,7 @@ PAYLOADS: dict[str, st.SearchStrategy[Doc]] = {
     "campaign.closed": _payload({"campaign_id": ids, "reason": enum(CloseReason)}),
     "opportunity.published": _opportunity_published(),
     "opportunity.cancelled": _payload({"opportunity_id": ids, "campaign_id": ids, "reason": texts}),
+    "opportunity.updated": _opportunity_updated(),
     "volunteer.registered": _payload(
         {"volunteer_id": ids, "given_name": names, **_profile}, {"family_name": names}
     ),
@@ -221,6 +247,10 @@ PAYLOADS: dict[str, st.SearchStrategy[Doc]] = {
         {**_notification, "error": texts, "attempts": st.integers(1, 100)}
     ),
     "notification.suppressed": _payload({**_notification, "reason": enum(SuppressionReason)}),
+    "notification.delivered": _payload(_notification),
+    "notification.bounced": _payload(
+        {**_notification, "permanent": st.booleans(), "reason": texts}
+    ),
 }
 PAYLOADS_V1: dict[str, st.SearchStrategy[Doc]] = {
     "volunteer.registered": _payload({"volunteer_id": ids, "full_name": names, **_profile}),
