@@ -4,6 +4,9 @@ Builds a traffic-like mix of distinct events (mostly sign-ups, check-ins, check-
 verified hours; few registrations and campaign events), encodes them as partners would
 (compact JSON, +03:00 offsets), then times `decode_event` against plain `json.loads` and
 `orjson.loads` of the same bytes (parsing only: the ceiling), and the v1 upcast path.
+Crypto-shredding: the same registrations and mix with their personal fields encrypted as
+the platform writes them (`infra.sealing`, one data key per volunteer, keys cached as a
+projector holds them): decoding alone, decoding and opening, and encrypting.
 
     .venv/bin/python -m benchmarks.bench_decode [--events N] [--repeat R]
 """
@@ -13,16 +16,21 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import time
 from collections.abc import Callable
 
 import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from rich.console import Console
 from rich.table import Table
 
-from schemas import DecodeError, decode_event
+from infra.keys import DataKey
+from infra.sealing import open_event, seal_event
+from schemas import DecodeError, decode_event, encode_event
 from schemas.examples import example
+from schemas.personal import sealable_fields
 from tests.support.events import event
 
 # Relative weights of event types in a busy week (per 100 events).
@@ -71,6 +79,36 @@ def build_mix(count: int, seed: int = 7) -> list[bytes]:
     return [make_event(event_type, number, rng) for number, event_type in enumerate(types)]
 
 
+def sealed_copies(records: list[bytes]) -> tuple[list[bytes], dict[str, DataKey], list]:
+    """The records with personal fields encrypted (a key per volunteer), the keys by kid,
+    and the decoded clear events that carry personal fields (to time encryption)."""
+    keys: dict[str, DataKey] = {}
+    out, personal = [], []
+    for raw in records:
+        event = decode_event(raw)
+        assert not isinstance(event, DecodeError)
+        if not sealable_fields(type(event.data)):
+            out.append(raw)
+            continue
+        key = DataKey(f"kid-{len(keys):08d}", event.subject, AESGCM(os.urandom(32)))
+        keys[key.kid] = key
+        personal.append((event, key))
+        out.append(encode_event(seal_event(event, key)))
+    return out, keys, personal
+
+
+def opener(keys: dict[str, DataKey]) -> Callable[[bytes], object]:
+    """decode_event, then open what is encrypted (as a projector does, keys cached)."""
+
+    def decode_and_open(raw: bytes) -> object:
+        event = decode_event(raw)
+        if sealable_fields(type(event.data)):  # type: ignore[union-attr]
+            return open_event(event, keys)  # type: ignore[arg-type]
+        return event
+
+    return decode_and_open
+
+
 def rate(function: Callable[[bytes], object], records: list[bytes], repeat: int) -> float:
     """Best events/s over `repeat` passes (the least disturbed by other processes)."""
     best = float("inf")
@@ -99,6 +137,10 @@ def main() -> None:
     v2 = [make_event("volunteer.registered", n, rng) for n in range(v1_count)]
     assert not isinstance(decode_event(v1[0]), DecodeError)
 
+    sealed_mix, mix_keys, _ = sealed_copies(records)
+    sealed_v2, v2_keys, personal = sealed_copies(v2)
+    pairs = [(event, key) for event, key in personal]
+    encrypt_rate = rate(lambda pair: seal_event(*pair), pairs, args.repeat)  # type: ignore[arg-type]
     size = sum(map(len, records)) / len(records)
     json_rate = rate(json.loads, records, args.repeat)
     rows = [
@@ -107,7 +149,13 @@ def main() -> None:
         ("orjson.loads (mix, parsing only)", rate(orjson.loads, records, args.repeat)),
         ("decode_event, registrations v2", rate(decode_event, v2, args.repeat)),
         ("decode_event, registrations v1 + upcast", rate(decode_event, v1, args.repeat)),
-    ]
+        ("decode_event (mix, personal fields encrypted)", rate(decode_event, sealed_mix, args.repeat)),
+        ("decode_event + open (mix, encrypted)", rate(opener(mix_keys), sealed_mix, args.repeat)),
+        ("decode_event, registrations v2 encrypted", rate(decode_event, sealed_v2, args.repeat)),
+        ("decode_event + open, registrations v2 encrypted",
+         rate(opener(v2_keys), sealed_v2, args.repeat)),
+        ("encrypt (seal_event), registrations v2, decoded", encrypt_rate),
+    ]  # fmt: skip
     table = Table(title=f"Decoding {len(records):,} events (mean {size:.0f} bytes), one core")
     table.add_column("path")
     table.add_column("events/s", justify="right")

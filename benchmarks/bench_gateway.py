@@ -3,7 +3,11 @@
 (a) raw aiokafka: the ceiling (idempotent producer, sends pipelined, all acks awaited),
     with the project's default producer options and again with the gateway's;
 (b) the gateway with batches of 500 from a few concurrent HTTP clients;
-(c) single-event requests at a fixed 200 requests/s: latency p50/p99.
+(c) single-event requests at a fixed 200 requests/s: latency p50/p99;
+(d) crypto-shredding's cost, side by side in the same run: batches of sign-ups (nothing
+    personal) and of registrations (every personal field encrypted under a new volunteer's
+    key, made in PostgreSQL) through a gateway with encryption on and one with it off
+    (`TATAWWU_ENCRYPT_PERSONAL=false`, a baseline only). Target: on within 15% of off.
 The gateway runs in this process (uvicorn on an ephemeral port, on this event loop); the
 HTTP load comes from a child process so that client work does not share the gateway's
 interpreter. Targets: (b) >= 50% of (a), (c) p99 < 20 ms.
@@ -57,6 +61,16 @@ def signup(run: str, org: str, n: int, phase: str) -> dict[str, Any]:
                  opportunity_id=f"opp-{run}", check=False)  # fmt: skip
 
 
+def registration(run: str, org: str, n: int, phase: str) -> dict[str, Any]:
+    """A registration of a new volunteer: every personal field set."""
+    return event("volunteer.registered", f"evt-{run}-{phase}-{n}", source=f"partner/{org}",
+                 volunteer_id=f"vol-{run}-{phase}-{n}", given_name=f"Name{n}",
+                 phone=f"+9745{n:07d}", email=f"v{n}.{run}@example.qa", check=False)  # fmt: skip
+
+
+MAKERS = {"batches": signup, "registrations": registration}
+
+
 def launch(run: str, org: str) -> list[dict[str, Any]]:
     """The bench campaign and its opportunity: the claims its sign-ups need."""
     source = f"partner/{org}"
@@ -92,9 +106,12 @@ async def raw_producer(settings: Settings, run: str, org: str, count: int, **opt
 # -------------------------------------------------------------- the load generator
 
 
-async def _batches(url: str, key: str, run: str, org: str, count: int) -> dict[str, Any]:
+async def _batches(
+    url: str, key: str, run: str, org: str, count: int, kind: str = "batches", phase: str = "b"
+) -> dict[str, Any]:
+    make = MAKERS[kind]
     bodies = [
-        orjson.dumps([signup(run, org, n, "b") for n in range(start, min(start + BATCH, count))])
+        orjson.dumps([make(run, org, n, phase) for n in range(start, min(start + BATCH, count))])
         for start in range(0, count, BATCH)
     ]
     headers = {
@@ -145,10 +162,14 @@ async def _latency(url: str, key: str, run: str, org: str) -> dict[str, Any]:
     return {"p50": cuts[49], "p99": cuts[98], "errors": sum(s != 202 for s in statuses)}
 
 
-def loadgen(kind: str, url: str, key: str, run: str, org: str, count: int, out: Any) -> None:
+def loadgen(
+    kind: str, url: str, key: str, run: str, org: str, count: int, phase: str, out: Any
+) -> None:
     """Child-process entry: run one load and send its result back."""
     work = (
-        _batches(url, key, run, org, count) if kind == "batches" else _latency(url, key, run, org)
+        _latency(url, key, run, org)
+        if kind == "latency"
+        else _batches(url, key, run, org, count, kind, phase)
     )
     out.put(asyncio.run(work))
 
@@ -182,6 +203,26 @@ async def running_gateway(settings: Settings) -> AsyncIterator[tuple[Any, str]]:
         await serving
 
 
+async def encryption_on_and_off(
+    settings: Settings, url: str, key: str, run: str, org: str, count: int, rounds: int = 2
+) -> dict[str, tuple[float, float]]:
+    """Events/s with encryption on (the gateway at `url`) and off (a second gateway), for
+    sign-ups and registrations, alternating on and off `rounds` times; medians."""
+    figures: dict[str, dict[bool, list[float]]] = {k: {True: [], False: []} for k in MAKERS}
+    off_settings = settings.model_copy(update={"encrypt_personal": False})
+    async with running_gateway(off_settings) as (_, off_url):
+        for n in range(rounds):
+            for kind in MAKERS:
+                for on in (True, False) if n % 2 == 0 else (False, True):
+                    phase = f"d{n}{kind[0]}{int(on)}"
+                    got = await in_child(kind, url if on else off_url, key, run, org, count, phase)
+                    figures[kind][on].append(got["eps"])
+    return {
+        kind: (statistics.median(by[True]), statistics.median(by[False]))
+        for kind, by in figures.items()
+    }
+
+
 async def bench(count: int, profile: bool) -> None:
     settings = get_settings().model_copy(
         update={"gateway_rate_per_s": 1e9, "gateway_rate_burst": 10**9}
@@ -203,10 +244,11 @@ async def bench(count: int, profile: bool) -> None:
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
-        batches = await in_child("batches", url, key, run, org, count)
+        batches = await in_child("batches", url, key, run, org, count, "b")
         if profiler:
             profiler.disable()
-        latency = await in_child("latency", url, key, run, org, count)
+        latency = await in_child("latency", url, key, run, org, count, "c")
+        shredding = await encryption_on_and_off(settings, url, key, run, org, count)
         await revoke_partner_key(app.state.pool, issued.key_id)  # the key dies with the run
 
     table = Table(
@@ -226,6 +268,10 @@ async def bench(count: int, profile: bool) -> None:
     table.add_row(
         "non-202 answers (b), (c)", f"{batches['errors']}, {latency['errors']}", "0, 0", ""
     )
+    for kind, (on, off) in shredding.items():
+        ratio = on / off
+        table.add_row(f"(d) {kind}, encryption on / off", f"{on:,.0f} / {off:,.0f} events/s",
+                      ">= 85%", f"{ratio:.0%} " + ("yes" if ratio >= 0.85 else "NO"))  # fmt: skip
     Console().print(table)
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)

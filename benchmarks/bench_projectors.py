@@ -7,7 +7,10 @@
   (d) freshness: event acknowledged by Kafka -> visible in the campaigns read model,
       p50/p99 at a steady rate (default 2,000 events/s);
   (e) memory: the campaigns projector's RSS as history grows (run as its own process);
-  (f) optional --rebuild-events N: `rebuild` of the campaigns model from N events.
+  (f) optional --rebuild-events N: `rebuild` of the campaigns model from N events;
+  (g) crypto-shredding (--shredding, default on): the volunteers and participation
+      projectors on the same stream plus a registration per volunteer, personal fields
+      encrypted vs in clear, alternating (`projector_shredding.py`).
 
     .venv/bin/python -m benchmarks.bench_projectors [--events 200000] [--rebuild-events 1000000]
 
@@ -26,6 +29,7 @@ from rich.table import Table
 
 from benchmarks.projector_ceilings import ceiling_copy, ceiling_getmany, naive
 from benchmarks.projector_runs import freshness, memory_profile, projector_rate
+from benchmarks.projector_shredding import shredding_rates
 from benchmarks.support import delete_topics, drop_schemas
 from consumers.rebuild import rebuild
 from consumers.runtime import tune_gc
@@ -60,6 +64,13 @@ async def main(args: argparse.Namespace) -> None:
 
     rows = Rows()
     schemas = [f"bench_{name}_{tag}" for name in PROJECTORS]
+    if args.only_shredding:  # (g) alone: crypto-shredding's cost, encrypted vs clear
+        try:
+            for row in await shredding_rates(settings, stream, tag):
+                rows.append(row)
+        finally:
+            await delete_topics(settings, prefix)
+        return
     try:
         ceiling = await ceiling_getmany(settings, prefix, total)
         rows.append(("ceiling", "aiokafka getmany, no processing", f"{ceiling:,.0f}"))
@@ -86,6 +97,9 @@ async def main(args: argparse.Namespace) -> None:
                 "tatawwu", f"{name}: sustained (from process start)",
                 f"{sustained:,.0f} ({rate:,.0f})  {sustained / naive_rate:.0f}x naive",
             ))  # fmt: skip
+        if args.shredding:
+            for row in await shredding_rates(settings, stream, tag):
+                rows.append(row)
         p50, p99, worst = await freshness(settings, args.rate, args.fresh_seconds)
         rows.append(
             (
@@ -146,6 +160,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=int, default=2_000, help="freshness: events per second")
     parser.add_argument("--fresh-seconds", type=int, default=15)
     parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--shredding", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--only-shredding", action="store_true", help="run (g) alone")
     parser.add_argument(
         "--rebuild-events", type=int, default=0, help="also time a rebuild from N events"
     )

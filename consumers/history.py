@@ -15,7 +15,7 @@ sources are ASCII by contract). Folds only use it to order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,14 @@ import asyncpg
 
 from infra.migrations import Migrations
 from schemas.envelope import Event
+from schemas.personal import personal_fields
+from schemas.registry import type_of
+from schemas.volunteers import VolunteerErased, VolunteerRegistered, VolunteerRegisteredV1
 
 MIGRATIONS = Migrations("history", Path(__file__).with_name("sql_history"))
+ERASED = type_of(VolunteerErased)
+PERSONAL = frozenset(personal_fields(VolunteerRegistered) + personal_fields(VolunteerRegisteredV1))
+"""Every field a volunteer's history may hold that is personal (dropped on erasure)."""
 History = list[tuple[dt.datetime, str, str, dict[str, Any]]]  # (time, tie key, type, data)
 
 
@@ -122,3 +128,17 @@ def _text(value: Any) -> str | None:
 
         return orjson.dumps(value).decode()
     return str(value)
+
+
+async def scrub(
+    conn: asyncpg.Connection, aggregate: str, ids: Sequence[str], fields: Iterable[str]
+) -> None:
+    """Remove `fields` from every stored event of these entities (erasure: nothing personal
+    stays in `history`, and refolds find nothing to restore)."""
+    await conn.execute(
+        "update history set data = data - $3::text[]"
+        " where aggregate = $1 and aggregate_id = any($2::text[]) and data ?| $3::text[]",
+        aggregate,
+        list(ids),
+        sorted(fields),
+    )

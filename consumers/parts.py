@@ -31,7 +31,7 @@ import asyncpg
 
 from consumers import history
 from consumers import participations as shared_participations
-from consumers.history import History
+from consumers.history import ERASED, PERSONAL, History
 from consumers.runtime import Accumulator, Projector
 from infra.migrations import Migrations
 from schemas.envelope import Event
@@ -124,6 +124,8 @@ def refold(*entities: Entity) -> Part:
             await history.refold(
                 conn, histories, e.aggregate, e.fold, e.table, e.key_column, e.columns
             )
+        if erased := [e.subject for e in mine if e.type == ERASED]:  # the folds dropped them
+            await history.scrub(conn, "volunteer", erased, PERSONAL)
 
     return Part("refold", types, apply, (history.MIGRATIONS,))
 

@@ -52,6 +52,9 @@ CATALOG: dict[str, ProblemType] = {
     "not_found": ProblemType(404, "Not found", "No such path or resource; `detail` names it."),
     "method_not_allowed": ProblemType(405, "Method not allowed", "The path exists, not the verb."),
     "request_timeout": ProblemType(408, "Request timeout", "The body did not arrive in time."),
+    "volunteer_erased": ProblemType(
+        409, "Volunteer erased", "The volunteer was erased: their personal data is not taken."
+    ),
     "too_large": ProblemType(413, "Request too large", "Body or batch over the limit."),
     "unsupported_media_type": ProblemType(
         415, "Unsupported media type", "Content-Type is not JSON or CloudEvents JSON."

@@ -113,6 +113,24 @@ class Settings(BaseSettings):
     # Where the local stack keeps jars, data and logs (never in git).
     cache_dir: Path = PROJECT_ROOT / ".cache"
 
+    # Personal data (infra/keys.py): personal fields travel encrypted on the canonical
+    # topics, one data key per volunteer, wrapped by this master key (32 bytes, base64;
+    # e.g. `openssl rand -base64 32`). Unset: the key file, which `tatawwu infra up`
+    # makes for the local stack (`<cache_dir>/keys/master.key`, never in git).
+    master_key: SecretStr | None = None
+    master_key_file: Path | None = None
+    # Off only for a benchmark's baseline: producers then write personal fields in clear
+    # (consumers open encrypted fields either way).
+    encrypt_personal: bool = True
+    key_cache_size: int = Field(default=200_000, ge=0)  # data keys kept per process
+    # Entry points trust a cached key this long: an erasure reaches them within it.
+    key_cache_s: float = Field(default=2.0, ge=0)
+
+    @property
+    def master_key_path(self) -> Path:
+        """Where the master key is read from when `master_key` is unset."""
+        return self.master_key_file or self.cache_dir.resolve() / "keys" / "master.key"
+
     # Where the projectors and the notifier serve `/health`, `/ready` and `/metrics` (on
     # their metrics port, `infra.ops`): loopback keeps them off the network; "0.0.0.0"
     # lets a Prometheus scraper or an orchestrator's probes reach them from elsewhere.

@@ -19,7 +19,10 @@ from aiokafka import AIOKafkaProducer
 
 from infra import tracing
 from infra.bus import send
+from infra.db import create_pool
 from infra.kafka import build_producer
+from infra.keys import build_key_service
+from infra.sealing import seal_each
 from infra.settings import Settings
 from schemas.decode import decode_event
 from schemas.errors import DecodeError
@@ -117,10 +120,21 @@ async def publish_to_kafka(
     token = tracing.begin()  # one trace per run, on every record's traceparent
     pending: list[tuple[int, asyncio.Future[Any]]] = []
     chunk: list[tuple[int, Any]] = []
+    # Straight to Kafka is speaking as the platform: personal fields leave encrypted.
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    keys = build_key_service(settings, pool) if settings.encrypt_personal else None
 
     async def hand_over() -> None:
-        futures = await send(producer, [event for _, event in chunk])
-        pending.extend(zip((number for number, _ in chunk), futures, strict=True))
+        events = [event for _, event in chunk]
+        numbers = [number for number, _ in chunk]
+        if keys is not None:
+            sealed = await seal_each(keys, events)
+            report.reject([n for n, e in zip(numbers, sealed, strict=True) if e is None],
+                          "the volunteer was erased: their personal data is not taken")  # fmt: skip
+            numbers = [n for n, e in zip(numbers, sealed, strict=True) if e is not None]
+            events = [e for e in sealed if e is not None]
+        futures = await send(producer, events)
+        pending.extend(zip(numbers, futures, strict=True))
         chunk.clear()
 
     try:
@@ -137,6 +151,7 @@ async def publish_to_kafka(
         await _drain(pending, report)
     finally:
         tracing.end(token)
+        await pool.close()
         if own:
             await producer.stop()
     return report

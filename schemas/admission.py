@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from schemas import ownership
 from schemas.envelope import Event
 from schemas.ownership import Kind, Pending, Refused
+from schemas.personal import sealable_fields, sealed_values
 
 
 class Speaker(Protocol):
@@ -89,6 +90,19 @@ def source_refusal(speaker: Speaker, index: int, event: Event[Any]) -> Refusal |
     return Refusal(index, "source", "source", message)
 
 
+def encrypted_refusal(index: int, event: Event[Any]) -> Refusal | None:
+    """Personal fields enter in clear: only the platform encrypts them (schemas.personal)."""
+    if not sealable_fields(type(event.data)) or not (sealed := sealed_values(event.data)):
+        return None
+    message = "personal fields are sent in clear; the platform encrypts them"
+    return Refusal(index, f"data.{sealed[0][0]}", "encrypted_field", message, 422)
+
+
+def entry_refusal(speaker: Speaker, index: int, event: Event[Any]) -> Refusal | None:
+    """What refuses an event before the ownership rules: its source, an encrypted field."""
+    return source_refusal(speaker, index, event) or encrypted_refusal(index, event)
+
+
 def _refusal(index: int, verdict: Refused | Pending) -> Refusal:
     if isinstance(verdict, Pending):
         rule, path, message = _UNKNOWN[Kind(verdict.needs[0])]
@@ -105,7 +119,7 @@ def judge_request(
     bounds: ownership.TimeBounds,
 ) -> tuple[list[Refusal], dict[ownership.Key, str]]:
     """Every refusal of a request (empty: it may be emitted whole) and the claims it makes."""
-    refusals = [r for i, e in enumerate(events) if (r := source_refusal(speaker, i, e))]
+    refusals = [r for i, e in enumerate(events) if (r := entry_refusal(speaker, i, e))]
     if refusals:
         return refusals, {}
     settled = ownership.settle(events, known, [now] * len(events), bounds, at_entry=True)
@@ -123,14 +137,14 @@ def judge_each(
 ) -> tuple[list[Refusal], dict[ownership.Key, str]]:
     """Each event on its own: the refusals (by index) and the claims the accepted ones make.
 
-    An event with a foreign source is refused and never seen by the ownership rules, so it
+    An event with a foreign source (or an encrypted field) is refused and never seen by the ownership rules, so it
     claims nothing; the others are settled in order, each seeing the claims of the
     accepted ones before it (and a pending one retried once a later one made its claim).
     """
     refusals: list[Refusal] = []
     chosen: list[int] = []
     for index, event in enumerate(events):
-        if (refused := source_refusal(speaker, index, event)) is not None:
+        if (refused := entry_refusal(speaker, index, event)) is not None:
             refusals.append(refused)
         else:
             chosen.append(index)

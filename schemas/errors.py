@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_core.core_schema import ErrorType
 
-from schemas import common
+from schemas import common, personal
 
 
 class Reason(StrEnum):
@@ -180,6 +180,7 @@ def _constraint(kind: str, rule: str, detail: ErrorDetails) -> str:
 
 
 _PATH_PART_CHARS = 64
+_FORM_TAGS = frozenset({personal.CLEAR_TAG, personal.SEALED_TAG})
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -195,7 +196,8 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def field_error(detail: ErrorDetails) -> FieldError:
     """Translate one pydantic error into a `FieldError` that quotes no input value."""
     kind = detail["type"]
-    loc = tuple(detail["loc"])
+    # A personal field's form (clear or encrypted) is a union tag, not part of its path.
+    loc = tuple(part for part in detail["loc"] if part not in _FORM_TAGS)
     ctx = detail.get("ctx") or {}
     if "field" in ctx:  # cross-field rules name the field they are reported at
         loc = (*loc, ctx["field"])

@@ -124,6 +124,7 @@ _PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
             "consent": {"sms": True, "email": True, "alerts": True},
         },
     ),
+    "volunteer.erased": (_VOLUNTEER, {"volunteer_id": _VOLUNTEER}),
     "volunteer.signed_up": (_VOLUNTEER, dict(_ATTENDANCE)),
     "volunteer.signup_withdrawn": (_VOLUNTEER, dict(_ATTENDANCE)),
     "volunteer.checked_in": (
@@ -190,11 +191,11 @@ def example(event_type: str, version: int | None = None) -> dict[str, Any]:
     subject, data = _PAYLOADS[event_type]
     if spec is not registry.CURRENT[event_type]:
         data = _V1[event_type]
-    platform = event_type.startswith("notification.")
+    platform = event_type.startswith("notification.") or event_type == "volunteer.erased"
     return {
         **_ENVELOPE,
         "id": f"evt-{event_type.replace('.', '-')}-0001",
-        "source": "platform/notifications" if platform else f"partner/{_ORG}",
+        "source": f"platform/{event_type.split('.')[0]}s" if platform else f"partner/{_ORG}",
         "type": event_type,
         "subject": subject,
         "dataschema": spec.dataschema,

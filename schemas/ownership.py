@@ -232,7 +232,7 @@ _PLATFORM_ONLY_REFUSAL = Refused(
     Reason.PLATFORM_ONLY,
     "platform_only",
     "source",
-    "notification facts are stated by the platform only",
+    "notification and erasure facts are stated by the platform only",
 )
 _SUSPENDED = Refused(
     Reason.ORGANIZATION_SUSPENDED,

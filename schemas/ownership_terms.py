@@ -41,6 +41,7 @@ from schemas.organizations import OrganizationSuspended
 from schemas.signups import VolunteerSignedUp, VolunteerSignupWithdrawn
 from schemas.volunteers import (
     VolunteerConsentChanged,
+    VolunteerErased,
     VolunteerProfileUpdated,
     VolunteerRegistered,
 )
@@ -116,6 +117,7 @@ PLATFORM_ONLY = (
     NotificationSuppressed,
     NotificationDelivered,
     NotificationBounced,
+    VolunteerErased,
 )
 CLAIMING = (CampaignLaunched, OpportunityPublished, VolunteerRegistered, OrganizationSuspended)
 """Payloads whose acceptance records a claim (see `claims_of`)."""

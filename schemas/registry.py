@@ -76,6 +76,7 @@ _TABLE: tuple[tuple[str, int, type[BaseModel], TopicSpec], ...] = (
     ("volunteer.profile_updated", 1, vol.VolunteerProfileUpdatedV1, VOLUNTEERS),
     ("volunteer.profile_updated", 2, vol.VolunteerProfileUpdated, VOLUNTEERS),
     ("volunteer.consent_changed", 1, vol.VolunteerConsentChanged, VOLUNTEERS),
+    ("volunteer.erased", 1, vol.VolunteerErased, VOLUNTEERS),
     ("volunteer.signed_up", 1, sig.VolunteerSignedUp, SIGNUPS),
     ("volunteer.signup_withdrawn", 1, sig.VolunteerSignupWithdrawn, SIGNUPS),
     ("volunteer.checked_in", 1, att.VolunteerCheckedIn, ATTENDANCE),

@@ -27,21 +27,22 @@ from schemas.common import (
     Phone,
     cross_field_error,
 )
+from schemas.personal import Personal, PersonalMark
 
 
 class VolunteerRegistered(Payload):
     """A person registered as a volunteer (version 2)."""
 
     volunteer_id: Id
-    given_name: PersonName
-    family_name: PersonName | None = None
-    phone: Phone
-    email: Email
+    given_name: Personal[PersonName]
+    family_name: Personal[PersonName] | None = None
+    phone: Personal[Phone]
+    email: Personal[Email]
     language: Language
-    birth_year: BirthYear
-    gender: Gender
-    nationality_group: NationalityGroup
-    municipality: Municipality
+    birth_year: Personal[BirthYear]
+    gender: Personal[Gender]
+    nationality_group: Personal[NationalityGroup]
+    municipality: Personal[Municipality]
     consent: Consent
 
 
@@ -56,16 +57,16 @@ class VolunteerProfileUpdated(Payload):
     """
 
     volunteer_id: Id
-    given_name: NotClearable[PersonName] = None
-    family_name: PersonName | None = Field(
+    given_name: NotClearable[Personal[PersonName]] = None
+    family_name: Personal[PersonName] | None = Field(
         default=None,
         description="Only with `given_name` (the name changes as a whole); then null or "
         "absent means the volunteer has no family name.",
     )
-    phone: NotClearable[Phone] = None
-    email: NotClearable[Email] = None
+    phone: NotClearable[Personal[Phone]] = None
+    email: NotClearable[Personal[Email]] = None
     language: NotClearable[Language] = None
-    municipality: NotClearable[Municipality] = None
+    municipality: NotClearable[Personal[Municipality]] = None
 
     @model_validator(mode="after")
     def _family_name_needs_given_name(self) -> Self:
@@ -86,18 +87,29 @@ class VolunteerConsentChanged(Payload):
     consent: Consent
 
 
+class VolunteerErased(Payload):
+    """The volunteer asked to be forgotten: their data key is destroyed (platform only).
+
+    Every personal field of theirs on the log is unreadable from then on (see
+    `schemas/PERSONAL_DATA.md`); read models drop their personal columns, and the
+    platform takes no personal data for them again.
+    """
+
+    volunteer_id: Id
+
+
 class VolunteerRegisteredV1(Payload):
     """Version 1 of `volunteer.registered`: one `full_name`. Decoded, then upcast."""
 
     volunteer_id: Id
-    full_name: PersonName
-    phone: Phone
-    email: Email
+    full_name: PersonalMark[PersonName]
+    phone: PersonalMark[Phone]
+    email: PersonalMark[Email]
     language: Language
-    birth_year: BirthYear
-    gender: Gender
-    nationality_group: NationalityGroup
-    municipality: Municipality
+    birth_year: PersonalMark[BirthYear]
+    gender: PersonalMark[Gender]
+    nationality_group: PersonalMark[NationalityGroup]
+    municipality: PersonalMark[Municipality]
     consent: Consent
 
 
@@ -109,8 +121,8 @@ class VolunteerProfileUpdatedV1(Payload):
     """
 
     volunteer_id: Id
-    full_name: PersonName | None = None
-    phone: Phone | None = None
-    email: Email | None = None
+    full_name: PersonalMark[PersonName] | None = None
+    phone: PersonalMark[Phone] | None = None
+    email: PersonalMark[Email] | None = None
     language: Language | None = None
-    municipality: Municipality | None = None
+    municipality: PersonalMark[Municipality] | None = None

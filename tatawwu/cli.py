@@ -23,6 +23,7 @@ from tatawwu import (
     cli_simulator,
     cli_sinks,
     cli_trickle,
+    cli_volunteers,
 )
 
 app = typer.Typer(
@@ -255,7 +256,7 @@ def migrate() -> None:
 # Each component's command group attaches itself through its `register(app)` function.
 for commands in (
     cli_schemas, cli_partners, cli_producers, cli_projections, cli_simulator, cli_api,
-    cli_sinks, cli_notifications, cli_router, cli_trickle,
+    cli_sinks, cli_notifications, cli_router, cli_trickle, cli_volunteers,
 ):  # fmt: skip
     commands.register(app)
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from consumers.history import ERASED
 from consumers.notifications.alerts import enqueue_alerts
 from consumers.notifications.changes import enqueue_changes
 from consumers.notifications.rules import (
@@ -46,6 +47,10 @@ MIGRATIONS = Migrations(NAME, SQL)
 CONTACT = Entity("volunteer", PROFILE_TYPES, fold_contact, "contacts", CONTACT_COLUMNS)
 OPPORTUNITY = Entity(
     "opportunity", OPPORTUNITY_TYPES, fold_opportunity, "opportunities", OPPORTUNITY_COLUMNS
+)
+FORGET_PENDING = (
+    "update outbox set status = 'suppressed', reason = 'no_contact', finished_at = now(),"
+    " next_attempt_at = now() where volunteer_id = any($1) and status = 'pending'"
 )
 INSERT_LEDGER = (
     "insert into outbox (notification_id, cause_event_id, template, channel,"
@@ -77,6 +82,15 @@ def enqueue(settings: Settings) -> Hook:
     return apply
 
 
+async def forget_erased(conn: asyncpg.Connection, events: Sequence[Event[Any]], _: Any) -> None:
+    """An erased volunteer: pending messages are dropped (suppressed, no contact) and no
+    ledger row keeps a context; their contact row is refolded without personal fields."""
+    erased = [e.subject for e in events if e.type == ERASED]
+    if erased:
+        await conn.execute(FORGET_PENDING, erased)
+        await conn.execute("update outbox set context = '{}' where volunteer_id = any($1)", erased)
+
+
 def build_projector(settings: Settings) -> Projector:
     """The enqueue half, configured (the age rule reads the settings).
 
@@ -87,5 +101,6 @@ def build_projector(settings: Settings) -> Projector:
         refold(CONTACT, OPPORTUNITY),
         participations(precompute=False),  # sign-up status, for reminders
         rules("ledger", TRIGGERS, enqueue(settings)),
+        rules("erasure", {ERASED}, forget_erased),
         sql=SQL,
     )

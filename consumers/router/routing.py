@@ -36,11 +36,13 @@ from aiokafka import TopicPartition
 from consumers.router import metrics
 from consumers.router.counts import ensure_tables, group_for, record_counts, schema_for
 from consumers.router.plan import ACCEPTED, Decoded, Outcome, decode_batch, outcome
+from consumers.router.sealing import keys_or_refusals, sealed_sends
 from consumers.router.transaction import Transactor
 from consumers.runtime.batch import Record
 from infra.admission import Admission, ClaimCache, LostRace
 from infra.claims import ensure_registry, registry_schema
 from infra.db import create_pool
+from infra.keys import KeyService, build_key_service
 from infra.settings import Settings
 from schemas.admission import Organisation
 
@@ -65,6 +67,7 @@ class Router:
         self.committed: dict[TopicPartition, int] = {}  # next offset, as this process committed
         self.pool: asyncpg.Pool | None = None
         self.admission: Admission | None = None
+        self.keys: KeyService | None = None  # encrypts personal fields (off: baseline only)
         self.consumer: Any = None  # the subscriber's aiokafka consumer, once started
         self.inflight: asyncio.Task[None] | None = None  # the last batch's transaction
         self.inflight_records: Sequence[Record] = ()
@@ -81,6 +84,8 @@ class Router:
             await ensure_tables(conn, self.schema)
         cache = ClaimCache(self.settings.gateway_key_cache_s)
         self.admission = Admission(self.pool, registry, cache, self.settings.time_bounds)
+        if self.settings.encrypt_personal:
+            self.keys = build_key_service(self.settings, self.pool)
         await self.transactor.start()
         self.started = True
 
@@ -180,7 +185,10 @@ class Router:
         groups = [(Organisation(org), b.events, b.entered) for org, b in decoded.by_org.items()]
         judged, claims = await self.admission.judge_batch(groups)
         refusals = dict(zip(decoded.by_org, judged, strict=True))
+        found = await keys_or_refusals(self.keys, decoded, refusals) if self.keys else {}
         out = outcome(records, decoded, refusals, self.topic_prefix)
+        if found:
+            out.sends = sealed_sends(out.sends, found)  # nothing personal leaves in clear
         for tp, offset in out.offsets.items():
             out.offsets[tp] = max(offset, positions.get(tp, 0))
         return out, claims

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +15,8 @@ from aiokafka.structs import ConsumerRecord
 
 from consumers.runtime.projector import Accumulator
 from infra import tracing
+from infra.keys import KeyService
+from infra.sealing import kids_of, open_event
 from schemas import ownership
 from schemas.binding import decode_record
 from schemas.envelope import Event
@@ -25,6 +27,7 @@ Record = ConsumerRecord[bytes, bytes]
 Pair = tuple[Record, Event[Any]]
 # Records per partition, each list in offset order (what `getmany` returns).
 Fetched = dict[TopicPartition, list[Record]]
+Opener = Callable[[list["Pair"]], Awaitable[list["Pair"]]]  # opens encrypted fields
 DECODE_SLICE = 20  # records decoded between two yields (~0.2 ms)
 TRACES_LOGGED = 5  # distinct trace ids named in a batch's summary line
 TRACE_SCAN = 64  # records looked at for them (the batch's first): bounded per batch
@@ -198,20 +201,45 @@ async def decode(
     fetched: Fetched,
     topic_prefix: str = "",
     precompute: Callable[[], Accumulator] | None = None,
+    opener: Opener | None = None,
 ) -> DecodedBatch:
-    """Decode (and precompute) a batch in slices, yielding to the transaction in flight."""
+    """Decode (open, precompute) a batch in slices, yielding to the transaction in flight.
+
+    `opener` replaces encrypted personal fields by their clear values (one key lookup
+    for the whole batch, `infra.sealing`), before the precomputed fold sees the events.
+    """
     records = [r for tp in sorted(fetched) for r in fetched[tp]]
     accumulator = precompute() if precompute else None
+    early = accumulator if opener is None else None  # fed while decoding, when it can be
     good: list[Pair] = []
     dead: list[Dead] = []
     for start in range(0, len(records), DECODE_SLICE):
         g, d = decode_batch(records[start : start + DECODE_SLICE], topic_prefix)
         good += g
         dead += d
-        if accumulator is not None:
-            accumulator.add([event for _, event in g])
+        if early is not None:
+            early.add([event for _, event in g])
         await asyncio.sleep(0)
+    if opener is not None:
+        good = await opener(good)
+        if accumulator is not None:
+            for start in range(0, len(good), DECODE_SLICE):
+                accumulator.add([event for _, event in good[start : start + DECODE_SLICE]])
+                await asyncio.sleep(0)
     prepared = accumulator.result() if accumulator is not None else None
     # Here, off the critical path: the previous batch's transaction is in flight.
     traces = trace_ids(records)
     return DecodedBatch(fetched, records, good, dead, time.perf_counter(), prepared, traces)
+
+
+def opener_of(keys: KeyService) -> Opener:
+    """The `opener` of `decode` over a key service: pairs with their personal fields open."""
+
+    async def open_pairs(pairs: list[Pair]) -> list[Pair]:
+        kids = kids_of([event for _, event in pairs])
+        if not kids:
+            return pairs  # nothing encrypted (most batches): no lookup, no copy
+        found = await keys.keys_by_id(kids)
+        return [(record, open_event(event, found)) for record, event in pairs]
+
+    return open_pairs

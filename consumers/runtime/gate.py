@@ -17,9 +17,18 @@ import asyncpg
 import structlog
 
 from consumers.runtime import bookkeeping
-from consumers.runtime.batch import BatchOutcome, Dead, Pair, identity, trace_fields
+from consumers.runtime.batch import (
+    BatchOutcome,
+    Dead,
+    Opener,
+    Pair,
+    identity,
+    opener_of,
+    trace_fields,
+)
 from consumers.runtime.records import entered, entry_order, origin, record_from_json, record_json
 from infra import claims as claims_registry
+from infra.keys import KeyService
 from schemas import ownership
 from schemas.binding import decode_record
 from schemas.errors import DecodeError
@@ -50,6 +59,11 @@ class OwnershipGate:
     parked_maybe: bool = True  # until a batch finds `_parked` empty
     claims: dict[ownership.Key, str] = field(default_factory=dict)  # committed claims
     log: Any = field(default_factory=lambda: structlog.get_logger(__name__))
+    opener: Opener | None = None  # opens encrypted personal fields (`open_with`)
+
+    def open_with(self, keys: KeyService) -> None:
+        """Open encrypted personal fields through `keys` (decoded and freed facts alike)."""
+        self.opener = opener_of(keys)
 
     def judged(self, pair: Pair) -> bool:
         """Whether the gate judges this fact (handled here, or it makes a claim)."""
@@ -172,4 +186,4 @@ class OwnershipGate:
             event = decode_record(record.value, record.headers)
             if not isinstance(event, DecodeError):  # it decoded when it was parked
                 freed.append((record, event))
-        return freed
+        return await self.opener(freed) if self.opener is not None and freed else freed

@@ -24,6 +24,7 @@ from consumers.runtime.transaction import BatchTransaction
 from infra import claims as claims_registry
 from infra.db import create_pool, init_connection
 from infra.kafka import build_consumer, build_producer, end_offsets
+from infra.keys import build_key_service
 from infra.settings import Settings
 from schemas.topics import CAMPAIGNS, DEADLETTER, ORGANIZATIONS
 
@@ -54,15 +55,12 @@ class ProjectorRuntime:
         stop_at: dict[TopicPartition, int] | None = None,
         topic_prefix: str = "",
     ) -> None:
-        self.projector = projector
-        self.settings = settings
+        self.projector, self.settings, self.instance_id = projector, settings, instance_id
         self.schema = schema or projector.schema
         self.group_id = group_id or f"tatawwu.projector.{projector.name}"
-        self.instance_id = instance_id
         self.max_records = max_records
         self.stop_at = stop_at  # rebuilds stop once every partition reached these offsets
-        # Tests run isolated copies of the catalog topics: "<prefix>tatawwu.signups".
-        self.topic_prefix = topic_prefix
+        self.topic_prefix = topic_prefix  # tests' isolated topics: "<prefix>tatawwu.signups"
         self.stopping = asyncio.Event()
         self._lock = asyncio.Lock()  # held while a batch is applied; revocation waits for it
         self._pool: asyncpg.Pool | None = None
@@ -85,7 +83,7 @@ class ProjectorRuntime:
         self._pool = await create_pool(
             self.settings,
             min_size=1,
-            max_size=2,
+            max_size=3,
             server_settings={
                 "search_path": f'"{self.schema}"',
                 "application_name": self.group_id,
@@ -103,6 +101,8 @@ class ProjectorRuntime:
         async with self._pool.acquire() as conn:
             await claims_registry.ensure_registry(conn, self.registry)
             await bookkeeping.prepare_schema(conn, self.projector, self.schema)
+        # Encrypted personal fields are opened while decoding: one key lookup per batch.
+        self.gate.open_with(build_key_service(self.settings, self._pool))
         self._producer = build_producer(self.settings)
         await self._producer.start()
         self._transaction = BatchTransaction(
@@ -320,8 +320,8 @@ class ProjectorRuntime:
             await self._track_claims_first()
         return batch
 
-    async def _decode(self, fetched: Fetched) -> DecodedBatch:
-        return await decode(fetched, self.topic_prefix, self.projector.precompute)
+    async def _decode(self, batch: Fetched) -> DecodedBatch:
+        return await decode(batch, self.topic_prefix, self.projector.precompute, self.gate.opener)
 
     def _reached_stop(self) -> bool:
         if self.stop_at is None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumers.history import History, ordered
+from consumers.history import ERASED, PERSONAL, History, ordered
 from schemas.registry import type_of, types_of
 from schemas.volunteers import (
     VolunteerConsentChanged,
+    VolunteerErased,
     VolunteerProfileUpdated,
     VolunteerRegistered,
 )
@@ -23,7 +24,9 @@ from schemas.volunteers import (
 REGISTERED = type_of(VolunteerRegistered)
 PROFILE_UPDATED = type_of(VolunteerProfileUpdated)
 CONSENT_CHANGED = type_of(VolunteerConsentChanged)
-PROFILE_TYPES = types_of(VolunteerRegistered, VolunteerProfileUpdated, VolunteerConsentChanged)
+PROFILE_TYPES = types_of(
+    VolunteerRegistered, VolunteerProfileUpdated, VolunteerConsentChanged, VolunteerErased
+)
 PROFILE_COLUMNS = {
     "given_name": "text", "family_name": "text", "phone": "text", "email": "text",
     "language": "text", "birth_year": "int", "gender": "text", "nationality_group": "text",
@@ -33,8 +36,14 @@ PROFILE_COLUMNS = {
 
 
 def fold_profile(events: History) -> dict[str, Any]:
-    """The volunteer's profile from its history, in (time, id) order."""
+    """The volunteer's profile from its history, in (time, id) order.
+
+    Erased (`volunteer.erased`, whenever it came): every personal field is None and the
+    status `erased`; so is a field that could not be opened (its key was destroyed: the
+    decoded value is still an encrypted-field object), whatever the order of arrival.
+    """
     row: dict[str, Any] = {"status": "unregistered"}
+    erased = False
     for time, _id, event_type, data in ordered(events):
         if event_type == REGISTERED:
             row.update(data)
@@ -48,5 +57,12 @@ def fold_profile(events: History) -> dict[str, Any]:
             row.update(changes)
         elif event_type == CONSENT_CHANGED:
             row["consent"] = data["consent"]
+        elif event_type == ERASED:
+            erased = True
     row.pop("volunteer_id", None)
+    for field in PERSONAL & row.keys():
+        if erased or isinstance(row[field], dict):
+            row[field] = None
+    if erased:
+        row["status"] = "erased"
     return row

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from infra.keys import ensure_master_key_file
 from infra.local.kafka import KafkaCluster
 from infra.local.postgres import PostgresCluster
 from infra.migrations import Migrations
@@ -68,6 +69,9 @@ def up(
             report.started.append("postgres")
         pg.start()
         report.timings["postgres"] = time.monotonic() - began
+    if settings.master_key is None and ensure_master_key_file(settings.master_key_path):
+        # The local stack's master key (infra/keys.py): under .cache/, never in git.
+        report.notes.append(f"master key made: {settings.master_key_path}")
     began = time.monotonic()
     if "kafka" not in services:
         topics = False

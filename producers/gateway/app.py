@@ -25,12 +25,14 @@ from infra.admission import Admission, ClaimCache
 from infra.claims import DEFAULT_SCHEMA
 from infra.db import create_pool
 from infra.kafka import build_producer
+from infra.keys import build_key_service
 from infra.logging import configure_logging
 from infra.migrations import apply
 from infra.problems import declare_problems, validation_errors
 from infra.settings import Settings, get_settings
 from producers.gateway.asyncapi import router as asyncapi_router
 from producers.gateway.context import RequestContext
+from producers.gateway.erasure import erasure_router
 from producers.gateway.ingest import MEDIA_TYPES
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.partners import MIGRATIONS, KeyVerifier
@@ -83,6 +85,8 @@ def _lifespan(settings: Settings, producer_factory: ProducerFactory):  # type: i
         app.state.admission = Admission(
             pool, DEFAULT_SCHEMA, app.state.claims, settings.time_bounds
         )
+        # Personal fields are encrypted before Kafka (infra/sealing.py); off: baseline only.
+        app.state.keys = build_key_service(settings, pool) if settings.encrypt_personal else None
         log.info("gateway_started", kafka=settings.bootstrap_servers)
         try:
             yield
@@ -200,6 +204,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_middleware(RequestContext, metrics=metrics)
     app.include_router(router)
+    app.include_router(erasure_router)
+    app.state.topic_prefix = ""  # where `volunteer.erased` goes (tests set their own)
     app.include_router(asyncapi_router)
     app.include_router(webhooks_router)  # provider webhooks: replies, receipts, bounces
     app.openapi = _openapi(app)  # type: ignore[method-assign]

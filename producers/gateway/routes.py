@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from structlog.contextvars import bind_contextvars
 
+from infra.sealing import VolunteerErased, seal_events
 from producers.gateway.emit import KafkaUnavailable, RecordTooLarge, produce
 from producers.gateway.ingest import (
     check_media_type,
@@ -80,6 +81,19 @@ async def authorise(request: Request, principal: Principal, events: list[Event[A
         raise Problem(status, slug, title, detail, errors=[r.as_dict() for r in refused])
 
 
+async def seal(request: Request, events: list[Event[Any]]) -> list[Event[Any]]:
+    """The events with their personal fields encrypted (nothing personal enters in clear)."""
+    keys = request.app.state.keys
+    if keys is None:  # encryption off: a benchmark's baseline only
+        return events
+    try:
+        return await seal_events(keys, events)
+    except VolunteerErased as exc:
+        raise Problem(409, "volunteer_erased", "Volunteer erased", str(exc)) from None
+    except DB_ERRORS:
+        raise _unavailable("database", "personal data cannot be encrypted right now") from None
+
+
 @router.post("/v1/events", status_code=202)
 async def post_events(request: Request) -> Response:
     """Accept one CloudEvent (structured or binary mode) or a batch; 202 only once Kafka
@@ -111,6 +125,7 @@ async def post_events(request: Request) -> Response:
         # Belt and braces: each step has its own bound, this one caps the request as a whole.
         async with asyncio.timeout(settings.gateway_request_timeout_s):
             await authorise(request, principal, events)
+            events = await seal(request, events)
             began = time.perf_counter()
             await produce(state.producer, events, settings.gateway_produce_timeout_s)
     except TimeoutError:

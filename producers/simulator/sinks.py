@@ -20,9 +20,13 @@ import httpx
 
 from infra import tracing
 from infra.bus import Outgoing, send
+from infra.db import create_pool
 from infra.kafka import build_producer
+from infra.keys import build_key_service
+from infra.sealing import seal_records
 from infra.settings import Settings
 from producers.simulator.chaos import Record
+from schemas.topics import VOLUNTEERS
 
 Progress = Callable[[int], None]
 # Measured on the 2-core dev machine (benchmarks/bench_simulator.py): larger batches
@@ -31,6 +35,9 @@ Progress = Callable[[int], None]
 PRODUCER_TUNING = {"linger_ms": 20, "max_batch_size": 512 * 1024, "max_request_size": 4 << 20}
 ACK_CHUNK = 20_000
 SEND_CHUNK = 5_000
+# Sealed copies remembered so a duplicate stays an exact copy of its original; bounded so a
+# national run keeps flat memory (the simulator's duplicates follow their original closely).
+SEALED_MEMO = 100_000
 PROGRESS_EVERY = 1_000
 GATEWAY_BATCH = 500
 GATEWAY_RETRIES = 20
@@ -65,6 +72,12 @@ class Pacer:
             await asyncio.sleep(ahead)
 
 
+def forget_oldest(memo: dict[bytes, bytes], limit: int) -> None:
+    """Drop the oldest entries of `memo` (insertion order) beyond `limit`."""
+    for raw in list(itertools.islice(memo, max(0, len(memo) - limit))):
+        del memo[raw]
+
+
 async def send_to_kafka(
     settings: Settings, records: Iterable[Record], *, rate: float = 0.0, progress: Progress
 ) -> Delivery:
@@ -74,6 +87,10 @@ async def send_to_kafka(
     """
     producer = build_producer(settings, **PRODUCER_TUNING)
     await producer.start()
+    # The simulator speaks as the platform: personal fields leave encrypted (infra.sealing).
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    keys = build_key_service(settings, pool) if settings.encrypt_personal else None
+    sealed: dict[bytes, bytes] = {}  # the same bytes seal once: duplicates stay exact copies
     token = tracing.begin()  # one trace per simulation run
     pacer, delivery = Pacer(rate), Delivery()
     # Unpaced, large hand-overs fill whole batches (a partition's next batch waits for the
@@ -84,7 +101,11 @@ async def send_to_kafka(
     source = iter(records)
     try:
         while chunk := list(itertools.islice(source, step)):
-            pending.update(await send(producer, [Outgoing(*r[:3]) for r in chunk]))
+            outgoing = [Outgoing(*r[:3]) for r in chunk]
+            if keys is not None:
+                outgoing = await seal_records(keys, outgoing, VOLUNTEERS.name, sealed)
+                forget_oldest(sealed, SEALED_MEMO)
+            pending.update(await send(producer, outgoing))
             progress(len(chunk))
             unacked += len(chunk)
             sent += len(chunk)
@@ -97,6 +118,7 @@ async def send_to_kafka(
     finally:
         tracing.end(token)
         await producer.stop()
+        await pool.close()
     delivery.sent = delivery.accepted = sent
     return delivery
 

@@ -23,6 +23,7 @@ def gateway_settings(stack: Settings) -> Settings:
             "gateway_request_timeout_s": 1.0,
             "gateway_produce_timeout_s": 3.0,
             "gateway_key_cache_s": 0.0,
+            "key_cache_s": 0.0,  # an erasure is seen at once
         }
     )
 

@@ -59,6 +59,8 @@ async def test_every_record_lands_on_its_topic_keyed_by_subject(
             continue
         assert record.topic == prefix + spec.topic.name
         assert record.key == document["subject"].encode()
+        if document["type"] == "volunteer.registered":  # the simulator speaks as the platform
+            assert document["data"]["email"]["enc"] == "aes-256-gcm"
         if document["id"] not in ids:
             ids.add(document["id"])
             by_type[document["type"]] += 1

@@ -235,6 +235,7 @@ PAYLOADS: dict[str, st.SearchStrategy[Doc]] = {
     ),
     "volunteer.profile_updated": _profile_updated(),
     "volunteer.consent_changed": _payload({"volunteer_id": ids, "consent": _consent}),
+    "volunteer.erased": _payload({"volunteer_id": ids}),
     "volunteer.signed_up": _payload(_triple),
     "volunteer.signup_withdrawn": _payload(_triple),
     "volunteer.checked_in": _payload({**_triple, "at": _at, "method": enum(common.CheckInMethod)}),

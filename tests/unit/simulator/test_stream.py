@@ -14,9 +14,12 @@ from schemas.registry import CURRENT
 from tests.unit.simulator.conftest import UNTIL
 
 # The simulator does not yet generate `opportunity.updated` (its truth model would have
-# to follow capacity and time changes): every other partner-side type appears.
+# to follow capacity and time changes), nor the platform's erasures: every other
+# partner-side type appears.
 EMITTED_TYPES = {
-    t for t in CURRENT if not t.startswith("notification.") and t != "opportunity.updated"
+    t
+    for t in CURRENT
+    if not t.startswith("notification.") and t not in {"opportunity.updated", "volunteer.erased"}
 }
 
 

@@ -1,0 +1,53 @@
+"""`tatawwu volunteers ...`: personal data requests (erasure)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from infra.settings import get_settings
+
+volunteers_app = typer.Typer(help="Volunteers' personal data: erasure.", no_args_is_help=True)
+console = Console()
+
+
+@volunteers_app.command("erase")
+def erase(
+    volunteer_ids: Annotated[
+        list[str] | None, typer.Argument(help="Volunteers to erase (their ids).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Also finish every erasure a crash or an outage left half done.")
+    ] = False,
+    topic_prefix: Annotated[
+        str, typer.Option(help="Publish to '<prefix>tatawwu.volunteers' (tests).")
+    ] = "",
+) -> None:
+    """Destroy each volunteer's data key and publish `volunteer.erased` (safe to repeat)."""
+    from infra import erasure
+
+    settings = get_settings()
+    ids = list(volunteer_ids or [])
+    if resume:
+        ids += [v for v in asyncio.run(erasure.pending(settings)) if v not in ids]
+    if not ids:
+        console.print("nothing to erase")
+        return
+    try:
+        states = asyncio.run(erasure.erase(settings, ids, topic_prefix))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    for state in states:
+        console.print(
+            f"{state.volunteer_id}: key destroyed {state.key_destroyed_at:%Y-%m-%d %H:%M:%S}, "
+            f"volunteer.erased published {state.published_at:%Y-%m-%d %H:%M:%S}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `tatawwu volunteers`."""
+    app.add_typer(volunteers_app, name="volunteers")

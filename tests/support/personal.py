@@ -1,0 +1,56 @@
+"""Helpers of the crypto-shredding tests: distinctive personal values, byte searches, opening."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+
+from infra.db import create_pool
+from infra.keys import build_key_service
+from infra.sealing import open_events
+from infra.settings import Settings
+from schemas.decode import decode_event
+from schemas.envelope import Event
+from schemas.errors import DecodeError
+
+
+def personal_values(unique: str) -> dict[str, Any]:
+    """A volunteer's personal fields, distinctive enough to be searched for as bytes."""
+    digits = str(int(unique, 16))[-8:].rjust(8, "7")
+    return {
+        "given_name": f"Mariam{unique}",
+        "family_name": f"Alsada{unique}",
+        "phone": f"+9745{digits}",
+        "email": f"mariam.{unique}@example.qa",
+    }
+
+
+def needles(values: dict[str, Any]) -> list[bytes]:
+    """What must not be readable anywhere: the name parts, the phone, the email."""
+    return [str(v).encode() for v in values.values()]
+
+
+def clear_hits(records: Iterable[ConsumerRecord], values: dict[str, Any]) -> list[str]:
+    """Where any of the values can be read in the records (key, value or a header)."""
+    hits = []
+    for record in records:
+        parts = [record.key or b"", record.value or b""]
+        parts += [bytes(v or b"") for _, v in record.headers or ()]
+        for needle in needles(values):
+            if any(needle in part for part in parts):
+                hits.append(f"{record.topic}/{record.partition}@{record.offset}: {needle!r}")
+    return hits
+
+
+async def opened(settings: Settings, record: ConsumerRecord) -> Event[Any]:
+    """The record's event with its encrypted fields opened through the real key service."""
+    event = decode_event(record.value)
+    assert not isinstance(event, DecodeError), event
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    try:
+        [event] = await open_events(build_key_service(settings, pool), [event])
+    finally:
+        await pool.close()
+    return event
