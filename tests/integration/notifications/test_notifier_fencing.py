@@ -74,6 +74,7 @@ async def sender(settings: Settings, schema: str, prefix: str, batch: int) -> As
     finally:
         stopping.set()
         await asyncio.wait_for(task, timeout=30)
+        await one.providers.close()
         await http.aclose()
         await producer.stop()
         await pool.close()
