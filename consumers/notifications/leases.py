@@ -4,8 +4,8 @@ A claim sets `lease_until = now() + lease` in the database; the sender notes, pe
 local deadline of (its own clock *before* the claim was sent) + lease - a margin, which
 can only come earlier than the database's. So "is my lease still running?" just before
 a provider request costs no round trip, and errs on the side of not sending. Renewal
-(`TATAWWU_NOTIFY_LEASE_RENEW`): every third of a lease, one statement extends the leases
-of the rows this sender still works on (a send queued behind the rate limit or a slow
+(`TATAWWU_NOTIFY_LEASE_RENEW`): every quarter of a lease, one statement extends the
+leases of the rows this sender still works on that would run out within three quarters (a send queued behind the rate limit or a slow
 provider keeps its row instead of having it claimed and asked for again by another
 sender), for at most `RENEW_MAX_LEASES` leases after the claim. A row the renewal does
 not find under its token any more was lost: it is not sent, nor recorded. A sender that
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from consumers.notifications import metrics
 from consumers.notifications.rules import Claimed
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,7 @@ Key = tuple[str, object]
 class _Held:
     claimed_at: float
     deadline: float
+    lost: bool = False  # the renewal found another token on the row
 
 
 class Leases:
@@ -75,22 +77,24 @@ class Leases:
         self._held.pop((row.notification_id, row.lease_token), None)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Renew every third of a lease until `stopping` is set (a failed try is skipped)."""
+        """Renew every quarter of a lease until `stopping` is set (a failed try is skipped)."""
         if not self.renew:
             return
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=self.lease_s / 3)
+                await asyncio.wait_for(stopping.wait(), timeout=self.lease_s / 4)
             try:
                 await self.renew_due()
             except Exception as exc:  # the lease then runs out: fencing covers it
                 log.warning("lease_renew_failed", error=type(exc).__name__)
 
     async def renew_due(self) -> int:
-        """Extend the leases that would run out within two thirds of a lease; returns how many."""
+        """Extend the leases that would run out within three quarters of a lease (also one
+        that ran out here: if nobody claimed the row since, it is still ours); returns how
+        many."""
         began = time.monotonic()
-        soon = began + self.lease_s * 2 / 3
-        due = [key for key, h in self._held.items() if h.deadline < soon and h.deadline > began
+        soon = began + self.lease_s * 3 / 4
+        due = [key for key, h in self._held.items() if h.deadline < soon and not h.lost
                and began - h.claimed_at < RENEW_MAX_LEASES * self.lease_s]  # fmt: skip
         if not due:
             return 0
@@ -100,7 +104,9 @@ class Leases:
         for key in due:
             if (held := self._held.get(key)) is not None:
                 held.deadline = began + self.lease_s - self.margin if key in kept else 0.0
+                held.lost = key not in kept
         self.renewed += len(kept)
+        metrics.LEASES_RENEWED.inc(len(kept))
         if lost := len(due) - len(kept):
             log.warning("leases_lost", rows=lost)
         return len(kept)

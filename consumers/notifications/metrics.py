@@ -45,6 +45,11 @@ FENCED = Counter(
     "another sender), by channel and stage (before_send: not sent; record: not recorded)",
     ["channel", "stage"],
 )
+LEASES_RENEWED = Counter(
+    "tatawwu_notifier_lease_renewals_total",
+    "Leases extended on rows still being worked on (queued behind a rate limit or a slow "
+    "provider): without it another sender would claim them and ask the provider again",
+)
 SEND_SECONDS = Histogram(
     "tatawwu_notifier_send_seconds",
     "Seconds to hand one message to its provider (SMTP or the SMS API), failures included",

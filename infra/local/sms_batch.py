@@ -10,7 +10,8 @@ in an earlier request or earlier in this one: the first id, nothing stored again
 `failed`/the injected status (`/control/fail` counts messages, not requests), or
 `rejected`/422 with the fields at fault. A malformed request as a whole (not JSON, no
 `messages` list, empty, too long) is a 422 problem and changes nothing. A slow sink
-(`/control/delay`) answers the request `delay_s` late, after taking every key.
+(`/control/delay`) answers a request that stored a message `delay_s` late, after
+taking every key (a request of repeats only is answered at once, as singly).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def add_batch_route(app: FastAPI, state: SmsState, path: Path, repeats: Path) ->
                 out.write(b"".join(orjson.dumps(r) + b"\n" for r in stored))
         state.batches += 1
         log.info("sms_batch", messages=len(results), accepted=len(stored))
-        if state.delay_s:  # after the keys are taken: a repeat meanwhile is a duplicate
+        if state.delay_s and stored:  # after the keys are taken (a repeat meanwhile is a
+            # duplicate); as the single endpoint, a request taking nothing new answers at once
             await asyncio.sleep(state.delay_s)
         return JSONResponse({"results": results}, 200)
