@@ -85,8 +85,8 @@ async def deliver(settings: Settings, sinks: SinkProcess, tree: Path, rows: int,
     cmd = [sys.executable, "-m", "tatawwu", "notifications", "run", "--topic-prefix", prefix,
            "--schema", schema, "--group-id", f"g-{schema}"]  # fmt: skip
     conn = await connect(settings)
-    with logs.open("ab") as out:
-        proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)
+    with logs.open("ab") as out:  # starts the child and returns at once
+        proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: ASYNC220
     try:
         while not await conn.fetchval("select to_regclass($1)", f'"{schema}".outbox'):
             if proc.poll() is not None:
