@@ -1,168 +1,167 @@
 """Notifier throughput, side by side in one run, against the local Kafka, PostgreSQL and sinks.
 
-  (a) ceilings: raw aiosmtplib sends and raw httpx POSTs to the local sinks, 10 at a time
-      (the notifier's concurrency), no ledger;
-The sinks run as their own process (`python -m infra.local.sinks`), as with
-`tatawwu platform run`; the clients and the notifier run in this one.
-  (b) Tatawwu: `N` registrations (a welcome email and SMS each) published, then the
-      notifier started; messages sent per second from start until every ledger row is
-      sent and its `notification.sent` event published.
+  (a) the sinks' ceiling, measured directly (no ledger): raw aiosmtplib over pooled
+      connections (as many as the notifier keeps), raw batches to the SMS sink's batch
+      endpoint (100 a request, 4 requests at a time), and both at once for the notifier's
+      mix (half email, half SMS) -- the figure the notifier is held against; for
+      reference, the old way too (a connection per email, a request per SMS, 10 at a time);
+  (b) the notifier before (the tree at `--baseline-rev`, main before this work: a claim
+      of 50 waits for its slowest send, a connection or request per message) and after
+      (this tree), each `tatawwu notifications run` in its own process, on the same due
+      messages: `--messages` ledger rows (half email, half SMS, one per volunteer)
+      inserted set-based once the notifier is up; timed from the insert until every row
+      is sent and its `notification.sent` published;
+  (c) the 100,000-volunteer broadcast: as (b), after only, `--broadcast` rows (an alert's
+      fan-out is built elsewhere; this measures delivering what it enqueues).
 
-    .venv/bin/python -m benchmarks.bench_notifier [--volunteers 1000]
+The sinks run as their own process (`python -m infra.local.sinks`), as with `tatawwu
+platform run`; each notifier logs as in production (INFO, JSON, to a file).
 
-Uses its own topic prefix, schema and sink directory; removes them afterwards.
+    .venv/bin/python -m benchmarks.bench_notifier [--messages 4000] [--broadcast 100000]
+
+Uses its own topic prefixes, schemas and sink directory; removes them afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from email.message import EmailMessage
 from pathlib import Path
 
-import aiosmtplib
-import httpx
 from rich.console import Console
 from rich.table import Table
 
-from consumers.notifications.service import serve
+from benchmarks.notifier_ceiling import SinkProcess, ceilings
 from infra.db import connect
-from infra.logging import configure_logging
 from infra.settings import Settings
-from tests.integration.notifications.world import publish_events, registered
-from tests.support.ports import free_port
 from tests.support.projectors import create_prefixed_topics
 
 ROOT = Path(__file__).resolve().parent.parent
+BASELINE_REV = "19903a1"  # main before the broadcast work (issue 14, items 5 and 6)
 console = Console()
-CONCURRENCY = 10
+
+CONTACTS = """
+insert into contacts (volunteer_id, given_name, phone, email, language, consent, status)
+select 'bv-' || g, case when g % 3 = 0 then 'Sara' else 'مريم' end,
+       '+9745' || lpad(g::text, 7, '0'), 'bv-' || g || '@example.org',
+       case when g % 3 = 0 then 'en' else 'ar' end, '{"sms": true, "email": true}',
+       'registered'
+from generate_series(1, $1) g
+"""
+DUE = """
+insert into outbox (notification_id, cause_event_id, template, channel, volunteer_id,
+                    cause_time, next_attempt_at)
+select 'ntf-bench-' || g, 'bench-' || g, 'welcome',
+       case when g % 2 = 0 then 'email' else 'sms' end, 'bv-' || g, now(), now()
+from generate_series(1, $1) g
+"""
 
 
-class SinkProcess:
-    """`python -m infra.local.sinks` on free ports, in a temporary directory."""
-
-    def __init__(self, directory: Path) -> None:
-        self.host = "127.0.0.1"
-        self.smtp_port, self.sms_port = free_port(), free_port()
-        self.smtp_url = f"smtp://{self.host}:{self.smtp_port}"
-        self.sms_url = f"http://{self.host}:{self.sms_port}/v1/messages"
-        cmd = [sys.executable, "-m", "infra.local.sinks", "--smtp-port", str(self.smtp_port),
-               "--sms-port", str(self.sms_port), "--dir", str(directory)]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)  # fmt: skip
-
-    async def ready(self) -> None:
-        for _ in range(200):
-            if all(port_open(self.host, p) for p in (self.smtp_port, self.sms_port)):
-                return
-            await asyncio.sleep(0.05)
-        msg = "the sinks did not start"
-        raise RuntimeError(msg)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+def archive(rev: str, into: Path) -> Path:
+    """The tree at `rev` (git archive), to run the notifier as it was."""
+    into.mkdir(parents=True)
+    tar = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=tar.stdout, check=True)
+    return into
 
 
-def port_open(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
-
-
-async def ceiling_smtp(sinks: SinkProcess, n: int) -> float:
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(i: int) -> None:
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = "a@x.example", "b@x.example", f"m{i}"
-        message.set_content("مرحباً " * 40)
-        async with limit:
-            await aiosmtplib.send(message, hostname=sinks.host, port=sinks.smtp_port)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
-    return n / (time.perf_counter() - began)
-
-
-async def ceiling_sms(sinks: SinkProcess, n: int) -> float:
-    limit = asyncio.Semaphore(CONCURRENCY)
-    async with httpx.AsyncClient(timeout=10) as client:
-
-        async def one(i: int) -> None:
-            async with limit:
-                response = await client.post(
-                    sinks.sms_url, json={"to": "+97455501234", "body": "مرحباً"},
-                    headers={"Idempotency-Key": f"bench-{i}"},
-                )  # fmt: skip
-                response.raise_for_status()
-
-        began = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(n)))
-        return n / (time.perf_counter() - began)
-
-
-async def notifier_rate(settings: Settings, volunteers: int) -> tuple[float, int]:
+async def deliver(settings: Settings, sinks: SinkProcess, tree: Path, rows: int,
+                  logs: Path) -> float:  # fmt: skip
+    """Seconds for the notifier of `tree`, in its own process, to send and report `rows`."""
     tag = uuid.uuid4().hex[:8]
     prefix, schema = f"benchntf.{tag}.", f"bench_ntf_{tag}"
     await create_prefixed_topics(settings, prefix)
-    await publish_events(settings, prefix, [registered(f"v-{n}") for n in range(volunteers)])
-    expected = 2 * volunteers
+    env = {**os.environ, "TATAWWU_SMTP_URL": sinks.smtp_url, "TATAWWU_SMS_URL": sinks.sms_url,
+           "TATAWWU_NOTIFY_QUIET_HOURS": "", "TATAWWU_LOG_LEVEL": "INFO",
+           "TATAWWU_LOG_FORMAT": "json", "TATAWWU_CACHE_DIR": str(settings.cache_dir),
+           "PYTHONPATH": str(tree)}  # fmt: skip
+    cmd = [sys.executable, "-m", "tatawwu", "notifications", "run", "--topic-prefix", prefix,
+           "--schema", schema, "--group-id", f"g-{schema}"]  # fmt: skip
     conn = await connect(settings)
-    stopping = asyncio.Event()
-    began = time.perf_counter()
-    task = asyncio.create_task(serve(settings, schema=schema, group_id=f"g-{schema}",
-                                     topic_prefix=prefix, stopping=stopping, handle_signals=False))  # fmt: skip
+    with logs.open("ab") as out:  # starts the child and returns at once
+        proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: ASYNC220
     try:
+        while not await conn.fetchval("select to_regclass($1)", f'"{schema}".outbox'):
+            if proc.poll() is not None:
+                msg = f"the notifier of {tree} exited: see {logs}"
+                raise RuntimeError(msg)
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # its migrations are committed before its table is seen
+        await conn.execute(f'set search_path to "{schema}"')
+        await conn.execute(CONTACTS, rows)
+        began = time.perf_counter()
+        await conn.execute(DUE, rows)
         while True:
-            if task.done():
-                task.result()
-            if await conn.fetchval("select to_regclass($1)", f'"{schema}".outbox'):
-                done = await conn.fetchval(
-                    f"""select count(*) from "{schema}".outbox where status = 'sent' and reported"""
-                )
-                if done >= expected:
-                    break
-            await asyncio.sleep(0.05)
-        return expected / (time.perf_counter() - began), expected
+            left = await conn.fetchval(
+                "select (select count(*) from outbox where status in ('pending', 'sending'))"
+                " + (select count(*) from outbox where not reported"
+                " and status in ('sent', 'failed', 'suppressed'))"
+            )
+            if not left:
+                break
+            if proc.poll() is not None:
+                msg = f"the notifier of {tree} exited: see {logs}"
+                raise RuntimeError(msg)
+            await asyncio.sleep(0.1 if rows < 10_000 else 0.5)
+        took = time.perf_counter() - began
+        sent = await conn.fetchval("select count(*) from outbox where status = 'sent'")
+        if sent != rows:
+            msg = f"{sent} of {rows} sent by the notifier of {tree}: see {logs}"
+            raise RuntimeError(msg)
+        return took
     finally:
-        stopping.set()
-        await task
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 60)
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
 
 
 async def main(args: argparse.Namespace) -> None:
-    configure_logging("ERROR", "console")
-    directory = Path(tempfile.mkdtemp(prefix="bench-sinks-"))
-    sinks = SinkProcess(directory)
+    directory = Path(tempfile.mkdtemp(prefix="bench-notifier-"))
+    sinks = SinkProcess(directory / "sinks")
+    settings = Settings()
+    rows: list[tuple[str, str, str]] = []
+
+    def figure(kind: str, what: str, value: str) -> None:  # shown at once: runs are long
+        rows.append((kind, what, value))
+        console.print(f"{kind:>9}  {what}: [bold]{value}[/bold]")
+
     try:
         await sinks.ready()
-        settings = Settings().model_copy(update={
-            "smtp_url": sinks.smtp_url, "sms_url": sinks.sms_url, "notify_quiet_hours": "",
-        })  # fmt: skip
-        n = 2 * args.volunteers
-        rows = [
-            ("ceiling", f"aiosmtplib -> SMTP sink ({n // 2:,} emails)",
-             f"{await ceiling_smtp(sinks, n // 2):,.0f} emails/s"),
-            ("ceiling", f"httpx -> SMS sink ({n // 2:,} messages)",
-             f"{await ceiling_sms(sinks, n // 2):,.0f} SMS/s"),
-        ]  # fmt: skip
-        rate, sent = await notifier_rate(settings, args.volunteers)
-        rows.append(("tatawwu", f"notifier, from start to all sent and reported ({sent:,})",
-                     f"{rate:,.0f} messages/s"))  # fmt: skip
+        ceiling = await ceilings(sinks, args.messages, settings.notify_smtp_connections)
+        for what, rate in ceiling.items():
+            figure("ceiling", what, f"{rate:,.0f} /s")
+        mix = ceiling["both at once, half email, half SMS"]
+        before_tree = archive(args.baseline_rev, directory / "baseline")
+        logs = directory / "notifier.log"
+        before = args.messages / await deliver(settings, sinks, before_tree, args.messages, logs)
+        figure("before", f"notifier at {args.baseline_rev} ({args.messages:,} due)",
+               f"{before:,.0f} /s")  # fmt: skip
+        after = args.messages / await deliver(settings, sinks, ROOT, args.messages, logs)
+        figure("after", f"notifier, this tree ({args.messages:,} due)", f"{after:,.0f} /s")
+        figure("ratio", "after / before", f"{after / before:.2f}x")
+        figure("ratio", "after / the sinks' ceiling for the mix", f"{after / mix:.0%}")
+        if args.broadcast:
+            took = await deliver(settings, sinks, ROOT, args.broadcast, logs)
+            figure("broadcast", f"{args.broadcast:,} volunteers, one message each, after",
+                   f"{took / 60:.1f} min ({args.broadcast / took:,.0f} /s)")  # fmt: skip
+            figure("ratio", "broadcast rate / the sinks' ceiling for the mix",
+                   f"{args.broadcast / took / mix:.0%}")  # fmt: skip
+            at_rate = 100_000 / (args.broadcast / took)  # the target is 100,000 in 10 min
+            figure("ratio", "100,000 at the broadcast's rate / the 10-minute target",
+                   f"{at_rate / 600:.0%} ({at_rate / 60:.1f} min)")  # fmt: skip
     finally:
         sinks.stop()
         shutil.rmtree(directory, ignore_errors=True)
-    table = Table(title="Notifier: welcome email + SMS per registration")
-    for column in ("kind", "what", "rate"):
+    table = Table(title="Notifier: due messages (welcome), half email, half SMS")
+    for column in ("kind", "what", "figure"):
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
@@ -171,5 +170,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--volunteers", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=4000, help="due rows, before and after")
+    parser.add_argument("--broadcast", type=int, default=100_000, help="0: skip it")
+    parser.add_argument("--baseline-rev", default=BASELINE_REV, help="the 'before' tree")
     asyncio.run(main(parser.parse_args()))

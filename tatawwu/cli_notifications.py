@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated, Any
 
 import typer
@@ -60,33 +61,78 @@ async def _fetch(schema: str, sql: str, *args: Any) -> list[Any]:
         await conn.close()
 
 
-@notifications_app.command("status")
-def status(schema: Schema = "notifications") -> None:
-    """Counts by channel and state, the oldest message still waiting, and recent failures."""
-    rows = asyncio.run(
-        _fetch(
-            schema,
-            "select channel, status, count(*) as n, min(next_attempt_at) filter"
-            " (where status in ('pending', 'sending')) as oldest_due"
-            " from outbox group by 1, 2 order by 1, 2",
-        )
-    )
-    table = Table(title="notifications ledger")
-    for column in ("channel", "state", "count", "next due (pending)"):
-        table.add_column(column)
-    for r in rows:
-        due = r["oldest_due"].isoformat(timespec="seconds") if r["oldest_due"] else ""
-        table.add_row(r["channel"], r["status"], f"{r['n']:,}", due)
-    console.print(table if rows else "The ledger is empty.")
-    failures = asyncio.run(
-        _fetch(
-            schema,
+async def _status(schema: str) -> dict[str, Any]:
+    from consumers.notifications.ledger_stats import AGE_LABELS, oldest_due_s, totals, waiting
+    from infra.db import connect
+
+    conn = await connect(get_settings())
+    try:
+        await conn.execute(f'set search_path to "{schema}"')
+        counted, pending = await totals(conn), await waiting(conn)
+        failures = await conn.fetch(
             "select last_error, count(*) as n from outbox where status = 'failed'"
-            " group by 1 order by 2 desc limit 5",
+            " group by 1 order by 2 desc limit 5"
         )
-    )
-    for f in failures:
-        console.print(f"[red]failed[/red] x{f['n']}: {f['last_error']}")
+    finally:
+        await conn.close()
+    channels = sorted({r["channel"] for r in counted} | {r.channel for r in pending})
+    return {
+        "schema": schema,
+        "totals": [
+            {
+                "channel": r["channel"],
+                "template": r["template"],
+                "status": r["status"],
+                "count": r["n"],
+            }
+            for r in counted
+        ],
+        "pending": {
+            c: {
+                age: sum(r.count for r in pending if (r.channel, r.due_age) == (c, age))
+                for age in AGE_LABELS
+            }
+            for c in channels
+        },
+        "oldest_due_s": {c: round(oldest_due_s(pending, c), 1) for c in channels},
+        "failures": [{"error": f["last_error"], "count": f["n"]} for f in failures],
+    }
+
+
+@notifications_app.command("status")
+def status(
+    schema: Schema = "notifications",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+) -> None:
+    """Messages by channel, template and state; what waits, by how long it has been due
+    (the same figures as the notifier's metrics); the most common failures."""
+    report = asyncio.run(_status(schema))
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    if not report["totals"]:
+        console.print("The ledger is empty.")
+        return
+    states = ("pending", "sending", "sent", "failed", "suppressed")
+    table = Table(title=f"notifications ledger ({schema})")
+    for column in ("channel", "template", *states):
+        table.add_column(column, justify="left" if column in ("channel", "template") else "right")
+    by_key: dict[tuple[str, str], dict[str, int]] = {}
+    for r in report["totals"]:
+        by_key.setdefault((r["channel"], r["template"]), {})[r["status"]] = r["count"]
+    for (channel, template), counts in sorted(by_key.items()):
+        table.add_row(channel, template, *(f"{counts.get(s, 0):,}" for s in states))
+    console.print(table)
+    waiting = Table(title="waiting, by how long due (later: not due yet)")
+    ages = next(iter(report["pending"].values()), {}).keys()
+    for column in ("channel", *ages, "oldest due"):
+        waiting.add_column(column, justify="left" if column == "channel" else "right")
+    for channel, counts in report["pending"].items():
+        waiting.add_row(channel, *(f"{n:,}" for n in counts.values()),
+                        f"{report['oldest_due_s'][channel]:,.0f} s")  # fmt: skip
+    console.print(waiting)
+    for f in report["failures"]:
+        console.print(f"[red]failed[/red] x{f['count']}: {f['error']}")
 
 
 @notifications_app.command("list")

@@ -96,8 +96,8 @@ def run(
     sms_port = port_of(settings.sms_url, 8025) if sms_port is None else sms_port
     where = _directory(directory)
     console.print(f"SMTP sink  smtp://{host}:{smtp_port}")
-    console.print(f"SMS sink   http://{host}:{sms_port}/v1/messages  (control: /control/fail, "
-                  "/control/reset; counters: /stats)")  # fmt: skip
+    console.print(f"SMS sink   http://{host}:{sms_port}/v1/messages  (batch: /v1/messages/batch; "
+                  "control: /control/fail, /control/reset; counters: /stats)")  # fmt: skip
     if starttls or smtps_port is not None:
         console.print(f"TLS        STARTTLS {'on' if starttls else 'off'}"
                       + (f", smtps://{host}:{smtps_port}" if smtps_port is not None else "")

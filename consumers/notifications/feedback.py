@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from consumers.notifications import metrics
 from consumers.notifications.outcomes import SOURCE, one_line, publish_outcomes
 from consumers.runtime import TRANSIENT
 from schemas.common import Channel
@@ -116,6 +117,9 @@ async def report_feedback(pool: asyncpg.Pool, producer: Any, topic: str, limit: 
             [r["feedback_id"] for r in rows],
             [r["feedback_id"] for r in matched],
         )
+    for r in matched:  # after the commit: counted once, as published
+        if r["outcome"] in metrics.FEEDBACK:
+            metrics.count_feedback(str(r["channel"]), r["template"], r["outcome"])
     for outcome in {r["outcome"] for r in matched}:
         log.info("feedback_reported", outcome=outcome,
                  count=sum(r["outcome"] == outcome for r in matched))  # fmt: skip

@@ -6,20 +6,30 @@ SMTP is encrypted whenever the relay allows: `smtps://` is implicit TLS, `smtp:/
 upgrades with STARTTLS when offered (required with `TATAWWU_SMTP_REQUIRE_TLS`, and
 whenever the URL carries credentials); the relay's certificate is checked against the
 system's CAs or `TATAWWU_SMTP_CA_FILE`.
+
+Fast paths for broadcasts: email goes over a small pool of open SMTP connections
+(`smtp_pool.py`, `TATAWWU_NOTIFY_SMTP_CONNECTIONS`; each made by `_connect`, so every
+rule above holds on each), and SMS in batches (`sms_batch`: the provider's batch
+endpoint, one result per message, each with its own idempotency key). Every send takes
+a `ready` hook that runs once the message has its connection or its batch, just before
+the request: the sender's rate limit and lease check.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 import httpx
 
 from consumers.notifications.rules import is_permanent_http, is_permanent_smtp
+from consumers.notifications.smtp_pool import Ready, SmtpPool
 from consumers.notifications.templates import Email
 from infra.settings import Settings
 
@@ -32,8 +42,17 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+@dataclass(frozen=True)
+class Sms:
+    """One SMS of a batch: its idempotency key (the notification id), number and text."""
+
+    notification_id: str
+    to: str
+    text: str
+
+
 class Providers:
-    """Real SMTP (aiosmtplib) and the SMS provider's HTTP API."""
+    """Real SMTP (aiosmtplib, pooled connections) and the SMS provider's HTTP API."""
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
         self.settings = settings
@@ -50,6 +69,12 @@ class Providers:
             "timeout": 15,
         }
         self._login = (unquote(url.username), unquote(url.password or "")) if url.username else None
+        self.smtp = SmtpPool(self._connect, settings.notify_smtp_connections)
+        self.sms_batch_url = settings.sms_batch_url or settings.sms_url.rstrip("/") + "/batch"
+
+    async def close(self) -> None:
+        """Close the pooled SMTP connections."""
+        await self.smtp.close()
 
     async def _connect(self) -> aiosmtplib.SMTP:
         """A connected, encrypted-when-possible, logged-in SMTP client.
@@ -76,8 +101,10 @@ class Providers:
             raise
         return client
 
-    async def email(self, notification_id: str, to: str, mail: Email) -> str:
-        """Send one email; the provider's id is our Message-ID."""
+    async def email(
+        self, notification_id: str, to: str, mail: Email, ready: Ready | None = None
+    ) -> str:
+        """Send one email over a pooled connection; the provider's id is our Message-ID."""
         message = EmailMessage()
         name, sender = parseaddr(self.settings.mail_from)
         message["From"] = formataddr((name, sender))
@@ -89,12 +116,7 @@ class Providers:
         message.add_alternative(mail.html, subtype="html")
         message["Content-Language"] = mail.language  # after the content: set_content drops it
         try:
-            client = await self._connect()
-            try:
-                await client.send_message(message)
-            finally:
-                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                    await client.quit()
+            await self.smtp.send(message, ready)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             raise DeliveryError(
@@ -108,11 +130,13 @@ class Providers:
             raise DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False) from exc
         return message["Message-ID"]
 
+    def _headers(self) -> dict[str, str]:
+        key = self.settings.sms_api_key.get_secret_value()
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
     async def sms(self, notification_id: str, to: str, text: str) -> str:
         """Send one SMS; returns the provider's message id."""
-        headers = {"Idempotency-Key": notification_id}
-        if key := self.settings.sms_api_key.get_secret_value():
-            headers["Authorization"] = f"Bearer {key}"
+        headers = {"Idempotency-Key": notification_id, **self._headers()}
         body = {"to": to, "body": text, "sender": self.settings.sms_sender}
         try:
             response = await self.http.post(self.settings.sms_url, json=body, headers=headers)
@@ -127,3 +151,34 @@ class Providers:
             return str(response.json()["id"])
         except (ValueError, KeyError, TypeError):
             return ""
+
+    async def sms_batch(self, messages: Sequence[Sms]) -> list[str | DeliveryError]:
+        """Send SMS in one request to the batch endpoint; per message, the provider's id or
+        why it was not taken. A request that fails as a whole fails every message alike."""
+        body = {"messages": [{"to": m.to, "body": m.text, "sender": self.settings.sms_sender,
+                              "idempotency_key": m.notification_id} for m in messages]}  # fmt: skip
+        try:
+            response = await self.http.post(self.sms_batch_url, json=body, headers=self._headers())
+        except httpx.HTTPError as exc:
+            error = DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
+            return [error] * len(messages)
+        if response.status_code >= 300:
+            error = DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}",
+                                  permanent=is_permanent_http(response.status_code))  # fmt: skip
+            return [error] * len(messages)
+        try:
+            results = {r["index"]: r for r in response.json()["results"]}
+        except (ValueError, KeyError, TypeError):
+            results = {}
+        return [_result(results.get(n)) for n in range(len(messages))]
+
+
+def _result(result: dict[str, Any] | None) -> str | DeliveryError:
+    """The provider's id for one message of a batch, or the error it answered."""
+    if not isinstance(result, dict):
+        return DeliveryError("the batch answer has no result for this message", permanent=False)
+    code = result.get("code") if isinstance(result.get("code"), int) else 502
+    if 200 <= code < 300:
+        return str(result.get("id") or "")
+    detail = result.get("detail") or result.get("errors") or result.get("status")
+    return DeliveryError(f"HTTP {code}: {str(detail)[:200]}", permanent=is_permanent_http(code))

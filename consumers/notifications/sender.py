@@ -6,8 +6,15 @@ the lease to expire and the row is sent again with the same idempotency key (see
 `providers`), which a provider uses to drop the repeat. Fencing: every later update of a
 row names the claim's token, so a sender whose lease expired and whose row was claimed
 again records nothing (its result is discarded, `fenced_total`), and a sender never
-starts a provider request once its lease has expired (checked just before the request). Consent, contact details and quiet hours are checked here, at
-send time (`rules.decide`). Final outcomes are published on `tatawwu.notifications` by
+starts a provider request once its lease has expired (checked just before the request,
+`leases.py`). Consent, contact details and quiet hours are checked here, at send time
+(`rules.decide`).
+
+A pipeline, not claim-wait-claim: each claimed row is delivered by its own task, and
+the sender claims again as soon as it holds fewer than `notify_window` rows, so no claim
+waits for its slowest send. Underneath, emails share a pool of open SMTP connections,
+SMS go out in batches (`sms_batcher.py`), and the rows' updates are written together
+(`ledger_writer.py`); each row still goes check, send, record, in that order. Final outcomes are published on `tatawwu.notifications` by
 `report`, then marked reported: a crash in between publishes again under the same event
 id, which consumers deduplicate. The log lines about one message carry `trace_id`, the
 trace its cause event's record carried (kept in the ledger row as `cause_trace_id`).
@@ -28,9 +35,11 @@ from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from consumers.notifications import metrics
 from consumers.notifications.feedback import hold_contacts
+from consumers.notifications.leases import Leases
+from consumers.notifications.ledger_writer import Change, LedgerWriter
 from consumers.notifications.limits import TokenBucket
 from consumers.notifications.outcomes import one_line, outcome_event, publish_outcomes
-from consumers.notifications.providers import DeliveryError, Providers
+from consumers.notifications.providers import DeliveryError, Providers, Sms
 from consumers.notifications.rules import (
     EMAIL,
     SCHEDULED,
@@ -42,6 +51,7 @@ from consumers.notifications.rules import (
     decide,
     text_variables,
 )
+from consumers.notifications.sms_batcher import SmsBatcher
 from consumers.notifications.templates import render_email, render_sms
 from consumers.runtime import TRANSIENT
 from infra.settings import Settings
@@ -49,6 +59,10 @@ from schemas.topics import NOTIFICATIONS
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], dt.datetime]
+
+
+class Fenced(Exception):
+    """This sender's lease on the row ran out before the provider request: nothing sent."""
 
 
 class Sender:
@@ -61,8 +75,7 @@ class Sender:
         producer: Any,
         providers: Providers,
         *,
-        batch: int = 50,
-        concurrency: int = 10,
+        batch: int = 100,
         lease_s: float = 60.0,
         clock: Clock | None = None,
         topic_prefix: str = "",
@@ -71,7 +84,8 @@ class Sender:
         self.pool = pool
         self.producer = producer
         self.providers = providers
-        self.batch = batch
+        self.window = settings.notify_window
+        self.batch = min(batch, self.window)
         self.lease_s = lease_s
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.topic = topic_prefix + NOTIFICATIONS.name
@@ -79,27 +93,56 @@ class Sender:
         self.zone = self.quiet.zone if self.quiet else dt.UTC
         self.max_future = dt.timedelta(seconds=settings.notify_max_future_s)
         self.leads = Leads.of(settings)
-        self._limit = asyncio.Semaphore(concurrency)
         self._rates = {
             EMAIL: TokenBucket(settings.notify_email_per_s),
             SMS: TokenBucket(settings.notify_sms_per_s),
         }
+        self._finals = asyncio.Event()  # a final outcome was recorded: report it
+        self.ledger = LedgerWriter(pool, on_final=self._finals.set)
+        self.leases = Leases(pool, lease_s, renew=settings.notify_lease_renew)
+        self.sms = SmsBatcher(providers, settings.notify_sms_batch)
+        self._room = asyncio.Event()  # a row was let go: there may be room for a claim
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stopping: asyncio.Event, idle_s: float = 0.5) -> None:
-        """Deliver and report until `stopping` is set (the claim in flight is finished)."""
-        while not stopping.is_set():
-            metrics.sender_looped()
-            try:
-                busy = await self.deliver_due() + await self.report()
-            except TRANSIENT as exc:  # database or Kafka away: leases and `reported` cover it
-                log.warning("sender_retry", error=type(exc).__name__, detail=one_line(str(exc)))
-                busy = 0
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), timeout=idle_s)
+        """Deliver and report until `stopping` is set (the rows held are finished first)."""
+        done = asyncio.Event()
+        helpers = [asyncio.create_task(self._report_loop(done, idle_s)),
+                   asyncio.create_task(self.leases.run(done))]  # fmt: skip
+        try:
+            while not stopping.is_set():
+                metrics.sender_looped()
+                self._room.clear()  # before the claim: a row let go meanwhile wakes the wait
+                try:
+                    busy = await self.deliver_due(wait=False)
+                except TRANSIENT as exc:  # database away: leases and `reported` cover it
+                    log.warning("sender_retry", error=type(exc).__name__,
+                                detail=one_line(str(exc)))  # fmt: skip
+                    busy = 0
+                if not busy:  # nothing due, or no room: until a row is let go, or idle_s
+                    wake = asyncio.create_task(self._room.wait())
+                    stop = asyncio.create_task(stopping.wait())
+                    await asyncio.wait({wake, stop}, timeout=idle_s,
+                                       return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                    wake.cancel()
+                    stop.cancel()
+            await self.drain()
+        finally:
+            done.set()
+            await asyncio.gather(*helpers)
 
-    async def deliver_due(self) -> int:
-        """One claim: up to `batch` due rows, delivered concurrently. Returns how many."""
+    async def drain(self) -> None:
+        """Wait for every row this sender holds to be finished."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks)
+
+    async def deliver_due(self, *, wait: bool = True) -> int:
+        """One claim of due rows (as many as there is room for), each delivered by its own
+        task; `wait`: until they are all finished. Returns how many were claimed."""
+        room = self.window - len(self._tasks)
+        if room < min(self.batch, self.window // 4 or 1):
+            return 0  # a claim of a few rows costs as much as a full one: wait for room
+        began = self.leases.now()
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 """
@@ -115,13 +158,14 @@ class Sender:
                     o.volunteer_id, o.context, o.attempts, o.cause_time, o.cause_trace_id,
                     o.lease_token
                 """,
-                self.batch,
+                min(room, self.batch),
                 self.lease_s,
                 uuid.uuid4(),  # this claim's token: a re-claim by anyone replaces it
             )
             if not rows:
                 return 0
             claimed = [Claimed(**dict(r)) for r in rows]
+            self.leases.claimed(claimed, began)
             contacts = {
                 r["volunteer_id"]: dict(r)
                 for r in await conn.fetch(
@@ -149,16 +193,29 @@ class Sender:
                     opportunity_ids,
                 )
             }
-        await asyncio.gather(
-            *(self._deliver_or_fail(c, contacts, opportunities, signups) for c in claimed)
-        )
+        tasks = [self._start(c, contacts, opportunities, signups) for c in claimed]
+        if wait:
+            await asyncio.gather(*tasks)
         return len(claimed)
+
+    def _start(self, row: Claimed, *lookups: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._deliver_or_fail(row, *lookups))
+        self._tasks.add(task)
+
+        def let_go(_: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            self.leases.done(row)
+            self._room.set()
+
+        task.add_done_callback(let_go)
+        return task
 
     async def _deliver_or_fail(self, row: Claimed, *lookups: Any) -> None:
         """Deliver; a bug met on one row (not the plumbing) fails that row, not the sender.
 
-        Each row is delivered in its own task (`gather`), so the cause's trace id bound
-        here names this row's lines only (held, retried, sent, failed, suppressed).
+        Each row is delivered in its own task, so the cause's trace id bound here names
+        this row's lines only (held, retried, sent, failed, suppressed). The plumbing
+        failing (the database away) leaves the row to its lease: claimed again later.
         """
         if row.cause_trace_id is not None:
             bind_contextvars(trace_id=row.cause_trace_id)
@@ -166,12 +223,14 @@ class Sender:
             unbind_contextvars("trace_id")  # none may be inherited from the claiming task
         try:
             await self._deliver(row, *lookups)
-        except TRANSIENT:
-            raise
+        except TRANSIENT as exc:
+            log.warning("notification_unrecorded", notification_id=row.notification_id,
+                        error=type(exc).__name__, detail=one_line(str(exc)))  # fmt: skip
         except Exception as exc:
             detail = one_line(f"{type(exc).__name__}: {exc}")
             log.error("notification_error", notification_id=row.notification_id, error=detail)
-            await self._finish(row, "failed", error=detail)
+            with contextlib.suppress(*TRANSIENT):
+                await self._finish(row, "failed", error=detail)
 
     async def _deliver(
         self,
@@ -192,9 +251,8 @@ class Sender:
             return
         if decision.until is not None:
             if not await self._record(
-                row, "status = 'pending', attempts = attempts - 1, next_attempt_at = $3,"
-                " lease_until = null", decision.until,
-            ):  # fmt: skip
+                row, Change("pending", until=decision.until, attempts_delta=-1)
+            ):
                 return
             log.info("notification_held", notification_id=row.notification_id,
                      until=decision.until.isoformat())  # fmt: skip
@@ -205,30 +263,40 @@ class Sender:
             row, contact, opportunities.get(row.context.get("opportunity_id", "")), self.zone
         )
         language = contact.get("language") or "ar"
+        began: list[float] = []
+
+        async def ready() -> None:  # with its connection or in its batch, just before sending
+            await self._rates[row.channel].acquire()
+            if not self.leases.held(row):
+                self._fenced(row, "before_send")
+                raise Fenced(row.notification_id)
+            began.append(self.leases.now())
+
         try:
-            async with self._limit:
-                await self._rates[row.channel].acquire()
-                if not await self._still_held(row):
-                    return
-                async with metrics.timed_send(row.channel):
-                    provider_id = await self._send(row, decision.address, language, variables)
+            provider_id = await self._send(row, decision.address, language, variables, ready)
+        except Fenced:
+            return  # the row is left to whoever claims it next
         except DeliveryError as exc:
+            self._timed(row, began)
             detail = one_line(str(exc))
             if exc.permanent or row.attempts >= self.settings.notify_max_attempts:
                 await self._finish(row, "failed", error=detail)
                 return
             delay = backoff_s(row.attempts)
-            if not await self._record(
-                row, "status = 'pending', last_error = $3, lease_until = null,"
-                " next_attempt_at = now() + make_interval(secs => $4)", detail, delay,
-            ):  # fmt: skip
+            if not await self._record(row, Change("pending", error=detail, retry_in_s=delay)):
                 return
             metrics.RETRIES.labels(row.channel).inc()
             log.warning("notification_retry", notification_id=row.notification_id,
                         channel=row.channel, attempts=row.attempts, retry_in_s=round(delay, 1),
                         error=detail)  # fmt: skip
             return
+        self._timed(row, began)
         await self._finish(row, "sent", provider_id=provider_id)
+
+    @staticmethod
+    def _timed(row: Claimed, began: list[float]) -> None:
+        if began:  # the request was made: how long the provider took (batch or message)
+            metrics.SEND_SECONDS.labels(row.channel).observe(Leases.now() - began[0])
 
     async def _finish(
         self,
@@ -239,63 +307,59 @@ class Sender:
         error: str | None = None,
         provider_id: str | None = None,
     ) -> None:
-        if not await self._record(
-            row, "status = $3, reason = $4, last_error = coalesce($5, last_error),"
-            " provider_id = $6, finished_at = now(), lease_until = null, reported = false",
-            status, reason, error, provider_id,
-        ):  # fmt: skip
+        change = Change(status, reason=reason, error=error, provider_id=provider_id)
+        if not await self._record(row, change):
             return
-        metrics.MESSAGES.labels(row.channel, status).inc()
+        metrics.finished(row.channel, row.template, status)
         log.info("notification_" + status, notification_id=row.notification_id,
                  template=row.template, channel=row.channel, attempts=row.attempts,
                  reason=reason, error=error)  # fmt: skip
 
-    async def _send(self, row: Claimed, address: str, language: str, variables: Any) -> str:
+    async def _send(
+        self, row: Claimed, address: str, language: str, variables: Any, ready: Any
+    ) -> str:
         """Render and hand one message to its provider, the row's id as idempotency key."""
         if row.channel == EMAIL:
             mail = render_email(row.template, language, variables)
-            return await self.providers.email(row.notification_id, address, mail)
+            return await self.providers.email(row.notification_id, address, mail, ready)
         text = render_sms(row.template, language, variables)
-        return await self.providers.sms(row.notification_id, address, text)
+        return await self.sms.send(Sms(row.notification_id, address, text), ready)
 
-    async def _still_held(self, row: Claimed) -> bool:
-        """Whether this claim's lease is still running (in the database's time), just before
-        a provider request: a sender that waited past it (a slow claim, a pause) leaves
-        the row to whoever claims it next instead of racing them."""
-        async with self.pool.acquire() as conn:
-            held = await conn.fetchval(
-                "select lease_until > now() from outbox where notification_id = $1"
-                " and lease_token = $2 and status = 'sending'",
-                row.notification_id,
-                row.lease_token,
-            )
-        if not held:
-            self._fenced(row, "before_send")
-        return bool(held)
-
-    async def _record(self, row: Claimed, assignments: str, *args: Any) -> bool:
+    async def _record(self, row: Claimed, change: Change) -> bool:
         """Update the row only while this claim holds it (its lease token); False: fenced.
 
         The token, not the lease's end, decides: a sender whose lease ran out but whose
         row nobody claimed since is still its only holder, and its result stands.
         """
-        async with self.pool.acquire() as conn:
-            done = await conn.execute(
-                f"update outbox set {assignments} where notification_id = $1"
-                " and lease_token = $2 and status = 'sending'",
-                row.notification_id,
-                row.lease_token,
-                *args,
-            )
-        if done == "UPDATE 0":
-            self._fenced(row, "record")
-            return False
-        return True
+        if await self.ledger.record(row, change):
+            return True
+        self._fenced(row, "record")
+        return False
 
     def _fenced(self, row: Claimed, stage: str) -> None:
         metrics.FENCED.labels(row.channel, stage).inc()
         log.warning("notification_fenced", notification_id=row.notification_id,
                     channel=row.channel, attempts=row.attempts, stage=stage)  # fmt: skip
+
+    async def _report_loop(self, done: asyncio.Event, idle_s: float) -> None:
+        """Publish final outcomes as they are recorded, until `done` (then once more)."""
+        while True:
+            finished = done.is_set()
+            self._finals.clear()
+            try:
+                reported = await self.report()
+            except TRANSIENT as exc:  # database or Kafka away: `reported` covers it
+                log.warning("report_retry", error=type(exc).__name__, detail=one_line(str(exc)))
+                reported = 0
+            if finished:
+                return
+            if not reported:
+                wake = asyncio.create_task(self._finals.wait())
+                stop = asyncio.create_task(done.wait())
+                await asyncio.wait({wake, stop}, timeout=idle_s,
+                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                wake.cancel()
+                stop.cancel()
 
     async def report(self, limit: int = 500) -> int:
         """Publish the final outcomes not yet published; returns how many.

@@ -91,15 +91,16 @@ async def serve(
     tune_gc()
     # The sender's own pool: ordinary synchronous commits (the runtime's are relaxed).
     pool = await create_pool(
-        settings, min_size=1, max_size=4,
+        settings, min_size=1, max_size=6,
         server_settings={"search_path": f'"{runtime.schema}"', "application_name": "tatawwu-sender"},
     )  # fmt: skip
     publishers = notifier_publishers(settings, topic_prefix)
     await publishers.broker.start()
     use_publishers(publishers, topic_prefix)
     http = httpx.AsyncClient(timeout=10)
+    providers = Providers(settings, http)
     sender = Sender(
-        settings, pool, publishers, Providers(settings, http), lease_s=settings.notify_lease_s,
+        settings, pool, publishers, providers, lease_s=settings.notify_lease_s,
         topic_prefix=topic_prefix, clock=clock,
     )  # fmt: skip
     releaser = Releaser(settings, pool, publishers, topic_prefix=topic_prefix, clock=clock)
@@ -115,6 +116,7 @@ async def serve(
         runtime.stopping.set()
         if ops is not None:
             ops.close()
+        await providers.close()
         await http.aclose()
         forget_publishers(topic_prefix)
         await publishers.broker.stop()

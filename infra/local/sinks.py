@@ -95,6 +95,7 @@ class Sinks:
         self._smtps_server: asyncio.Server | None = None
         self._smtp_server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
+        self.smtp_connections = 0  # SMTP connections accepted (a pooling client makes few)
         self.sms_app = create_sms_app(self.directory, webhooks)
         self._http: _Server | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -127,6 +128,7 @@ class Sinks:
                        tls_context=tls, authenticator=self.credentials,
                        auth_require_tls=False)  # fmt: skip
         self._sessions.add(session)
+        self.smtp_connections += 1
         return session
 
     @property

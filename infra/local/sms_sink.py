@@ -3,7 +3,8 @@
 It honours `Idempotency-Key` (also across restarts; each dropped repeat is one line of
 `sms-repeats.jsonl`), can be told to fail the next requests or to answer slowly (a slow
 provider: the key is taken on arrival, the answer comes `delay_s` later), and keeps one
-JSON line per accepted message. Its problem `type`s are its own
+JSON line per accepted message. `POST /v1/messages/batch` takes up to 1,000 messages in
+one request, as real SMS APIs do, and answers each on its own (`sms_batch.py`). Its problem `type`s are its own
 (`urn:tatawwu:sms-sink:<status>`): it stands in for a third-party provider, not for our
 API. Logs carry ids and counts only, never numbers or message text.
 """
@@ -94,6 +95,7 @@ class SmsState:
     duplicates: int = 0
     failed: int = 0
     rejected: int = 0
+    batches: int = 0
     webhooks: WebhookSender | None = None  # receipts and replies to the gateway, when set
 
     def __post_init__(self) -> None:
@@ -105,8 +107,39 @@ class SmsState:
     def stats(self) -> dict[str, int]:
         """Counters since start, for `GET /stats`."""
         return {"accepted": self.accepted, "duplicates": self.duplicates, "failed": self.failed,
-                "rejected": self.rejected, "fail_pending": self.fail_remaining,
+                "rejected": self.rejected, "batches": self.batches,
+                "fail_pending": self.fail_remaining,
                 "delay_ms": round(self.delay_s * 1000)}  # fmt: skip
+
+    def take_failure(self) -> int | None:
+        """The status an injected failure answers this message with, or None (no failure)."""
+        if self.fail_remaining <= 0:
+            return None
+        self.fail_remaining -= 1
+        self.failed += 1
+        log.info("sms_failed_on_purpose", status=self.fail_status, remaining=self.fail_remaining)
+        return self.fail_status
+
+    def take_key(self, key: str | None, repeats: Path) -> str | None:
+        """The id already given to this idempotency key (the repeat is logged), or None."""
+        if not key or key not in self.ids_by_key:
+            return None
+        self.duplicates += 1
+        sink_id = self.ids_by_key[key]
+        append_record(repeats, {"received_at": now_iso(), "id": sink_id, "idempotency_key": key})
+        log.info("sms_duplicate", id=sink_id)
+        return sink_id
+
+    def accept(self, message: SmsRequest, key: str | None) -> dict[str, Any]:
+        """Count a new message and take its key; returns the line to store for it."""
+        sink_id = f"sms-{uuid.uuid4().hex}"
+        if key:
+            self.ids_by_key[key] = sink_id
+        self.accepted += 1
+        if self.webhooks is not None:  # its receipt follows, as a provider's would
+            self.webhooks.sms_accepted(sink_id, message.to)
+        return {"received_at": now_iso(), "id": sink_id, "to": message.to, "body": message.body,
+                "sender": message.sender, "idempotency_key": key}  # fmt: skip
 
 
 def _problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None,
@@ -151,34 +184,22 @@ def create_sms_app(directory: Path, webhooks: WebhookSender | None = None) -> Fa
         message: SmsRequest,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     ) -> JSONResponse:
-        if state.fail_remaining > 0:
-            state.fail_remaining -= 1
-            state.failed += 1
-            log.info("sms_failed_on_purpose", status=state.fail_status,
-                     remaining=state.fail_remaining)  # fmt: skip
-            retry = {"Retry-After": "1"} if state.fail_status in (429, 503) else None
-            return _problem(state.fail_status, "Injected failure",
+        if (status := state.take_failure()) is not None:
+            retry = {"Retry-After": "1"} if status in (429, 503) else None
+            return _problem(status, "Injected failure",
                             "the sink was told to fail this request", headers=retry)  # fmt: skip
-        if idempotency_key and idempotency_key in state.ids_by_key:
-            state.duplicates += 1
-            sink_id = state.ids_by_key[idempotency_key]
-            append_record(repeats, {"received_at": now_iso(), "id": sink_id,
-                                    "idempotency_key": idempotency_key})  # fmt: skip
-            log.info("sms_duplicate", id=sink_id)
+        if (sink_id := state.take_key(idempotency_key, repeats)) is not None:
             return JSONResponse({"id": sink_id, "status": "duplicate"}, 200)
-        sink_id = f"sms-{uuid.uuid4().hex}"
-        append_record(path, {"received_at": now_iso(), "id": sink_id, "to": message.to,
-                       "body": message.body, "sender": message.sender,
-                       "idempotency_key": idempotency_key})  # fmt: skip
-        if idempotency_key:
-            state.ids_by_key[idempotency_key] = sink_id
-        state.accepted += 1
-        log.info("sms_accepted", id=sink_id, chars=len(message.body))
-        if state.webhooks is not None:
-            state.webhooks.sms_accepted(sink_id, message.to)
+        record = state.accept(message, idempotency_key)
+        append_record(path, record)
+        log.info("sms_accepted", id=record["id"], chars=len(message.body))
         if state.delay_s:  # after the key is taken: a repeat meanwhile is a duplicate
             await asyncio.sleep(state.delay_s)
-        return JSONResponse({"id": sink_id, "status": "accepted"}, 202)
+        return JSONResponse({"id": record["id"], "status": "accepted"}, 202)
+
+    from infra.local.sms_batch import add_batch_route  # it builds on this module's models
+
+    add_batch_route(app, state, path, repeats)
 
     @app.get("/v1/messages")
     async def messages() -> list[dict[str, Any]]:

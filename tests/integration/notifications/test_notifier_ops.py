@@ -86,9 +86,12 @@ async def test_the_notifier_is_ready_and_counts_what_it_sent_by_channel(
         await conn.close()
     sent = samples(text, "tatawwu_notifier_messages_total")
     for channel in ("email", "sms"):
-        assert sent[(("channel", channel), ("outcome", "sent"))] >= 2
+        key = (("channel", channel), ("outcome", "sent"), ("template", "welcome"))
+        assert sent[key] >= 2
         assert samples(text, "tatawwu_notifier_send_seconds_count")[(("channel", channel),)] >= 2
         assert (("channel", channel),) in samples(text, "tatawwu_notifier_backlog_messages")
+        pending = samples(text, "tatawwu_notifier_pending_messages")
+        assert (("channel", channel), ("due_age", "1h_plus")) in pending
     applied = samples(text, "tatawwu_projector_events_total")
     assert applied[(("outcome", "applied"), ("projector", "notifications"))] >= 2
     assert samples(text, "tatawwu_notifier_sender_loop_timestamp_seconds")[()] > 0
