@@ -42,7 +42,8 @@ from schemas.envelope import Event
 log = structlog.get_logger(__name__)
 _ID = sql_notification_id("'alert ' || {who} || ' ' || {day}::text", f"'{ALERT}'", "'sms'")
 CLAIM_OPPORTUNITY = (
-    "insert into alerted_opportunities (opportunity_id, volunteers) values ($1, 0)"
+    # alerted_at: the publication's own time, so the read model is the same in any order
+    "insert into alerted_opportunities (opportunity_id, alerted_at, volunteers) values ($1, $2, 0)"
     " on conflict do nothing returning opportunity_id"
 )
 ALERT_SQL = f"""
@@ -132,7 +133,9 @@ async def enqueue_alerts(
         status = await conn.fetchval(
             "select status from opportunities where opportunity_id = $1", data.opportunity_id
         )
-        if status != "published" or not await conn.fetchval(CLAIM_OPPORTUNITY, data.opportunity_id):
+        if status != "published" or not await conn.fetchval(
+            CLAIM_OPPORTUNITY, data.opportunity_id, event.time
+        ):
             continue
         started = time.perf_counter()
         slot = alert_slot(now, quiet, zone)
