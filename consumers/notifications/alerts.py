@@ -41,10 +41,12 @@ from schemas.envelope import Event
 
 log = structlog.get_logger(__name__)
 _ID = sql_notification_id("'alert ' || {who} || ' ' || {day}::text", f"'{ALERT}'", "'sms'")
-CLAIM_OPPORTUNITY = (
-    # alerted_at: the publication's own time, so the read model is the same in any order
+CLAIM_OPPORTUNITY = (  # true once per opportunity; alerted_at: its earliest publication's
+    # time whatever the order the republications arrive in (the read model is order-free)
     "insert into alerted_opportunities (opportunity_id, alerted_at, volunteers) values ($1, $2, 0)"
-    " on conflict do nothing returning opportunity_id"
+    " on conflict (opportunity_id) do update set alerted_at = excluded.alerted_at"
+    " where excluded.alerted_at < alerted_opportunities.alerted_at"
+    " returning xmax = 0"
 )
 ALERT_SQL = f"""
 with matching as (
@@ -130,12 +132,12 @@ async def enqueue_alerts(
         data = event.data
         if data.starts_at <= now:
             continue
+        # Claimed first, whatever its state now: the claim is the same in any order.
+        fresh = await conn.fetchval(CLAIM_OPPORTUNITY, data.opportunity_id, event.time)
         status = await conn.fetchval(
             "select status from opportunities where opportunity_id = $1", data.opportunity_id
         )
-        if status != "published" or not await conn.fetchval(
-            CLAIM_OPPORTUNITY, data.opportunity_id, event.time
-        ):
+        if not fresh or status != "published":
             continue
         started = time.perf_counter()
         slot = alert_slot(now, quiet, zone)

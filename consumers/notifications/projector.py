@@ -55,7 +55,14 @@ FORGET_PENDING = (
 INSERT_LEDGER = (
     "insert into outbox (notification_id, cause_event_id, template, channel,"
     " volunteer_id, cause_time, context, cause_trace_id)"
-    " values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) on conflict do nothing"
+    " values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)"
+    # A row per pair (the attendance confirmation) is caused by the pair's earliest sign-up,
+    # whatever the order the sign-ups arrive in; any other row's id is its cause's.
+    " on conflict (notification_id) do update set cause_event_id = excluded.cause_event_id,"
+    "  cause_time = excluded.cause_time, context = excluded.context,"
+    "  cause_trace_id = excluded.cause_trace_id"
+    " where outbox.status = 'pending' and (excluded.cause_time, excluded.cause_event_id)"
+    "  < (outbox.cause_time, outbox.cause_event_id)"
 )
 
 
