@@ -63,6 +63,8 @@ async def api_json(base_url: str, path: str) -> dict:
 
 async def saved_csv(page: Page, key: str) -> list[dict[str, object]]:
     """Click the table's CSV button; the rows of the file the browser saved."""
+    if key == "organizations":  # fetched every few refreshes (all pages): wait until drawn
+        await page.wait_for_selector("#organizations td", timeout=90_000)
     async with page.expect_download() as info:
         await page.locator(f"button.csv[data-csv='{key}']").click()
     download = await info.value
