@@ -28,9 +28,8 @@ import asyncpg
 import structlog
 
 from consumers.notifications import metrics
-from consumers.notifications.outcomes import SOURCE, one_line, publish_outcomes
+from consumers.notifications.outcomes import SOURCE, common_fields, one_line, publish_outcomes
 from consumers.runtime import TRANSIENT
-from schemas.common import Channel
 from schemas.notifications import NotificationBounced, NotificationDelivered, NotificationFailed
 from schemas.registry import new_event
 
@@ -75,13 +74,7 @@ async def hold_contacts(
 
 def feedback_event(row: dict[str, Any]) -> Any:
     """The `notification.*` event of one matched feedback row (its id is stable)."""
-    common = {
-        "notification_id": row["notification_id"],
-        "volunteer_id": row["volunteer_id"],
-        "template": row["template"],
-        "channel": Channel(row["channel"]),
-        "cause_event_id": row["cause_event_id"],
-    }
+    common = common_fields(row)
     reason = one_line(row["reason"] or row["outcome"])
     if row["outcome"] == "delivered":
         data: Any = NotificationDelivered(**common)

@@ -36,15 +36,20 @@ def one_line(text: str, limit: int = 500) -> str:
     return (_redact_text(re.sub(r"\s+", " ", text)).strip() or "error")[:limit]
 
 
-def outcome_event(row: dict[str, Any]) -> Any:
-    """The `notification.*` event of a final ledger row (its id is stable per outcome)."""
-    common = {
+def common_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The fields every `notification.*` event takes from its ledger row."""
+    return {
         "notification_id": row["notification_id"],
         "volunteer_id": row["volunteer_id"],
         "template": row["template"],
         "channel": Channel(row["channel"]),
         "cause_event_id": row["cause_event_id"],
     }
+
+
+def outcome_event(row: dict[str, Any]) -> Any:
+    """The `notification.*` event of a final ledger row (its id is stable per outcome)."""
+    common = common_fields(row)
     status = row["status"]
     if status == "sent":
         data: Any = NotificationSent(**common)
