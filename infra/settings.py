@@ -103,6 +103,17 @@ class Settings(BaseSettings):
     # alerts honour the quiet hours above on every channel and go at most once a day.
     notify_confirmation_lead_h: float = Field(default=48.0, gt=0)
     notify_release_lead_h: float = Field(default=12.0, ge=0)
+    # Retention (README "Retention and minimisation"): a finished ledger row keeps what its
+    # text was made from and the provider's error text this many days, then only ids,
+    # template, channel, status and times; the local sinks keep the messages they received
+    # this long; partners' ingress topics keep records this long (set at creation); a dead
+    # letter's payload sealed with the platform key (no volunteer named) is readable this
+    # long. Each purge runs every `retention_interval_s`.
+    notify_keep_days: float = Field(default=30.0, gt=0)
+    sink_keep_days: float = Field(default=7.0, gt=0)
+    ingress_retention_days: float = Field(default=7.0, gt=0)
+    deadletter_keep_days: float = Field(default=30.0, gt=0)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _asked_before_released(self) -> Self:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated
 
 import typer
@@ -150,8 +151,25 @@ def dlq_replay(
     report = asyncio.run(replay(get_settings(), projector=projector, reason=reason))
     Console(stderr=True).print(
         f"{report.dead_letters} dead letters, {report.origins} distinct origins matched: "
-        f"{len(report.replayed)} replayed, {report.already_replayed} replayed before"
+        f"{len(report.replayed)} replayed, {report.already_replayed} replayed before, "
+        f"{report.unreadable} unreadable (key destroyed: erased volunteer or past retention)"
     )
+
+
+@dlq_app.command("show")
+def dlq_show(
+    limit: Annotated[int, typer.Option(help="The last this many dead letters.")] = 20,
+) -> None:
+    """Print dead letters with their payloads, opened where the key still exists.
+
+    A router dead letter's payload is sealed (it may hold a partner's clear personal
+    data); this prints it in clear for the operator who asks. An erased volunteer's, or a
+    platform-sealed one past TATAWWU_DEADLETTER_KEEP_DAYS, shows as unreadable.
+    """
+    from consumers.dlq import show
+
+    for letter in asyncio.run(show(get_settings(), limit)):
+        typer.echo(json.dumps(letter, ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:

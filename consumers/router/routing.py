@@ -39,12 +39,14 @@ from consumers.router.plan import ACCEPTED, Decoded, Outcome, decode_batch, outc
 from consumers.router.sealing import keys_or_refusals, sealed_sends
 from consumers.router.transaction import Transactor
 from consumers.runtime.batch import Record
+from consumers.sealed_letters import seal_letters
 from infra.admission import Admission, ClaimCache, LostRace
 from infra.claims import ensure_registry, registry_schema
 from infra.db import create_pool
 from infra.keys import KeyService, build_key_service
 from infra.settings import Settings
 from schemas.admission import Organisation
+from schemas.topics import DEADLETTER
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +65,7 @@ class Router:
         self.settings, self.topic_prefix, self.instance_id = settings, topic_prefix, instance_id
         self.group = group_id or group_for(topic_prefix)
         self.schema = schema_for(topic_prefix)
+        self.deadletters = topic_prefix + DEADLETTER.name
         self.transactor = Transactor(settings, f"tatawwu-router-{instance_id}", self.group)
         self.committed: dict[TopicPartition, int] = {}  # next offset, as this process committed
         self.pool: asyncpg.Pool | None = None
@@ -189,6 +192,8 @@ class Router:
         out = outcome(records, decoded, refusals, self.topic_prefix)
         if found:
             out.sends = sealed_sends(out.sends, found)  # nothing personal leaves in clear
+        if self.keys is not None and out.dead:  # nor in a dead letter (consumers/sealed_letters)
+            out.sends = await seal_letters(self.keys, out.sends, self.deadletters)
         for tp, offset in out.offsets.items():
             out.offsets[tp] = max(offset, positions.get(tp, 0))
         return out, claims
