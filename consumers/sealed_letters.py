@@ -16,7 +16,8 @@ Which key:
   their personal data is not stated again, not even to a dead letter;
 - anything else: the platform's dead-letter key of the day (`~deadletters/<date>`, an id
   no volunteer can have), destroyed by the retention purge once older than
-  `TATAWWU_DEADLETTER_KEEP_DAYS` (`drop_expired_keys`).
+  `TATAWWU_DEADLETTER_KEEP_DAYS` (`drop_expired_keys`; a payload whose key is missing is
+  dropped, never sent in clear).
 
 Headers added (before `original_headers`): `value_sealed` (`volunteer` or `platform`) and
 `value_kid`. `open_value` gives the payload back while its key lives (`tatawwu dlq
@@ -26,6 +27,8 @@ already) is read as it is.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import os
 import re
@@ -34,13 +37,16 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
+import structlog
 from cryptography.exceptions import InvalidTag
 
 from consumers.runtime.deadletters import ORIGINAL_HEADERS, original_of
 from infra.bus import Outgoing
 from infra.keys import DEFAULT_SCHEMA, DataKey, KeyService
 from schemas.common import ID_PATTERN
+from schemas.topics import DEADLETTER
 
+log = structlog.get_logger(__name__)
 SEALED, KID, DROPPED = "value_sealed", "value_kid", "value_dropped"
 PLATFORM_PREFIX = "~deadletters/"  # `~` and `/`: never in a volunteer id (ID_PATTERN)
 NONCE_BYTES = 12
@@ -48,9 +54,10 @@ _ID = re.compile(ID_PATTERN)
 Headers = list[tuple[str, bytes]]
 
 
-def platform_key_id(day: dt.date) -> str:
-    """The key-service id of the platform's dead-letter key of `day`."""
-    return f"{PLATFORM_PREFIX}{day.isoformat()}"
+def platform_key_id(day: dt.date, topic_prefix: str = "") -> str:
+    """The key-service id of the platform's dead-letter key of `day` (per topic prefix:
+    a test's keys are its own)."""
+    return f"{PLATFORM_PREFIX}{topic_prefix}{day.isoformat()}"
 
 
 def volunteer_named(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> str | None:
@@ -89,13 +96,15 @@ def _with(sent: Sequence[tuple[str, bytes]], added: Headers) -> Headers:
 
 
 async def seal_letters(
-    keys: KeyService, sends: Sequence[Any], topic: str, today: dt.date | None = None
+    keys: KeyService, sends: Sequence[Any], topic_prefix: str = "", today: dt.date | None = None
 ) -> list[Any]:
-    """`sends` with each dead letter (an `Outgoing` to `topic`) sealed; one key lookup."""
+    """`sends` with each dead letter (an `Outgoing` to the dead-letter topic) sealed, or
+    its payload dropped when its key is gone: never in clear. One key lookup."""
+    topic = topic_prefix + DEADLETTER.name
     letters = [s for s in sends if type(s) is Outgoing and s.topic == topic and s.value]
     if not letters:
         return list(sends)
-    platform = platform_key_id(today or dt.datetime.now(dt.UTC).date())
+    platform = platform_key_id(today or dt.datetime.now(dt.UTC).date(), topic_prefix)
     named = {id(s): volunteer_named(s.value, original_of(s.headers)[1]) for s in letters}
     wanted = {v or platform for v in named.values()}
     found = await keys.keys_for(wanted)
@@ -103,10 +112,11 @@ async def seal_letters(
     for letter in letters:
         volunteer = named[id(letter)]
         key = found.get(volunteer or platform)
-        if key is None and volunteer is not None:  # erased: nothing of theirs is kept
-            headers = _with(letter.headers, [(DROPPED, b"volunteer_erased")])
+        if key is None:  # erased: nothing of theirs is kept (or the day's key was dropped)
+            why = b"volunteer_erased" if volunteer else b"platform_key_destroyed"
+            headers = _with(letter.headers, [(DROPPED, why)])
             sealed[id(letter)] = replace(letter, value=b"", headers=headers)
-        elif key is not None:
+        else:
             sealed[id(letter)] = _sealed(letter, key, b"volunteer" if volunteer else b"platform")
     return [sealed.get(id(s), s) for s in sends]
 
@@ -143,8 +153,11 @@ def open_value(
         return None
 
 
-async def drop_expired_keys(keys: Any, keep_days: float, today: dt.date | None = None) -> int:
-    """Destroy the platform's dead-letter keys older than `keep_days`; how many (idempotent).
+async def drop_expired_keys(
+    keys: Any, keep_days: float, today: dt.date | None = None, topic_prefix: str = ""
+) -> int:
+    """Destroy the platform's dead-letter keys older than `keep_days` (never today's: it
+    seals the letters still coming); how many (idempotent).
 
     `keys` is the PostgreSQL key service (`infra.keys.PgKeyService`): its table is read to
     find the live dead-letter keys, and each is destroyed through its public `destroy`.
@@ -155,14 +168,29 @@ async def drop_expired_keys(keys: Any, keep_days: float, today: dt.date | None =
     rows = await keys.db.fetch(
         f'select volunteer_id from "{DEFAULT_SCHEMA}".volunteer_keys'
         " where volunteer_id like $1 and wrapped is not null",
-        PLATFORM_PREFIX + "%",
+        PLATFORM_PREFIX + topic_prefix + "%",
     )
-    dropped = 0
+    dropped, head = 0, len(PLATFORM_PREFIX + topic_prefix)
     for row in rows:
-        try:
-            day = dt.date.fromisoformat(row["volunteer_id"][len(PLATFORM_PREFIX) :])
+        try:  # another prefix's keys (a test's) do not parse: left alone
+            day = dt.date.fromisoformat(row["volunteer_id"][head:])
         except ValueError:
             continue
-        if day < oldest_kept and await keys.destroy(row["volunteer_id"]):
+        if day < min(oldest_kept, today) and await keys.destroy(row["volunteer_id"]):
             dropped += 1
     return dropped
+
+
+async def run_key_retention(
+    keys: Any, keep_days: float, interval_s: float, stopping: asyncio.Event
+) -> None:
+    """Drop expired dead-letter keys at start, then every `interval_s`, until `stopping`
+    (the router runs it; several routers doing it at once destroy each key once)."""
+    while not stopping.is_set():
+        try:
+            if dropped := await drop_expired_keys(keys, keep_days):
+                log.info("deadletter_keys_dropped", keys=dropped, keep_days=keep_days)
+        except Exception as exc:  # tried again at the next interval
+            log.warning("deadletter_key_purge_failed", error=type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=interval_s)

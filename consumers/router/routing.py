@@ -46,7 +46,6 @@ from infra.db import create_pool
 from infra.keys import KeyService, build_key_service
 from infra.settings import Settings
 from schemas.admission import Organisation
-from schemas.topics import DEADLETTER
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +64,6 @@ class Router:
         self.settings, self.topic_prefix, self.instance_id = settings, topic_prefix, instance_id
         self.group = group_id or group_for(topic_prefix)
         self.schema = schema_for(topic_prefix)
-        self.deadletters = topic_prefix + DEADLETTER.name
         self.transactor = Transactor(settings, f"tatawwu-router-{instance_id}", self.group)
         self.committed: dict[TopicPartition, int] = {}  # next offset, as this process committed
         self.pool: asyncpg.Pool | None = None
@@ -193,7 +191,7 @@ class Router:
         if found:
             out.sends = sealed_sends(out.sends, found)  # nothing personal leaves in clear
         if self.keys is not None and out.dead:  # nor in a dead letter (consumers/sealed_letters)
-            out.sends = await seal_letters(self.keys, out.sends, self.deadletters)
+            out.sends = await seal_letters(self.keys, out.sends, self.topic_prefix)
         for tp, offset in out.offsets.items():
             out.offsets[tp] = max(offset, positions.get(tp, 0))
         return out, claims

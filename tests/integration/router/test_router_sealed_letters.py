@@ -119,12 +119,20 @@ async def test_a_letter_naming_no_volunteer_is_sealed_with_the_days_platform_key
     try:
         keys = build_key_service(stack, pool)
         today = dt.datetime.now(dt.UTC).date()
-        assert await drop_expired_keys(keys, 30, today) == 0  # today's key is kept
-        live = await keys.keys_for([platform_key_id(today)])
-        assert live[platform_key_id(today)].kid == dict(letter.headers)["value_kid"].decode()
-        # 31 days on, the purge destroys it (and any older day's), once.
-        assert await drop_expired_keys(keys, 30, today + dt.timedelta(days=31)) >= 1
-        assert await drop_expired_keys(keys, 30, today + dt.timedelta(days=31)) == 0
+        assert await drop_expired_keys(keys, 30, today, prefix) == 0  # today's key is kept
+        name = platform_key_id(today, prefix)
+        assert (await keys.keys_for([name]))[name].kid == dict(letter.headers)["value_kid"].decode()
+        # 31 days on, the purge destroys it, once.
+        later = today + dt.timedelta(days=31)
+        assert await drop_expired_keys(keys, 30, later, prefix) == 1
+        assert await drop_expired_keys(keys, 30, later, prefix) == 0
     finally:
         await pool.close()
     assert await open_letters(stack, stored) == ([], 1)
+    # Its key gone, a new letter of the day is not sealed in clear: its payload is dropped.
+    await produce(stack, topic, [(b"k", f'{{"email": "{email}", again'.encode(), [])])
+    async with running_router(stack, prefix):
+        await wait_routed(stack, prefix, [topic], 30)
+    letters = await read_all(stack, [prefix + DEADLETTER.name])
+    assert [r.value for r in letters][1] == b""
+    assert dict(letters[1].headers)["value_dropped"] == b"platform_key_destroyed"
