@@ -282,9 +282,12 @@ class Settings(BaseSettings):
     api_timezone: str = "Asia/Qatar"
     # Economic value of one verified volunteer hour, in QAR (illustrative default).
     api_hourly_rate_qar: float = Field(default=50.0, ge=0)
-    # Bearer tokens allowed to read personal data (`GET /v1/volunteers/{id}`), stored as
-    # comma-separated SHA-256 hex digests, never in clear: `tatawwu api token` makes one.
+    # Bearer tokens that may read volunteers (`GET /v1/volunteers/{id}`, roles in
+    # consumers/api/auth.py), stored as SHA-256 hex digests, never in clear (`tatawwu api
+    # token` makes one): the admin role's (the whole profile), comma-separated; each
+    # organisation's (`org_id=digest`, comma-separated: its own volunteers, minimal fields).
     api_volunteer_token_sha256: str = ""
+    api_org_token_sha256: str = ""
     # Cache-Control max-age of aggregate responses; the projections refresh continuously.
     api_cache_max_age_s: int = Field(default=5, ge=0)
     # Identical aggregate requests within this many seconds share one computation
@@ -303,6 +306,12 @@ class Settings(BaseSettings):
         """The SHA-256 hex digests of the tokens with the volunteers scope."""
         parts = (d.strip().lower() for d in self.api_volunteer_token_sha256.split(","))
         return frozenset(d for d in parts if d)
+
+    @property
+    def api_org_token_digests(self) -> dict[str, str]:
+        """Digest -> organisation, of the tokens with the organisation role."""
+        pairs = (p.partition("=") for p in self.api_org_token_sha256.split(","))
+        return {d.strip().lower(): org.strip() for org, _, d in pairs if org.strip() and d.strip()}
 
     # --- end read api ---
 
