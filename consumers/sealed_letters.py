@@ -182,13 +182,14 @@ async def drop_expired_keys(
 
 
 async def run_key_retention(
-    keys: Any, keep_days: float, interval_s: float, stopping: asyncio.Event
-) -> None:
+    keys: Any, keep_days: float, interval_s: float, stopping: asyncio.Event,
+    topic_prefix: str = "",
+) -> None:  # fmt: skip
     """Drop expired dead-letter keys at start, then every `interval_s`, until `stopping`
     (the router runs it; several routers doing it at once destroy each key once)."""
     while not stopping.is_set():
         try:
-            if dropped := await drop_expired_keys(keys, keep_days):
+            if dropped := await drop_expired_keys(keys, keep_days, topic_prefix=topic_prefix):
                 log.info("deadletter_keys_dropped", keys=dropped, keep_days=keep_days)
         except Exception as exc:  # tried again at the next interval
             log.warning("deadletter_key_purge_failed", error=type(exc).__name__)

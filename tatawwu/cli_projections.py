@@ -156,6 +156,37 @@ def dlq_replay(
     )
 
 
+@dlq_app.command("purge-keys")
+def dlq_purge_keys(
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Destroy the platform's dead-letter keys of days longer "
+            "ago (default: TATAWWU_DEADLETTER_KEEP_DAYS, 30).",
+        ),
+    ] = None,
+) -> None:
+    """Make dead letters that name no volunteer unreadable once past their retention (the
+    router does this every TATAWWU_RETENTION_INTERVAL_S; this runs it once)."""
+    from consumers.sealed_letters import drop_expired_keys
+    from infra.db import create_pool
+    from infra.keys import build_key_service
+
+    settings = get_settings()
+    days = settings.deadletter_keep_days if older_than_days is None else older_than_days
+
+    async def purge() -> int:
+        pool = await create_pool(settings, min_size=1, max_size=1)
+        try:
+            return await drop_expired_keys(build_key_service(settings, pool), days)
+        finally:
+            await pool.close()
+
+    dropped = asyncio.run(purge())
+    Console(stderr=True).print(f"destroyed {dropped} dead-letter key(s) older than {days:g} days")
+
+
 @dlq_app.command("show")
 def dlq_show(
     limit: Annotated[int, typer.Option(help="The last this many dead letters.")] = 20,

@@ -153,7 +153,7 @@ async def serve(
         if router.keys is not None:  # the day's dead-letter keys, past their retention
             purging = asyncio.create_task(run_key_retention(
                 router.keys, settings.deadletter_keep_days, settings.retention_interval_s,
-                stopping,
+                stopping, topic_prefix,
             ))  # fmt: skip
         await stopping.wait()
     finally:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from consumers.dlq import open_letters, read_dead_letters, replay
+from consumers.dlq import open_letters, read_dead_letters, replay, show
 from consumers.router.counts import schema_for
-from consumers.sealed_letters import drop_expired_keys, platform_key_id
+from consumers.sealed_letters import drop_expired_keys, platform_key_id, run_key_retention
 from infra.db import connect, create_pool
 from infra.keys import build_key_service
 from infra.settings import Settings, child_env
@@ -77,6 +77,8 @@ async def test_a_refused_registration_is_sealed_and_erasure_makes_it_unreadable(
     opened, unreadable = await open_letters(stack, stored)
     assert unreadable == 0
     assert all(values["email"].encode() in value for *_, value, _ in opened)
+    shown = await show(stack, 10, prefix)  # `tatawwu dlq show`
+    assert [values["email"] in letter["payload"] for letter in shown] == [True, True]
 
     command = [sys.executable, "-m", "tatawwu", "volunteers", "erase", volunteer,
                "--topic-prefix", prefix]  # fmt: skip
@@ -89,6 +91,9 @@ async def test_a_refused_registration_is_sealed_and_erasure_makes_it_unreadable(
 
     opened, unreadable = await open_letters(stack, stored)
     assert (opened, unreadable) == ([], 2)
+    shown = await show(stack, 10, prefix)
+    assert {letter["payload"] for letter in shown} == {"[unreadable: key destroyed]"}
+    assert {letter["error"] for letter in shown} == {"source", "invalid_event"}
     report = await replay(stack, projector="router", topic_prefix=prefix)
     assert (report.dead_letters, report.unreadable, report.replayed) == (2, 2, [])
     still = await read_all(stack, [prefix + DEADLETTER.name])
@@ -136,3 +141,30 @@ async def test_a_letter_naming_no_volunteer_is_sealed_with_the_days_platform_key
     letters = await read_all(stack, [prefix + DEADLETTER.name])
     assert [r.value for r in letters][1] == b""
     assert dict(letters[1].headers)["value_dropped"] == b"platform_key_destroyed"
+
+
+async def test_the_routers_key_retention_drops_old_days_keys_and_stops(
+    stack: Settings, prefix: str
+) -> None:
+    """`run_key_retention` (the router's timer) destroys a key 40 days old at its first
+    pass, keeps one 2 days old, and returns once stopping is set."""
+    today = dt.datetime.now(dt.UTC).date()
+    old, recent = (platform_key_id(today - dt.timedelta(days=d), prefix) for d in (40, 2))
+    pool = await create_pool(stack, min_size=1, max_size=2)
+    stopping = asyncio.Event()
+    try:
+        keys = build_key_service(stack, pool)
+        made = await keys.keys_for([old, recent])
+        task = asyncio.create_task(run_key_retention(keys, 30, 3600, stopping, prefix))
+        for _ in range(200):
+            if not await build_key_service(stack, pool).keys_by_id([made[old].kid]):
+                break
+            await asyncio.sleep(0.05)
+        stopping.set()
+        await asyncio.wait_for(task, 10)
+        fresh = build_key_service(stack, pool)
+        assert await fresh.keys_by_id([made[old].kid]) == {}
+        assert set(await fresh.keys_by_id([made[recent].kid])) == {made[recent].kid}
+    finally:
+        stopping.set()
+        await pool.close()
