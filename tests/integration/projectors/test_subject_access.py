@@ -13,12 +13,14 @@ from typing import Any
 import orjson
 import pytest
 
+from consumers import history
 from consumers.organizations import PROJECTOR as ORGANIZATIONS
 from consumers.volunteers import PROJECTOR as VOLUNTEERS
 from infra import subject_access
 from infra.db import connect, create_pool
 from infra.keys import build_key_service
 from infra.local.sinks import Sinks
+from infra.migrations import apply
 from infra.sealing import seal_events
 from infra.settings import Settings, child_env
 from schemas.envelope import Event
@@ -251,3 +253,43 @@ async def test_the_cli_exits_1_for_a_volunteer_of_whom_nothing_is_held(
     assert child.returncode == 1, err.decode()[-2000:]
     assert out == b""
     assert f"nobody-{unique}" in err.decode()
+
+
+async def test_a_field_still_encrypted_in_a_read_model_is_opened_through_the_key_service(
+    stack: Settings, unique: str
+) -> None:
+    """A stored profile fact whose fields are still encrypted (as a read model that kept a
+    record unopened would hold it): the export opens them with the volunteer's key; once
+    the key is destroyed they are left out, never returned encrypted."""
+    schema, volunteer = f"sa_sealed_{unique}", f"vs-{unique}"
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    registration = events.decoded("volunteer.registered", f"rs-{unique}", at,
+                                  source="partner/org-1", volunteer_id=volunteer,
+                                  **personal_values(unique))  # fmt: skip
+    places = subject_access.ReadModels(schema, f"{schema}_n", f"{schema}_o")  # only history
+    pool = await create_pool(stack, min_size=1, max_size=2)
+    try:
+        keys = build_key_service(stack, pool)
+        [sealed] = await seal_events(keys, [registration])
+        async with pool.acquire() as conn:
+            await conn.execute(f'create schema "{schema}"; set search_path to "{schema}"')
+            try:
+                await apply(conn, history.MIGRATIONS)
+                await history.record_and_load(conn, [sealed], lambda e: ("volunteer", e.subject))
+            finally:
+                await conn.execute("reset search_path")
+        stored = await pool.fetchval(f'select data::text from "{schema}".history')
+        assert personal_values(unique)["phone"] not in stored  # held encrypted
+
+        document = await subject_access.gather(pool, keys, volunteer, places)
+        [entry] = document["profile_history"]
+        assert entry["data"] == payload(registration)
+
+        await keys.destroy(volunteer)
+        document = await subject_access.gather(pool, keys, volunteer, places)
+        [entry] = document["profile_history"]
+        assert entry["data"] == {k: v for k, v in payload(registration).items()
+                                 if k not in subject_access.PERSONAL}  # fmt: skip
+    finally:
+        await pool.execute(f'drop schema if exists "{schema}" cascade')
+        await pool.close()
