@@ -12,6 +12,8 @@ repeatable-read transaction, so the parts agree with each other):
   the organisation that owns the opportunity and the sources that stated them;
 - `notifications`: the notifier's ledger (template, channel, status, times), its contact
   row and its consent holds;
+- `kpi_demographics`: the participation read model's copy of the attributes the KPI
+  breaks down by (other read models' copies of the same facts are not repeated);
 - `organisations`: which organisations supplied these facts, and what each supplied.
 
 The read models hold personal fields opened (projectors open them through the key service
@@ -63,6 +65,7 @@ class ReadModels:
     volunteers: str = "volunteers"
     notifications: str = "notifications"
     organizations: str = "organizations"
+    participation: str = "participation"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -84,7 +87,9 @@ async def gather(
         ledger = await _rows(conn, places.notifications, "outbox", _LEDGER, volunteer_id)
         contact = await _one(conn, places.notifications, "contacts", volunteer_id)
         holds = await _rows(conn, places.notifications, "consent_holds", _HOLDS, volunteer_id)
-        if not any((erasure, profile, history, participations, ledger, contact, holds)):
+        demographics = await _one(conn, places.participation, "volunteer_profiles", volunteer_id)
+        held = (profile, history, participations, ledger, contact, holds, demographics)
+        if erasure is None and not any(held):
             msg = f"nothing is held about volunteer {volunteer_id!r}"
             raise UnknownVolunteer(msg)
         erased = erasure is not None or (profile or {}).get("status") == "erased"
@@ -107,6 +112,7 @@ async def gather(
         "notifications": ledger,
         "notifier_contact": contact,
         "consent_holds": holds,
+        "kpi_demographics": demographics,
         "organisations": _organisations(history, participations, names),
     }
     if erased:

@@ -62,6 +62,9 @@ def export(
     organizations_schema: Annotated[
         str, typer.Option(help="The organizations read model's schema (names, owners).")
     ] = "organizations",
+    participation_schema: Annotated[
+        str, typer.Option(help="The participation read model's schema (KPI attributes).")
+    ] = "participation",
 ) -> None:
     """Print everything held about one volunteer as JSON (a subject-access request).
 
@@ -74,7 +77,7 @@ def export(
 
     try:
         places = subject_access.ReadModels(
-            volunteers_schema, notifications_schema, organizations_schema
+            volunteers_schema, notifications_schema, organizations_schema, participation_schema
         )
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")

@@ -15,6 +15,7 @@ import pytest
 
 from consumers import history
 from consumers.organizations import PROJECTOR as ORGANIZATIONS
+from consumers.participation import PROJECTOR as PARTICIPATION
 from consumers.volunteers import PROJECTOR as VOLUNTEERS
 from infra import subject_access
 from infra.db import connect, create_pool
@@ -105,19 +106,24 @@ async def project_world(
     settings: Settings, unique: str, prefix: str, *, notify: bool = True
 ) -> tuple[list[Event[Any]], subject_access.ReadModels]:
     """The world sealed and published under `prefix`, projected into schemas of its own:
-    volunteers and organizations caught up; the notifier (when `notify`) settled."""
+    volunteers and organizations caught up; participation and the notifier (when `notify`)
+    too, the notifier settled."""
     facts = world(unique)
     pool = await create_pool(settings, min_size=1, max_size=1)
     try:
         sealed = await seal_events(build_key_service(settings, pool), facts)
     finally:
         await pool.close()
-    places = subject_access.ReadModels(f"sa_vol_{unique}", f"sa_not_{unique}", f"sa_org_{unique}")
+    places = subject_access.ReadModels(
+        f"sa_vol_{unique}", f"sa_not_{unique}", f"sa_org_{unique}", f"sa_par_{unique}"
+    )
     await create_prefixed_topics(settings, prefix)
     await publish_prefixed(settings, prefix, sealed)
+    projectors = {"volunteers": VOLUNTEERS, "organizations": ORGANIZATIONS}
+    if notify:
+        projectors["participation"] = PARTICIPATION
     await run_until_caught_up(
-        settings, {"volunteers": VOLUNTEERS, "organizations": ORGANIZATIONS},
-        {"volunteers": places.volunteers, "organizations": places.organizations}, prefix,
+        settings, projectors, {name: getattr(places, name) for name in projectors}, prefix,
         group=f"sa-{unique}",
     )  # fmt: skip
     if notify:
@@ -209,6 +215,8 @@ async def test_an_export_holds_everything_about_the_volunteer_and_nothing_of_oth
         assert sent >= {(t, c) for t in ("welcome", "signup_confirmed") for c in ("sms", "email")}
         assert all(n["created_at"] for n in notes)
         assert document["notifier_contact"]["phone"] == "+97433300011"
+        attributes = ("birth_year", "gender", "nationality_group", "municipality")
+        assert document["kpi_demographics"] == {k: registration[k] for k in attributes}
 
         assert document["organisations"] == [
             {"org_id": org_a, "name_en": f"Org A {unique}", "name_ar": events.example(
@@ -228,7 +236,8 @@ async def test_an_export_holds_everything_about_the_volunteer_and_nothing_of_oth
         command = [sys.executable, "-m", "tatawwu", "volunteers", "export", one,
                    "--volunteers-schema", places.volunteers,
                    "--notifications-schema", places.notifications,
-                   "--organizations-schema", places.organizations]  # fmt: skip
+                   "--organizations-schema", places.organizations,
+                   "--participation-schema", places.participation]  # fmt: skip
         child = await asyncio.create_subprocess_exec(
             *command, cwd=ROOT, env=child_env(settings),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
