@@ -7,8 +7,10 @@ the CLI (`infra.subject_access`); 404 when nothing is held about the id. Never c
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from infra import subject_access
@@ -19,8 +21,17 @@ from producers.gateway.routes import DB_ERRORS, _unavailable, authenticate
 subject_access_router = APIRouter()
 
 
-@subject_access_router.get("/v1/volunteers/{volunteer_id}/export")
-async def export_volunteer(request: Request, volunteer_id: str) -> Response:
+@subject_access_router.get(
+    "/v1/volunteers/{volunteer_id}/export",
+    responses={
+        401: {"description": "no or unknown bearer key"},
+        403: {"description": "not a platform admin key"},
+        404: {"description": "nothing is held about this volunteer id"},
+    },
+)
+async def export_volunteer(
+    request: Request, volunteer_id: Annotated[str, Path(max_length=200)]
+) -> Response:
     """Everything held about one volunteer, decrypted, as JSON (admin keys only)."""
     principal = await authenticate(request)
     if not principal.is_admin:
