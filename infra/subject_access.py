@@ -92,10 +92,11 @@ async def gather(
         if erasure is None and not any(held):
             msg = f"nothing is held about volunteer {volunteer_id!r}"
             raise UnknownVolunteer(msg)
-        erased = erasure is not None or (profile or {}).get("status") == "erased"
-        if not erased:
-            history = await _open_sealed(keys, volunteer_id, history)
-        names = await _organisation_names(conn, places.organizations)
+        supplied = _supplied(history, participations)
+        names = await _organisation_names(conn, places.organizations, sorted(supplied))
+    erased = erasure is not None or (profile or {}).get("status") == "erased"
+    if not erased:  # after the transaction: the key service may need a connection of its own
+        history = await _open_sealed(keys, volunteer_id, history)
     document = {
         "volunteer_id": volunteer_id,
         "exported_at": dt.datetime.now(dt.UTC),
@@ -113,7 +114,14 @@ async def gather(
         "notifier_contact": contact,
         "consent_holds": holds,
         "kpi_demographics": demographics,
-        "organisations": _organisations(history, participations, names),
+        "organisations": [
+            {
+                "org_id": org,
+                **names.get(org, {"name_en": None, "name_ar": None}),
+                "supplied": sorted(kinds),
+            }
+            for org, kinds in sorted(supplied.items())
+        ],
     }
     if erased:
         document = _without_personal(document)
@@ -128,7 +136,7 @@ async def export(
     settings: Settings, volunteer_id: str, places: ReadModels | None = None
 ) -> dict[str, Any]:
     """`gather` with a pool and key service of its own (the CLI's entry point)."""
-    pool = await create_pool(settings, min_size=1, max_size=1)
+    pool = await create_pool(settings, min_size=1, max_size=2)
     try:
         return await gather(pool, build_key_service(settings, pool), volunteer_id, places)
     finally:
@@ -224,10 +232,16 @@ async def _participations(
     return [dict(r) for r in rows]
 
 
-async def _organisation_names(conn: asyncpg.Connection, schema: str) -> dict[str, Any]:
-    if not await _exists(conn, schema, "organizations"):
+async def _organisation_names(
+    conn: asyncpg.Connection, schema: str, org_ids: list[str]
+) -> dict[str, Any]:
+    if not org_ids or not await _exists(conn, schema, "organizations"):
         return {}
-    rows = await conn.fetch(f'select org_id, name_en, name_ar from "{schema}".organizations')
+    rows = await conn.fetch(
+        f'select org_id, name_en, name_ar from "{schema}".organizations'
+        " where org_id = any($1::text[])",
+        org_ids,
+    )
     return {r["org_id"]: {"name_en": r["name_en"], "name_ar": r["name_ar"]} for r in rows}
 
 
@@ -286,9 +300,10 @@ def org_of(source: str) -> str | None:
     return source.removeprefix("partner/") if source.startswith("partner/") else None
 
 
-def _organisations(
-    history: list[dict[str, Any]], participations: list[dict[str, Any]], names: dict[str, Any]
-) -> list[dict[str, Any]]:
+def _supplied(
+    history: list[dict[str, Any]], participations: list[dict[str, Any]]
+) -> dict[str, set[str]]:
+    """Each organisation that supplied facts, and which kinds of facts."""
     supplied: dict[str, set[str]] = {}
     for entry in history:
         if org := org_of(entry["source"]):
@@ -299,11 +314,7 @@ def _organisations(
                 supplied.setdefault(org, set()).add(what)
         if p["org_id"]:
             supplied.setdefault(p["org_id"], set()).add("participations")
-    return [
-        {"org_id": org, **names.get(org, {"name_en": None, "name_ar": None}),
-         "supplied": sorted(kinds)}
-        for org, kinds in sorted(supplied.items())
-    ]  # fmt: skip
+    return supplied
 
 
 def _without_personal(value: Any) -> Any:
