@@ -1,4 +1,4 @@
-"""`tatawwu volunteers ...`: personal data requests (erasure)."""
+"""`tatawwu volunteers ...`: personal data requests (erasure, subject access)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from rich.console import Console
 
 from infra.settings import get_settings
 
-volunteers_app = typer.Typer(help="Volunteers' personal data: erasure.", no_args_is_help=True)
+volunteers_app = typer.Typer(
+    help="Volunteers' personal data: erasure, subject access.", no_args_is_help=True
+)
 console = Console()
 
 
@@ -46,6 +48,47 @@ def erase(
             f"{state.volunteer_id}: key destroyed {state.key_destroyed_at:%Y-%m-%d %H:%M:%S}, "
             f"volunteer.erased published {state.published_at:%Y-%m-%d %H:%M:%S}"
         )
+
+
+@volunteers_app.command("export")
+def export(
+    volunteer_id: Annotated[str, typer.Argument(help="The volunteer (their id).")],
+    volunteers_schema: Annotated[
+        str, typer.Option(help="The volunteers read model's schema.")
+    ] = "volunteers",
+    notifications_schema: Annotated[
+        str, typer.Option(help="The notifier's schema (its ledger and contacts).")
+    ] = "notifications",
+    organizations_schema: Annotated[
+        str, typer.Option(help="The organizations read model's schema (names, owners).")
+    ] = "organizations",
+    participation_schema: Annotated[
+        str, typer.Option(help="The participation read model's schema (KPI attributes).")
+    ] = "participation",
+) -> None:
+    """Print everything held about one volunteer as JSON (a subject-access request).
+
+    Exit 1 when nothing at all is held about the id. An erased volunteer's export says
+    so and holds no personal field.
+    """
+    import orjson
+
+    from infra import subject_access
+
+    try:
+        places = subject_access.ReadModels(
+            volunteers_schema, notifications_schema, organizations_schema, participation_schema
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        document = asyncio.run(subject_access.export(get_settings(), volunteer_id, places))
+    except subject_access.UnknownVolunteer as exc:
+        Console(stderr=True).print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    # Straight to stdout, not through rich: the JSON must stay byte-exact for a pipe.
+    typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
 
 
 def register(app: typer.Typer) -> None:

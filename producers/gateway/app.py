@@ -30,6 +30,7 @@ from infra.logging import configure_logging
 from infra.migrations import apply
 from infra.problems import declare_problems, validation_errors
 from infra.settings import Settings, get_settings
+from infra.subject_access import ReadModels
 from producers.gateway.asyncapi import router as asyncapi_router
 from producers.gateway.context import RequestContext
 from producers.gateway.erasure import erasure_router
@@ -39,6 +40,7 @@ from producers.gateway.partners import MIGRATIONS, KeyVerifier
 from producers.gateway.problems import Problem, generic
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
+from producers.gateway.subject_access import subject_access_router
 from producers.gateway.webhooks import router as webhooks_router
 from schemas import registry
 
@@ -206,6 +208,8 @@ def create_app(
     app.include_router(router)
     app.include_router(erasure_router)
     app.state.topic_prefix = ""  # where `volunteer.erased` goes (tests set their own)
+    app.include_router(subject_access_router)
+    app.state.read_models = ReadModels()  # what an export reads (tests set their own)
     app.include_router(asyncapi_router)
     app.include_router(webhooks_router)  # provider webhooks: replies, receipts, bounces
     app.openapi = _openapi(app)  # type: ignore[method-assign]

@@ -84,7 +84,7 @@ function download(filename, text) {
   document.body.append(a);
   a.click();
   a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  setTimeout(() => URL.revokeObjectURL(url), 60000);  // a slow, loaded browser still has it
 }
 
 window.Charts = { node, titled, barChart, dataTable, csvText, download, SVG_NS };

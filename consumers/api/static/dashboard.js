@@ -323,7 +323,8 @@ document.addEventListener("click", (e) => {
     const day = last.kpi ? last.kpi.as_of : qatarToday();
     download(`tatawwu-${button.dataset.csv}-${day}.csv`, csvText(headers, rows));
   } catch (err) {
-    console.warn(err);  // nothing received yet for that table
+    console.warn(err);  // nothing received yet for that table: say so, never silently
+    el("status").textContent = t("notYet");
   }
 });
 
