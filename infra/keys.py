@@ -169,6 +169,14 @@ class KeyService(Protocol):
         """Destroy a volunteer's data key for good; True if it existed and was live."""
         ...
 
+    def forget(self, volunteer_id: str) -> None:
+        """Never use a cached key of this volunteer again (they were erased)."""
+        ...
+
+    def forget_all(self) -> None:
+        """Drop every cached key (keys destroyed since are then seen as destroyed)."""
+        ...
+
 
 class PgKeyService:
     """Data keys in PostgreSQL (`<schema>.volunteer_keys`), wrapped, cached in memory."""
@@ -215,6 +223,12 @@ class PgKeyService:
         if cached is not None:
             self._by_kid.pop(cached[0], None)
             self._destroyed.add(cached[0])
+
+    def forget_all(self) -> None:
+        """Drop every cached key: a consumer given partitions another process served may
+        have missed a `volunteer.erased` there, so it asks PostgreSQL again."""
+        self._by_kid.clear()
+        self._by_volunteer.clear()
 
     async def keys_for(self, volunteer_ids: Collection[str]) -> dict[str, DataKey]:
         found: dict[str, DataKey] = {}
