@@ -116,6 +116,7 @@ class EncryptedRef(BaseModel):
 
 Sealed = EncryptedField | EncryptedRef
 """What an encrypted personal field holds: a ciphertext, or a reference to the event's."""
+_SEALED = (EncryptedField, EncryptedRef)  # for isinstance: a tuple is faster than a union
 
 
 class _Mark:
@@ -221,7 +222,7 @@ def sealed_values(data: BaseModel) -> list[tuple[str, Sealed]]:
     return [
         (name, value)
         for name in sealable_fields(type(data))
-        if isinstance(value := values[name], EncryptedField | EncryptedRef)
+        if isinstance(value := values[name], _SEALED)
     ]
 
 
@@ -232,7 +233,7 @@ def clear_values(data: BaseModel) -> list[tuple[str, Any]]:
         (name, value)
         for name in sealable_fields(type(data))
         if name in sent and (value := values[name]) is not None
-        and not isinstance(value, EncryptedField | EncryptedRef)
+        and not isinstance(value, _SEALED)
     ]  # fmt: skip
 
 
