@@ -108,13 +108,21 @@ def _built(model: type[M], values: dict[str, Any]) -> M:
 
 def needs_sealing(event: Event[Any]) -> bool:
     """True when the event carries a personal field in clear."""
-    return bool(sealable_fields(type(event.data))) and bool(clear_values(event.data))
+    return bool(_clear(event))
 
 
 def seal_event(event: E, key: DataKey) -> E:
     """The event with its clear personal fields encrypted under `key` (the subject's), as
     one ciphertext in the first of them and references to it in the others."""
-    clear = clear_values(event.data)
+    return _sealed(event, key, clear_values(event.data))
+
+
+def _clear(event: Event[Any]) -> list[tuple[str, Any]]:
+    """`clear_values` of the event's payload; nothing to look at for most event types."""
+    return clear_values(event.data) if sealable_fields(type(event.data)) else []
+
+
+def _sealed(event: E, key: DataKey, clear: list[tuple[str, Any]]) -> E:
     if not clear:
         return event
     nonce = os.urandom(NONCE_BYTES)
@@ -183,13 +191,14 @@ def _plaintext(
 async def seal_each(keys: KeyService, events: Sequence[E]) -> list[E | None]:
     """Every event with its clear personal fields encrypted (one key lookup for all);
     None in place of an event of a volunteer whose key was destroyed (erased)."""
-    todo = [event.subject for event in events if needs_sealing(event)]
+    clear = [_clear(event) for event in events]
+    todo = [event.subject for event, values in zip(events, clear, strict=True) if values]
     if not todo:
         return list(events)
     found = await keys.keys_for(todo)
     return [
-        (seal_event(e, found[e.subject]) if e.subject in found else None) if needs_sealing(e) else e
-        for e in events
+        e if not values else _sealed(e, found[e.subject], values) if e.subject in found else None
+        for e, values in zip(events, clear, strict=True)
     ]
 
 
