@@ -70,6 +70,9 @@ def registration(run: str, org: str, n: int, phase: str) -> dict[str, Any]:
 
 
 MAKERS = {"batches": signup, "registrations": registration}
+# The gateway process's CPU µs per event in each (d) run, by kind and on/off: a loaded
+# machine swings wall-clock rates from run to run far more than CPU per event.
+CPU_US: dict[str, dict[bool, list[float]]] = {k: {True: [], False: []} for k in MAKERS}
 
 
 def launch(run: str, org: str) -> list[dict[str, Any]]:
@@ -216,7 +219,9 @@ async def encryption_on_and_off(
             for kind in MAKERS:
                 for on in (True, False) if n % 2 == 0 else (False, True):
                     phase = f"d{n}{kind[0]}{int(on)}"
+                    began = time.process_time()  # the gateways' process: one serves at a time
                     got = await in_child(kind, url if on else off_url, key, run, org, count, phase)
+                    CPU_US[kind][on].append((time.process_time() - began) * 1e6 / count)
                     figures[kind][on].append(got["eps"])
     return {
         kind: (
@@ -254,6 +259,12 @@ async def shredding_only(count: int, rounds: int) -> None:
         table.add_column(column)
     for kind, (on, off, runs) in shredding.items():
         table.add_row(kind, f"{on:,.0f} / {off:,.0f} events/s", runs, f"{on / off:.0%}")
+        cpu_on, cpu_off = (statistics.median(CPU_US[kind][b]) for b in (True, False))
+        cpu_runs = ", ".join(
+            f"{a:.0f}/{b:.0f}" for a, b in zip(CPU_US[kind][True], CPU_US[kind][False], strict=True)
+        )
+        table.add_row(f"{kind}: gateway CPU µs/event", f"{cpu_on:.0f} / {cpu_off:.0f}", cpu_runs,
+                      f"{cpu_off / cpu_on:.0%}")  # fmt: skip
     Console().print(table)
 
 
