@@ -114,7 +114,7 @@ def needs_sealing(event: Event[Any]) -> bool:
 def seal_event(event: E, key: DataKey) -> E:
     """The event with its clear personal fields encrypted under `key` (the subject's), as
     one ciphertext in the first of them and references to it in the others."""
-    return _sealed(event, key, clear_values(event.data))
+    return _sealed(event, key, clear_values(event.data), os.urandom(NONCE_BYTES))
 
 
 def _clear(event: Event[Any]) -> list[tuple[str, Any]]:
@@ -122,17 +122,21 @@ def _clear(event: Event[Any]) -> list[tuple[str, Any]]:
     return clear_values(event.data) if sealable_fields(type(event.data)) else []
 
 
-def _sealed(event: E, key: DataKey, clear: list[tuple[str, Any]]) -> E:
+@functools.cache
+def _reference(holder: str) -> EncryptedRef:
+    """The reference to the ciphertext in field `holder` (the same for every event)."""
+    return _built(EncryptedRef, {"enc": ALGORITHM, "in_": holder})
+
+
+def _sealed(event: E, key: DataKey, clear: list[tuple[str, Any]], nonce: bytes) -> E:
     if not clear:
         return event
-    nonce = os.urandom(NONCE_BYTES)
     aad = associated_data(event.source, event.id, event.subject, EVENT_SCOPE)
     ct = key.cipher.encrypt(nonce, orjson.dumps(dict(clear)), aad)  # enums as their values
     holder = clear[0][0]
     sealed = _built(EncryptedField, {"enc": ALGORITHM, "kid": key.kid, "iv": _b64(nonce),
                                      "ct": _b64(ct), "of": EVENT_SCOPE})  # fmt: skip
-    ref = _built(EncryptedRef, {"enc": ALGORITHM, "in_": holder})
-    updates: dict[str, Any] = dict.fromkeys((name for name, _ in clear[1:]), ref)
+    updates: dict[str, Any] = dict.fromkeys((name for name, _ in clear[1:]), _reference(holder))
     updates[holder] = sealed
     return _with(event, {"data": _with(event.data, updates)})
 
@@ -196,10 +200,13 @@ async def seal_each(keys: KeyService, events: Sequence[E]) -> list[E | None]:
     if not todo:
         return list(events)
     found = await keys.keys_for(todo)
+    nonces = os.urandom(NONCE_BYTES * len(events))  # one read of the random source
     return [
-        e if not values else _sealed(e, found[e.subject], values) if e.subject in found else None
-        for e, values in zip(events, clear, strict=True)
-    ]
+        e if not values
+        else _sealed(e, found[e.subject], values, nonces[n * NONCE_BYTES : (n + 1) * NONCE_BYTES])
+        if e.subject in found else None
+        for n, (e, values) in enumerate(zip(events, clear, strict=True))
+    ]  # fmt: skip
 
 
 async def seal_events(keys: KeyService, events: Sequence[E]) -> list[E]:
