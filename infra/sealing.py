@@ -11,8 +11,9 @@ stay encrypted (`schemas.personal.sealed_values` tells a read model which). Reco
 the older form (a ciphertext per field) open the same way.
 
 One ciphertext per event, not one per field: measured on registrations (8 personal
-fields), encrypting fell from ~90 to ~15 µs and opening from ~35 to ~10 µs of CPU, and the
-record from ~1,330 to ~700 bytes (`benchmarks/bench_decode.py`). The associated data
+fields, CPU, interleaved runs at a load of 17), encrypting fell from ~94 to ~23 µs and
+opening from ~38 to ~18 µs, and the record from ~1,330 to ~1,100 bytes
+(`schemas/PERSONAL_DATA.md`). The associated data
 `<source> <id> <subject> data` binds the ciphertext to one event and volunteer; each field
 takes only its own name's value from it. AES-GCM with a random 96-bit nonce per event:
 a volunteer's key encrypts a few dozen events in its life, far from the 2^32 messages per
