@@ -5,7 +5,8 @@
       endpoint (100 a request, 4 requests at a time), and both at once for the notifier's
       mix (half email, half SMS) -- the figure the notifier is held against; for
       reference, the old way too (a connection per email, a request per SMS, 10 at a time);
-  (b) the notifier before (the tree at `--baseline-rev`, main before this work: a claim
+  (b) in `--rounds` alternating rounds (the machine's load changes by the minute; the best
+      of each is the least disturbed): the mix's ceiling again, then the notifier before (the tree at `--baseline-rev`, main before this work: a claim
       of 50 waits for its slowest send, a connection or request per message) and after
       (this tree), each `tatawwu notifications run` in its own process, on the same due
       messages: `--messages` ledger rows (half email, half SMS, one per volunteer)
@@ -45,7 +46,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.notifier_ceiling import SinkProcess, ceilings
+from benchmarks.notifier_ceiling import SinkProcess, ceilings, mix_ceiling
 from infra.db import connect
 from infra.settings import Settings
 from tests.support.projectors import create_prefixed_topics
@@ -70,14 +71,14 @@ values ('bench-opportunity', 'تنظيف شاطئ الوكرة', 'Al Wakrah beac
 ALERTS = """
 insert into outbox (notification_id, cause_event_id, template, channel, volunteer_id,
                     cause_time, context, next_attempt_at)
-select 'ntf-alert-' || g, 'bench-published', 'opportunity_alert', 'sms', 'bv-' || g, now(),
+select 'ntf-alert-' || $2 || '-' || g, 'bench-published', 'opportunity_alert', 'sms', 'bv-' || g, now(),
        jsonb_build_object('opportunity_id', 'bench-opportunity', 'count', 1), now()
 from generate_series(1, $1) g
 """
 DUE = """
 insert into outbox (notification_id, cause_event_id, template, channel, volunteer_id,
                     cause_time, next_attempt_at)
-select 'ntf-bench-' || g, 'bench-' || g, 'welcome',
+select 'ntf-bench-' || $2 || '-' || g, 'bench-' || g, 'welcome',
        case when g % 2 = 0 then 'email' else 'sms' end, 'bv-' || g, now(), now()
 from generate_series(1, $1) g
 """
@@ -119,7 +120,8 @@ async def deliver(settings: Settings, sinks: SinkProcess, tree: Path, rows: int,
         if alert:
             await conn.execute(OPPORTUNITY)
         began = time.perf_counter()
-        await conn.execute(ALERTS if alert else DUE, rows)
+        # ids (idempotency keys) of this run only: the sinks would drop another run's
+        await conn.execute(ALERTS if alert else DUE, rows, tag)
         while True:
             left = await conn.fetchval(
                 "select (select count(*) from outbox where status in ('pending', 'sending'))"
@@ -145,6 +147,10 @@ async def deliver(settings: Settings, sinks: SinkProcess, tree: Path, rows: int,
         await conn.close()
 
 
+def load() -> str:
+    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def target(figure: Callable[[str, str, str], None], rows: int, took: float) -> None:
     at_rate = 100_000 / (rows / took)  # the target is 100,000 in 10 min
     figure("ratio", "100,000 at this rate / the 10-minute target",
@@ -165,22 +171,35 @@ async def main(args: argparse.Namespace) -> None:
         await sinks.ready()
         ceiling = await ceilings(sinks, args.messages, settings.notify_smtp_connections)
         for what, rate in ceiling.items():
-            figure("ceiling", what, f"{rate:,.0f} /s")
-        mix = ceiling["both at once, half email, half SMS"]
+            figure("ceiling", what, f"{rate:,.0f} /s, {load()}")
         before_tree = archive(args.baseline_rev, directory / "baseline")
         logs = directory / "notifier.log"
-        before = args.messages / await deliver(settings, sinks, before_tree, args.messages, logs)
-        figure("before", f"notifier at {args.baseline_rev} ({args.messages:,} due)",
-               f"{before:,.0f} /s")  # fmt: skip
-        after = args.messages / await deliver(settings, sinks, ROOT, args.messages, logs)
-        figure("after", f"notifier, this tree ({args.messages:,} due)", f"{after:,.0f} /s")
-        figure("ratio", "after / before", f"{after / before:.2f}x")
-        figure("ratio", "after / the sinks' ceiling for the mix", f"{after / mix:.0%}")
+        best = {"mix": 0.0, "before": 0.0, "after": 0.0}
+        for round_ in range(1, args.rounds + 1):  # alternating: the load changes by the minute
+            rates = {
+                "mix": await mix_ceiling(sinks, args.messages, settings.notify_smtp_connections,
+                                         f"r{round_}"),
+                "before": args.messages / await deliver(settings, sinks, before_tree,
+                                                        args.messages, logs),
+                "after": args.messages / await deliver(settings, sinks, ROOT, args.messages, logs),
+            }  # fmt: skip
+            figure("round", f"{round_}: ceiling for the mix / before / after ({args.messages:,})",
+                   " / ".join(f"{r:,.0f}" for r in rates.values()) + f" /s, {load()}")  # fmt: skip
+            best = {k: max(best[k], rates[k]) for k in best}
+        mix, before, after = best["mix"], best["before"], best["after"]
+        figure("ceiling", f"both at once, half email, half SMS, best of {args.rounds}",
+               f"{mix:,.0f} /s")  # fmt: skip
+        figure("before", f"notifier at {args.baseline_rev} ({args.messages:,} due), best of "
+               f"{args.rounds}", f"{before:,.0f} /s")  # fmt: skip
+        figure("after", f"notifier, this tree ({args.messages:,} due), best of {args.rounds}",
+               f"{after:,.0f} /s")  # fmt: skip
+        figure("ratio", "after / before (best)", f"{after / before:.2f}x")
+        figure("ratio", "after / the sinks' ceiling for the mix (best)", f"{after / mix:.0%}")
         sms = ceiling[next(k for k in ceiling if k.startswith("SMS batch"))]
         if args.broadcast:
             took = await deliver(settings, sinks, ROOT, args.broadcast, logs, alert=True)
             figure("broadcast", f"alert to {args.broadcast:,} volunteers (SMS), after",
-                   f"{took / 60:.1f} min ({args.broadcast / took:,.0f} /s)")  # fmt: skip
+                   f"{took / 60:.1f} min ({args.broadcast / took:,.0f} /s), {load()}")  # fmt: skip
             figure(
                 "ratio", "alert rate / the SMS batch ceiling", f"{args.broadcast / took / sms:.0%}"
             )
@@ -188,7 +207,7 @@ async def main(args: argparse.Namespace) -> None:
         if args.broadcast_mix:
             took = await deliver(settings, sinks, ROOT, args.broadcast_mix, logs)
             figure("broadcast", f"{args.broadcast_mix:,} welcomes, half email, half SMS, after",
-                   f"{took / 60:.1f} min ({args.broadcast_mix / took:,.0f} /s)")  # fmt: skip
+                   f"{took / 60:.1f} min ({args.broadcast_mix / took:,.0f} /s), {load()}")  # fmt: skip
             figure("ratio", "mixed broadcast rate / the sinks' ceiling for the mix",
                    f"{args.broadcast_mix / took / mix:.0%}")  # fmt: skip
             target(figure, args.broadcast_mix, took)
@@ -210,5 +229,7 @@ if __name__ == "__main__":
                         help="volunteers alerted (SMS); 0: skip it")  # fmt: skip
     parser.add_argument("--broadcast-mix", type=int, default=0,
                         help="welcomes, half email, half SMS, after only; 0: skip it")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of ceiling / before / after (best of each)")  # fmt: skip
     parser.add_argument("--baseline-rev", default=BASELINE_REV, help="the 'before' tree")
     asyncio.run(main(parser.parse_args()))

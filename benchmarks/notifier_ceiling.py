@@ -150,3 +150,12 @@ async def ceilings(sinks: SinkProcess, n: int, connections: int) -> dict[str, fl
         await timed(f"old way: a request per SMS, {OLD_CONCURRENCY} at a time",
                     sms_single(client, sinks, n, "s"))  # fmt: skip
     return rates
+
+
+async def mix_ceiling(sinks: SinkProcess, n: int, connections: int, tag: str) -> float:
+    """Messages a second the sinks take for the notifier's mix: half email, half SMS at once."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        began = time.perf_counter()
+        await asyncio.gather(smtp_pooled(sinks, n // 2, connections, f"{tag}mp"),
+                             sms_batches(client, sinks, n - n // 2, f"{tag}mb"))  # fmt: skip
+        return n / (time.perf_counter() - began)
