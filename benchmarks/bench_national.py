@@ -170,7 +170,9 @@ async def generate_and_project(
                 last_say = now
                 written = sum(ends.values())
                 each = ", ".join(f"{n} {progress[n] / max(totals[n], 1):.0%}" for n in PROJECTORS)
-                say(f"{now:,.0f} s: {written:,} records written; projected: {each}")
+                rss = rss_mb(child.pid) if not waiter.done() else generation.peak_rss_mb
+                say(f"{now:,.0f} s: {written:,} records written (simulator RSS {rss:,.0f} MB); "
+                    f"projected: {each}")  # fmt: skip
             if now > args.catch_up_s:
                 say(f"catch-up budget of {args.catch_up_s:,.0f} s spent: measuring as it stands")
                 break
@@ -281,11 +283,16 @@ async def main(args: argparse.Namespace) -> None:
         )
         server = await serve(settings, schemas, port)
         base = f"http://127.0.0.1:{port}"
-        truth = json.loads(gen_truth.read_bytes())["participation"]["active"]
+        # No truth file when --catch-up-s stopped the simulator before its end.
+        truth = (
+            f"{json.loads(gen_truth.read_bytes())['participation']['active']:,}"
+            if gen_truth.exists()
+            else "none (the simulator was stopped)"
+        )
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             shown = (await http.get("/v1/kpi/participation")).json()["national"]["active"]
         say(
-            f"KPI today: {shown:,} active; the simulator's truth (to the end of yesterday, UTC): {truth:,}"
+            f"KPI today: {shown:,} active; the simulator's truth (to the end of yesterday, UTC): {truth}"
         )
         kpi = await kpi_latency(base, args)
         cold, warm = await first_render(base)
@@ -315,7 +322,7 @@ async def main(args: argparse.Namespace) -> None:
         "projectors", "last caught up, after the simulator finished", f"{tail:,.0f} s", "", ""
     )
     table.add_row(
-        "KPI", "national active today / the simulator's truth", f"{shown:,} / {truth:,}", "", ""
+        "KPI", "national active today / the simulator's truth", f"{shown:,} / {truth}", "", ""
     )
     health = kpi["GET /health (ceiling)"][0]
     for label, (rate, p50, p99_ms, errors) in kpi.items():
