@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import orjson
 from aiokafka.structs import ConsumerRecord
 
 from infra.db import create_pool
@@ -54,3 +56,22 @@ async def opened(settings: Settings, record: ConsumerRecord) -> Event[Any]:
     finally:
         await pool.close()
     return event
+
+
+def table_hits(tables: dict[str, list[Any]], values: dict[str, Any]) -> list[str]:
+    """Where any of the values can be read in the rows (each row as its JSON text)."""
+    found = []
+    for name, rows in tables.items():
+        for row in rows:
+            text = row if isinstance(row, str) else orjson.dumps(row).decode()
+            found += [f"{name}: {n!r}" for n in needles(values) if n.decode() in text]
+    return found
+
+
+def file_hits(directory: Path, values: dict[str, Any]) -> list[str]:
+    """Where any of the values can be read in the files under `directory`, as bytes."""
+    found = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        found += [f"{path.relative_to(directory)}: {n!r}" for n in needles(values) if n in data]
+    return found
