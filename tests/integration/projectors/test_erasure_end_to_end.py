@@ -44,8 +44,9 @@ from tests.support.router import as_raw, create_ingress, produce, read_all, wait
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 QATAR = ZoneInfo("Asia/Qatar")
-# What a rebuild sets afresh (when a row was written, trace ids), not what it folds.
-VOLATILE = ("_at", "trace", "lease")
+# What a rebuild sets afresh (when a row was written, trace ids, how many batches the
+# records came in), not what it folds.
+VOLATILE = ("_at", "trace", "lease", "batches")
 
 
 def partner_documents(org: str, one: str, two: str, unique: str) -> list[dict[str, Any]]:
@@ -223,22 +224,27 @@ async def test_after_erase_nothing_anywhere_holds_the_volunteer_and_a_rebuild_ag
             codes = await running.stop_all()
         assert codes == dict.fromkeys(codes, 0), codes  # every process stopped cleanly
 
-        # Every topic of the run, read with a plain consumer, aborted transactions too.
+        # Every topic of the run, read with a plain consumer, aborted transactions too;
+        # every table of every schema the run used (the dead-letter tables among them);
+        # the sinks' files; every process's log. Gathered, then asserted at the end, so
+        # one run names every place still holding the volunteer.
         names = [t for t in await topic_names(stack) if t.startswith(prefix)]
         records = await read_all(stack, names, committed=False)
-        assert clear_hits(records, kept)  # the other volunteer is readable where sent in clear
-        assert clear_hits([r for r in records if r.topic != ingress], values) == []
-        # The partner's ingress topic is the partner's own input, kept in clear for its
-        # retention (PERSONAL_DATA.md): named here, not hidden, and bounded.
-        assert clear_hits([r for r in records if r.topic == ingress], values)
-        # Every table of every schema the run used (the dead-letter tables among them),
-        # the sinks' files, every process's log.
         after = await dump(conn, await used_schemas(conn, unique))
+        leaks = {
+            "topics": clear_hits([r for r in records if r.topic != ingress], values),
+            "tables": table_hits(after, values),
+            "sinks": file_hits(sinks, values),
+            "logs": file_hits(
+                tmp_path / "logs", {**values, **{f"other_{k}": v for k, v in kept.items()}}
+            ),
+        }
+        # The searches can fail: the other volunteer is still found (the ingress record,
+        # the read models). The partner's ingress topic is the partner's own input, kept
+        # in clear for its retention (PERSONAL_DATA.md): named here, not hidden.
+        assert clear_hits(records, kept)
         assert table_hits(after, kept)
-        assert table_hits(after, values) == []
-        assert file_hits(sinks, values) == []
-        assert file_hits(tmp_path / "logs", values) == []
-        assert file_hits(tmp_path / "logs", kept) == []
+        assert clear_hits([r for r in records if r.topic == ingress], values)
 
         # The KPI: the activity still counted, the attributes gone to `unknown`.
         kpi_after = await kpi(conn, schemas["participation"], day)
@@ -260,8 +266,9 @@ async def test_after_erase_nothing_anywhere_holds_the_volunteer_and_a_rebuild_ag
                           dashboard_views=False)  # fmt: skip
             rebuilt = folded(await dump(conn, [schemas[name]]))
             assert rebuilt == live, name
-        assert table_hits(await dump(conn, list(schemas.values())), values) == []
         assert await kpi(conn, schemas["participation"], day) == kpi_after
+        leaks["rebuilt"] = table_hits(await dump(conn, list(schemas.values())), values)
+        assert {where: found for where, found in leaks.items() if found} == {}
     finally:
         await drop_schemas(conn, unique)
         await conn.close()
