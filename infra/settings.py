@@ -103,6 +103,17 @@ class Settings(BaseSettings):
     # alerts honour the quiet hours above on every channel and go at most once a day.
     notify_confirmation_lead_h: float = Field(default=48.0, gt=0)
     notify_release_lead_h: float = Field(default=12.0, ge=0)
+    # Retention (README "Retention and minimisation"): a finished ledger row keeps what its
+    # text was made from and the provider's error text this many days, then only ids,
+    # template, channel, status and times; the local sinks keep the messages they received
+    # this long; partners' ingress topics keep records this long (set at creation); a dead
+    # letter's payload sealed with the platform key (no volunteer named) is readable this
+    # long. Each purge runs every `retention_interval_s`.
+    notify_keep_days: float = Field(default=30.0, gt=0)
+    sink_keep_days: float = Field(default=7.0, gt=0)
+    ingress_retention_days: float = Field(default=7.0, gt=0)
+    deadletter_keep_days: float = Field(default=30.0, gt=0)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _asked_before_released(self) -> Self:
@@ -271,9 +282,12 @@ class Settings(BaseSettings):
     api_timezone: str = "Asia/Qatar"
     # Economic value of one verified volunteer hour, in QAR (illustrative default).
     api_hourly_rate_qar: float = Field(default=50.0, ge=0)
-    # Bearer tokens allowed to read personal data (`GET /v1/volunteers/{id}`), stored as
-    # comma-separated SHA-256 hex digests, never in clear: `tatawwu api token` makes one.
+    # Bearer tokens that may read volunteers (`GET /v1/volunteers/{id}`, roles in
+    # consumers/api/auth.py), stored as SHA-256 hex digests, never in clear (`tatawwu api
+    # token` makes one): the admin role's (the whole profile), comma-separated; each
+    # organisation's (`org_id=digest`, comma-separated: its own volunteers, minimal fields).
     api_volunteer_token_sha256: str = ""
+    api_org_token_sha256: str = ""
     # Cache-Control max-age of aggregate responses; the projections refresh continuously.
     api_cache_max_age_s: int = Field(default=5, ge=0)
     # Identical aggregate requests within this many seconds share one computation
@@ -292,6 +306,12 @@ class Settings(BaseSettings):
         """The SHA-256 hex digests of the tokens with the volunteers scope."""
         parts = (d.strip().lower() for d in self.api_volunteer_token_sha256.split(","))
         return frozenset(d for d in parts if d)
+
+    @property
+    def api_org_token_digests(self) -> dict[str, str]:
+        """Digest -> organisation, of the tokens with the organisation role."""
+        pairs = (p.partition("=") for p in self.api_org_token_sha256.split(","))
+        return {d.strip().lower(): org.strip() for org, _, d in pairs if org.strip() and d.strip()}
 
     # --- end read api ---
 

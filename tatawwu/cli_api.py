@@ -47,16 +47,28 @@ def serve(host: Host = None, port: Port = None, workers: Workers = 1) -> None:
 
 
 @api_app.command("token")
-def token() -> None:
-    """Make a bearer token with the volunteers scope; settings keep only its SHA-256."""
+def token(
+    org: Annotated[
+        str | None,
+        typer.Option(
+            help="A token of this organisation's role (its own volunteers, minimal "
+            "fields); without it, the admin role (whole profiles)."
+        ),
+    ] = None,
+) -> None:
+    """Make a bearer token that may read volunteers; settings keep only its SHA-256."""
     from consumers.api.auth import new_token
 
-    secret, digest = new_token()
+    secret, digest = new_token(org)
     console.print("give this token to the client (shown once):")
     typer.echo(secret)
-    console.print(
-        "append its digest to TATAWWU_API_VOLUNTEER_TOKEN_SHA256 (comma-separated):\n" + digest
-    )
+    if org:
+        console.print("append to TATAWWU_API_ORG_TOKEN_SHA256 (comma-separated):\n"
+                      f"{org}={digest}")  # fmt: skip
+    else:
+        console.print(
+            "append its digest to TATAWWU_API_VOLUNTEER_TOKEN_SHA256 (comma-separated):\n" + digest
+        )
 
 
 async def _views() -> list[str]:

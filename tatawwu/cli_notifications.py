@@ -185,6 +185,48 @@ def retry(
     console.print(f"{len(rows):,} notification(s) queued again.")
 
 
+async def _purge(schema: str, days: float, dry_run: bool) -> dict[str, int]:
+    import datetime as dt
+
+    from consumers.notifications.retention import cutoff, due_rows, purge_ledger
+    from infra.db import connect
+
+    conn = await connect(get_settings())
+    try:
+        await conn.execute(f'set search_path to "{schema}"')
+        before = cutoff(dt.datetime.now(dt.UTC), days)
+        if dry_run:
+            return {"outbox": await due_rows(conn, before)}
+        return await purge_ledger(conn, before)
+    finally:
+        await conn.close()
+
+
+@notifications_app.command("purge")
+def purge(
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Purge rows finished longer ago (default: TATAWWU_NOTIFY_KEEP_DAYS, 30)."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Only count the rows a purge would change.")
+    ] = False,
+    schema: Schema = "notifications",
+) -> None:
+    """Forget what finished messages were made from: context emptied, provider texts cut to
+    their code (ids, template, channel, status and times stay). The notifier does this
+    every TATAWWU_RETENTION_INTERVAL_S; this runs it once. Repeatable."""
+    days = get_settings().notify_keep_days if older_than_days is None else older_than_days
+    purged = asyncio.run(_purge(schema, days, dry_run))
+    verb = "would purge" if dry_run else "purged"
+    console.print(
+        f"{verb} {purged['outbox']:,} ledger row(s) finished over {days:g} days ago"
+        + ("" if dry_run else f", {purged['feedback']:,} feedback row(s)")
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Attach `tatawwu notifications`."""
     register_messages(notifications_app)  # confirmations, alerts (cli_messages.py)

@@ -60,9 +60,13 @@ def partners_add(
         int, typer.Option(min=1, max=64, help="With --kafka: the ingress topic's partitions.")
     ] = 1,
     retention_days: Annotated[
-        float,
-        typer.Option(min=0.01, help="With --kafka: how long the ingress topic keeps records."),
-    ] = 7.0,
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="With --kafka: how long the ingress topic keeps records "
+            "(default: TATAWWU_INGRESS_RETENTION_DAYS, 7).",
+        ),
+    ] = None,
 ) -> None:
     """Create a partner key (or, with --kafka, direct access) and print its secret once."""
     settings = get_settings()
@@ -81,7 +85,9 @@ def partners_add(
     _err().print(f"created {kind} {issued.key_id}; store it now, it cannot be shown again")
 
 
-def _add_kafka(settings: Settings, org_id: str, partitions: int, retention_days: float) -> None:
+def _add_kafka(
+    settings: Settings, org_id: str, partitions: int, retention_days: float | None
+) -> None:
     from infra.principals import PrincipalError
     from tatawwu.partners import grant_direct_access
 

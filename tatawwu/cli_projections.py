@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated
 
 import typer
@@ -150,8 +151,56 @@ def dlq_replay(
     report = asyncio.run(replay(get_settings(), projector=projector, reason=reason))
     Console(stderr=True).print(
         f"{report.dead_letters} dead letters, {report.origins} distinct origins matched: "
-        f"{len(report.replayed)} replayed, {report.already_replayed} replayed before"
+        f"{len(report.replayed)} replayed, {report.already_replayed} replayed before, "
+        f"{report.unreadable} unreadable (key destroyed: erased volunteer or past retention)"
     )
+
+
+@dlq_app.command("purge-keys")
+def dlq_purge_keys(
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Destroy the platform's dead-letter keys of days longer "
+            "ago (default: TATAWWU_DEADLETTER_KEEP_DAYS, 30).",
+        ),
+    ] = None,
+) -> None:
+    """Make dead letters that name no volunteer unreadable once past their retention (the
+    router does this every TATAWWU_RETENTION_INTERVAL_S; this runs it once)."""
+    from consumers.sealed_letters import drop_expired_keys
+    from infra.db import create_pool
+    from infra.keys import build_key_service
+
+    settings = get_settings()
+    days = settings.deadletter_keep_days if older_than_days is None else older_than_days
+
+    async def purge() -> int:
+        pool = await create_pool(settings, min_size=1, max_size=1)
+        try:
+            return await drop_expired_keys(build_key_service(settings, pool), days)
+        finally:
+            await pool.close()
+
+    dropped = asyncio.run(purge())
+    Console(stderr=True).print(f"destroyed {dropped} dead-letter key(s) older than {days:g} days")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    limit: Annotated[int, typer.Option(help="The last this many dead letters.")] = 20,
+) -> None:
+    """Print dead letters with their payloads, opened where the key still exists.
+
+    A router dead letter's payload is sealed (it may hold a partner's clear personal
+    data); this prints it in clear for the operator who asks. An erased volunteer's, or a
+    platform-sealed one past TATAWWU_DEADLETTER_KEEP_DAYS, shows as unreadable.
+    """
+    from consumers.dlq import show
+
+    for letter in asyncio.run(show(get_settings(), limit)):
+        typer.echo(json.dumps(letter, ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:

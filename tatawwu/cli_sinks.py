@@ -107,8 +107,9 @@ def run(
     console.print(f"records    {where}/smtp.jsonl, {where}/sms.jsonl   |   stop: Ctrl-C")
     try:
         asyncio.run(serve(where, host=host, smtp_port=smtp_port, sms_port=sms_port,
-                          starttls=starttls, smtps_port=smtps_port,
-                          webhooks=webhooks))  # fmt: skip
+                          starttls=starttls, smtps_port=smtps_port, webhooks=webhooks,
+                          keep_days=settings.sink_keep_days,
+                          purge_interval_s=settings.retention_interval_s))  # fmt: skip
     except OSError as exc:  # most often: the port is taken (sinks already running?)
         console.print(
             f"[bold red]error:[/] {exc} (sinks already running? see `tatawwu sinks show`)"
@@ -184,6 +185,28 @@ def _control(path: str, document: dict[str, Any], sink: str | None) -> dict[str,
                       f"{response.text[:300]}")  # fmt: skip
         raise typer.Exit(code=1)
     return dict(response.json())
+
+
+@sinks_app.command("purge")
+def purge(
+    directory: Dir = None,
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Forget messages received longer ago (default: TATAWWU_SINK_KEEP_DAYS, 7)."
+        ),
+    ] = None,
+) -> None:
+    """Forget what the sinks received before the retention (the running sinks do this every
+    TATAWWU_RETENTION_INTERVAL_S; safe while they run: they wait, nothing is lost)."""
+    from datetime import UTC, datetime, timedelta
+
+    from infra.local.sink_files import purge_before
+
+    days = get_settings().sink_keep_days if older_than_days is None else older_than_days
+    removed = purge_before(_directory(directory), datetime.now(UTC) - timedelta(days=days))
+    console.print(f"purged {sum(removed.values()):,} record(s) older than {days:g} days "
+                  f"({', '.join(f'{k}: {n}' for k, n in removed.items()) or 'no files'})")  # fmt: skip
 
 
 @sinks_app.command("reply")

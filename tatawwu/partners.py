@@ -4,7 +4,8 @@ A partner that asks for direct access gets a SCRAM principal `partner-<org>` tha
 write only to `tatawwu.ingress.<org>` (ACLs, `infra.principals`); the router validates
 what arrives there and forwards what the partner may state to the canonical topics.
 Granting creates the ingress topic (one partition: judged in the order written; kept
-7 days by default), the principal with a fresh password (shown once) and its ACLs.
+`TATAWWU_INGRESS_RETENTION_DAYS`, 7 by default), the principal with a fresh password
+(shown once) and its ACLs.
 Revoking deletes the ACLs first (the broker refuses the partner's next request, even on
 a connection it already has) and then replaces the password with one nobody knows; the
 ingress topic stays until its retention, so what the partner wrote before is still
@@ -71,11 +72,14 @@ class PartnerStatus:
 
 
 def grant_direct_access(
-    settings: Settings, org_id: str, *, partitions: int = 1, retention_days: float = 7.0
+    settings: Settings, org_id: str, *, partitions: int = 1, retention_days: float | None = None
 ) -> DirectAccess:
-    """Create the ingress topic, the principal (new password) and its ACLs."""
+    """Create the ingress topic, the principal (new password) and its ACLs.
+
+    The topic keeps records `retention_days`, by default `ingress_retention_days` (7)."""
     check_org_id(org_id)
-    spec = ingress_spec(org_id, partitions, int(retention_days * DAY_MS))
+    days = settings.ingress_retention_days if retention_days is None else retention_days
+    spec = ingress_spec(org_id, partitions, int(days * DAY_MS))
     asyncio.run(ensure_topics(settings, [spec]))
     principals = Principals(settings)
     principal, password = partner_principal(org_id), new_password()

@@ -183,7 +183,7 @@ class Sector(BaseModel):
 
 
 class Volunteer(BaseModel):
-    """A volunteer's profile and totals: personal data, volunteers scope only."""
+    """A volunteer's profile and totals: personal data, the admin role only."""
 
     volunteer_id: str
     given_name: str | None
@@ -204,6 +204,15 @@ class Volunteer(BaseModel):
     no_shows: int
     first_activity: dt.datetime | None
     last_activity: dt.datetime | None
+
+
+class OrganisationVolunteer(BaseModel):
+    """What an organisation sees of one of its own volunteers: enough to greet them."""
+
+    volunteer_id: str
+    given_name: str | None
+    language: str | None
+    status: str
 
 
 class ProjectionFreshness(BaseModel):

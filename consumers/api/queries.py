@@ -194,6 +194,24 @@ async def volunteer(
     return plain(row) if row is not None else None
 
 
+async def organisation_volunteer(
+    conn: asyncpg.Connection, sources: Sources, volunteer_id: str, org_id: str
+) -> dict[str, Any] | None:
+    """What an organisation may see of one of its volunteers (one who signed up for, or
+    took part in, an opportunity of its campaigns), or None (unknown, or not its own)."""
+    row = await conn.fetchrow(
+        f"""select v.volunteer_id, v.given_name, v.language, v.status
+            from {sources.q("volunteers")}.volunteers v
+            where v.volunteer_id = $1 and exists (
+                select 1 from {sources.q("volunteers")}.participations p
+                join {sources.q("campaigns")}.campaigns c on c.campaign_id = p.campaign_id
+                where p.volunteer_id = v.volunteer_id and c.org_id = $2)""",
+        volunteer_id,
+        org_id,
+    )
+    return plain(row) if row is not None else None
+
+
 async def projector_stats(conn: asyncpg.Connection, schema: str) -> dict[str, Any] | None:
     """A projector's counters and stored offsets, or None when its schema does not exist."""
     if await conn.fetchval("select to_regclass($1)", f"{quoted(schema)}._stats") is None:

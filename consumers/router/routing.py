@@ -39,6 +39,7 @@ from consumers.router.plan import ACCEPTED, Decoded, Outcome, decode_batch, outc
 from consumers.router.sealing import keys_or_refusals, sealed_sends
 from consumers.router.transaction import Transactor
 from consumers.runtime.batch import Record
+from consumers.sealed_letters import seal_letters
 from infra.admission import Admission, ClaimCache, LostRace
 from infra.claims import ensure_registry, registry_schema
 from infra.db import create_pool
@@ -189,6 +190,8 @@ class Router:
         out = outcome(records, decoded, refusals, self.topic_prefix)
         if found:
             out.sends = sealed_sends(out.sends, found)  # nothing personal leaves in clear
+        if self.keys is not None and out.dead:  # nor in a dead letter (consumers/sealed_letters)
+            out.sends = await seal_letters(self.keys, out.sends, self.topic_prefix)
         for tp, offset in out.offsets.items():
             out.offsets[tp] = max(offset, positions.get(tp, 0))
         return out, claims

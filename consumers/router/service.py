@@ -46,6 +46,7 @@ from consumers.router.plan import NAME
 from consumers.router.routing import Router
 from consumers.runtime import tune_gc
 from consumers.runtime.batch import Record
+from consumers.sealed_letters import run_key_retention
 from infra.kafka import build_broker
 from infra.ops import start_ops_server
 from infra.settings import Settings
@@ -138,7 +139,7 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
     router = Router(settings, topic_prefix=topic_prefix, instance_id=instance_id)
-    ops = None
+    ops, purging = None, None
     if metrics_port:
         ops = await start_ops_server(settings.metrics_host, metrics_port, router.readiness)
     broker = build_router_broker(settings, router, topic_prefix=topic_prefix,
@@ -149,8 +150,15 @@ async def serve(
         tune_gc()
         log.info("router_started", group=router.group, instance=instance_id,
                  pattern=ingress_pattern(topic_prefix))  # fmt: skip
+        if router.keys is not None:  # the day's dead-letter keys, past their retention
+            purging = asyncio.create_task(run_key_retention(
+                router.keys, settings.deadletter_keep_days, settings.retention_interval_s,
+                stopping, topic_prefix,
+            ))  # fmt: skip
         await stopping.wait()
     finally:
+        if purging is not None:
+            await purging
         await broker.stop()
         await router.close()
         if ops is not None:

@@ -6,6 +6,7 @@ that read their records back (`read_smtp`, `read_sms`, re-exported by `sinks.py`
 
 from __future__ import annotations
 
+import fcntl
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,47 @@ def now_iso() -> str:
 
 def append_record(path: Path, record: dict[str, Any]) -> None:
     """Append one record as one JSON line."""
-    # One write of one line: a reader never sees half a record from a live sink.
+    append_records(path, [record])
+
+
+def append_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append records, one JSON line each, in one write."""
+    # One write: a reader never sees half a record from a live sink. The lock keeps it
+    # out of a purge rewriting the file (`purge_before`).
     with path.open("ab") as out:
-        out.write(orjson.dumps(record) + b"\n")
+        fcntl.flock(out, fcntl.LOCK_EX)
+        out.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+
+
+def purge_before(directory: Path, before: datetime) -> dict[str, int]:
+    """Forget every message (and repeat) a sink received before `before`: records removed
+    per file. Rewritten in place under the file's lock, so a sink appending meanwhile (in
+    this process or another) waits and loses nothing; repeatable."""
+    removed = {}
+    for name in (SMTP_FILE, SMS_FILE, SMTP_REPEATS_FILE, SMS_REPEATS_FILE):
+        try:
+            handle = (Path(directory) / name).open("r+b")
+        except FileNotFoundError:
+            continue
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            lines = handle.read().split(b"\n")
+            torn = lines.pop()  # b"" after the last newline (or a line still being written)
+            kept = [line for line in lines if line.strip() and not _before(line, before)]
+            removed[name] = len([line for line in lines if line.strip()]) - len(kept)
+            if removed[name]:
+                handle.seek(0)
+                handle.write(b"".join(line + b"\n" for line in kept) + torn)
+                handle.truncate()
+    return removed
+
+
+def _before(line: bytes, before: datetime) -> bool:
+    try:
+        received = datetime.fromisoformat(orjson.loads(line)["received_at"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return False  # not ours to judge: kept
+    return received < before
 
 
 def _read(path: Path) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ import signal
 import socket
 import ssl
 import weakref
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +28,7 @@ import structlog
 import uvicorn
 from aiosmtpd.smtp import SMTP
 
-from infra.local.sink_files import SMS_FILE, SMTP_FILE, read_sms, read_smtp
+from infra.local.sink_files import SMS_FILE, SMTP_FILE, purge_before, read_sms, read_smtp
 from infra.local.sink_tls import self_signed, server_context
 from infra.local.sink_webhooks import WebhookSender
 from infra.local.sms_sink import SmsState, create_sms_app
@@ -201,11 +202,27 @@ class Sinks:
         await self.stop()
 
 
+async def purge_periodically(
+    directory: Path, keep_days: float, interval_s: float, stop: asyncio.Event
+) -> None:
+    """Forget messages older than `keep_days` at start, then every `interval_s`, until `stop`."""
+    while not stop.is_set():
+        try:
+            before = datetime.now(UTC) - timedelta(days=keep_days)
+            if removed := {k: n for k, n in purge_before(directory, before).items() if n}:
+                log.info("sinks_purged", keep_days=keep_days, **removed)
+        except OSError as exc:
+            log.warning("sinks_purge_failed", error=type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+
 async def serve(directory: Path, *, host: str = "127.0.0.1", smtp_port: int = 2525,
                 sms_port: int = 8025, starttls: bool = False,
-                smtps_port: int | None = None,
-                webhooks: WebhookSender | None = None) -> None:  # fmt: skip
-    """Run both sinks until SIGTERM or SIGINT, then stop cleanly."""
+                smtps_port: int | None = None, webhooks: WebhookSender | None = None,
+                keep_days: float = 7.0, purge_interval_s: float = 3600.0) -> None:  # fmt: skip
+    """Run both sinks until SIGTERM or SIGINT, then stop cleanly; what they received is
+    kept `keep_days` (`TATAWWU_SINK_KEEP_DAYS`)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -217,7 +234,7 @@ async def serve(directory: Path, *, host: str = "127.0.0.1", smtp_port: int = 25
                  smtps_port=sinks.smtps_port, starttls=starttls,
                  ca_file=str(sinks.tls_cert) if sinks.tls_cert else None,
                  directory=str(directory), webhooks=webhooks is not None)  # fmt: skip
-        await stop.wait()
+        await purge_periodically(directory, keep_days, purge_interval_s, stop)
     log.info(
         "sinks_stopped",
         emails=sinks.smtp_handler.received,
@@ -249,8 +266,9 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(settings.log_level, settings.log_format)
     webhooks = sink_webhooks(settings, args.webhook_url, args.fail, args.bounce, args.complain)
     asyncio.run(serve(args.dir, host=args.host, smtp_port=args.smtp_port, sms_port=args.sms_port,
-                      starttls=args.starttls, smtps_port=args.smtps_port,
-                      webhooks=webhooks))  # fmt: skip
+                      starttls=args.starttls, smtps_port=args.smtps_port, webhooks=webhooks,
+                      keep_days=settings.sink_keep_days,
+                      purge_interval_s=settings.retention_interval_s))  # fmt: skip
 
 
 def sink_webhooks(settings: Any, url: str, fail: Any = (), bounce: Any = (),

@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from infra.local.sink_files import append_records
 from infra.local.sms_sink import SmsRequest, SmsState, _problem
 
 log = structlog.get_logger("infra.local.sinks")
@@ -93,8 +94,7 @@ def add_batch_route(app: FastAPI, state: SmsState, path: Path, repeats: Path) ->
         stored: list[dict[str, Any]] = []
         results = [_one(state, n, m, repeats, stored) for n, m in enumerate(envelope.messages)]
         if stored:  # one write for the whole batch
-            with path.open("ab") as out:
-                out.write(b"".join(orjson.dumps(r) + b"\n" for r in stored))
+            append_records(path, stored)
         state.batches += 1
         log.info("sms_batch", messages=len(results), accepted=len(stored))
         if state.delay_s and stored:  # after the keys are taken (a repeat meanwhile is a

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 
+from consumers.dlq import open_letters, read_dead_letters
 from infra.settings import Settings
 from schemas.topics import DEADLETTER, INGRESS_MAX_RECORD_BYTES
 from tests.support.router import (
@@ -50,7 +51,11 @@ async def test_the_largest_record_a_partner_may_write_is_dead_lettered_and_the_n
     async with running_router(stack, prefix):
         await wait_routed(stack, prefix, [topic], 60)
     [dead] = await read_all(stack, [prefix + DEADLETTER.name])
-    assert dead.value == largest
+    assert dict(dead.headers)["value_sealed"] == b"platform"  # it fits, sealed (+28 bytes)
+    [(_, _, _, opened, _)], _ = await open_letters(
+        stack, await read_dead_letters(stack, prefix + DEADLETTER.name)
+    )
+    assert opened == largest
     assert dict(dead.headers)["original_topic"] == topic.encode()
     forwarded = await read_all(stack, [prefix + "tatawwu.campaigns"])
     assert [r.key for r in forwarded] == [launch["subject"].encode()]
