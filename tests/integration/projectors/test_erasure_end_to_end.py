@@ -12,8 +12,11 @@ same tables as the live ones.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,13 +28,16 @@ from consumers.notifications.projector import build_projector
 from consumers.participation import lookup
 from consumers.participation.coverage import end_of
 from consumers.rebuild import rebuild
-from infra.db import connect
+from consumers.runtime.deadletters import original_of
+from consumers.sealed_letters import kids_of, open_value
+from infra.db import connect, create_pool
 from infra.kafka import build_admin
-from infra.settings import Settings
+from infra.keys import build_key_service
+from infra.settings import PROJECT_ROOT, Settings, child_env
 from tatawwu.manifest import PROJECTORS
 from tests.integration.notifications.conftest import settled
 from tests.support import events
-from tests.support.personal import clear_hits, file_hits, personal_values, table_hits
+from tests.support.personal import clear_hits, file_hits, needles, personal_values, table_hits
 from tests.support.ports import free_port
 from tests.support.processes import Processes, processes
 from tests.support.projectors import (
@@ -157,6 +163,19 @@ async def age_band(conn: asyncpg.Connection, schema: str, birth_year: int, day: 
     return await conn.fetchval(f'select "{schema}".age_band($1, $2)', birth_year, end_of(day))
 
 
+async def opened_letters(stack: Settings, topic: str) -> list[bytes | None]:
+    """Each dead letter's payload opened through the key service (None: unreadable), as
+    `tatawwu dlq show` would; a fresh key service (no cached key)."""
+    letters = [(original_of(r.headers)[0], r.value)
+               for r in await read_all(stack, [topic], committed=False)]  # fmt: skip
+    pool = await create_pool(stack, min_size=1, max_size=1)
+    try:
+        keys = await build_key_service(stack, pool).keys_by_id(kids_of([h for h, _ in letters]))
+    finally:
+        await pool.close()
+    return [open_value(headers, value, keys) for headers, value in letters]
+
+
 async def caught_up(
     stack: Settings, conn: asyncpg.Connection, running: Processes, schemas: dict[str, str],
     prefix: str, topics: dict[str, tuple[str, ...]],
@@ -213,6 +232,9 @@ async def test_after_erase_nothing_anywhere_holds_the_volunteer_and_a_rebuild_ag
             assert file_hits(sinks, values)  # messaged: the sinks hold the email and phone
             dead = await read_all(stack, [prefix + "tatawwu.deadletter"], committed=False)
             assert [r.key for r in dead] == [one.encode()]  # the refused record, once
+            [letter] = await opened_letters(stack, prefix + "tatawwu.deadletter")
+            assert letter is not None
+            assert all(n in letter for n in needles(values))  # the dead letter names them
             day = dt.datetime.now(QATAR).date()
             kpi_before = await kpi(conn, schemas["participation"], day)
 
@@ -234,17 +256,33 @@ async def test_after_erase_nothing_anywhere_holds_the_volunteer_and_a_rebuild_ag
         leaks = {
             "topics": clear_hits([r for r in records if r.topic != ingress], values),
             "tables": table_hits(after, values),
-            "sinks": file_hits(sinks, values),
             "logs": file_hits(
-                tmp_path / "logs", {**values, **{f"other_{k}": v for k, v in kept.items()}}
+                tmp_path / "logs", {**values, **{f"o_{k}": v for k, v in kept.items()}}
             ),
         }
+        # The logs were captured: each process wrote some, the erasure named its pseudonym.
+        logs = {p.stem: p.read_bytes() for p in (tmp_path / "logs").glob("*.log")}
+        assert all(logs.values()), [name for name, text in logs.items() if not text]
+        assert b"volunteer_erased" in logs["erase"] and one.encode() in logs["erase"]
+        # The dead letter no longer opens (its key was the volunteer's).
+        assert await opened_letters(stack, prefix + "tatawwu.deadletter") == [None]
         # The searches can fail: the other volunteer is still found (the ingress record,
         # the read models). The partner's ingress topic is the partner's own input, kept
         # in clear for its retention (PERSONAL_DATA.md): named here, not hidden.
         assert clear_hits(records, kept)
         assert table_hits(after, kept)
         assert clear_hits([r for r in records if r.topic == ingress], values)
+        # The sinks stand for the providers (an SMS gateway's and a mail relay's message
+        # logs): what was delivered is out of the erasure's reach, and they forget it with
+        # their retention (TATAWWU_SINK_KEEP_DAYS, `tatawwu sinks purge`). Named, not
+        # hidden: this fails the day an erasure reaches them.
+        assert file_hits(sinks, values)
+        purged = await asyncio.to_thread(subprocess.run, [
+            sys.executable, "-m", "tatawwu", "sinks", "purge", "--dir", str(sinks),
+            "--older-than-days", "0"], cwd=PROJECT_ROOT, env=child_env(stack), capture_output=True,
+        )  # fmt: skip
+        assert purged.returncode == 0, purged.stderr.decode()[-2000:]
+        assert file_hits(sinks, values) == []
 
         # The KPI: the activity still counted, the attributes gone to `unknown`.
         kpi_after = await kpi(conn, schemas["participation"], day)
