@@ -48,7 +48,7 @@ from tests.support.projectors import (
 )
 from tests.support.router import as_raw, create_ingress, produce, read_all, wait_routed
 
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(600)]
 QATAR = ZoneInfo("Asia/Qatar")
 # What a rebuild sets afresh (when a row was written, trace ids, how many batches the
 # records came in), not what it folds.
