@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 from aiokafka.structs import ConsumerRecord
 
@@ -75,3 +76,16 @@ def file_hits(directory: Path, values: dict[str, Any]) -> list[str]:
         data = path.read_bytes()
         found += [f"{path.relative_to(directory)}: {n!r}" for n in needles(values) if n in data]
     return found
+
+
+async def table_rows(conn: asyncpg.Connection, schemas: list[str]) -> dict[str, list[Any]]:
+    """Every table of the schemas, `schema.table` -> its rows as JSON values, sorted."""
+    tables = await conn.fetch(
+        "select table_schema, table_name from information_schema.tables"
+        " where table_schema = any($1) and table_type = 'BASE TABLE'", schemas,
+    )  # fmt: skip
+    out = {}
+    for t in tables:
+        rows = await conn.fetch(f'select row_to_json(x)::text as j from "{t[0]}"."{t[1]}" x')
+        out[f"{t[0]}.{t[1]}"] = sorted((orjson.loads(r["j"]) for r in rows), key=repr)
+    return out

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +36,14 @@ from infra.settings import PROJECT_ROOT, Settings, child_env
 from tatawwu.manifest import PROJECTORS
 from tests.integration.notifications.conftest import settled
 from tests.support import events
-from tests.support.personal import clear_hits, file_hits, needles, personal_values, table_hits
+from tests.support.personal import (
+    clear_hits,
+    file_hits,
+    needles,
+    personal_values,
+    table_hits,
+    table_rows,
+)
 from tests.support.ports import free_port
 from tests.support.processes import Processes, processes
 from tests.support.projectors import (
@@ -99,19 +105,6 @@ def bad_record(org: str, one: str, unique: str) -> dict[str, Any]:
     return events.event("volunteer.profile_updated", f"e-{unique}-bad", dt.datetime.now(dt.UTC),
                         source="partner/someone-else", volunteer_id=one,
                         **personal_values(unique))  # fmt: skip
-
-
-async def dump(conn: asyncpg.Connection, schemas: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every table of the schemas as sorted rows (JSON: what a byte search reads)."""
-    tables = await conn.fetch(
-        "select table_schema, table_name from information_schema.tables"
-        " where table_schema = any($1) and table_type = 'BASE TABLE'", schemas,
-    )  # fmt: skip
-    out = {}
-    for t in tables:
-        rows = await conn.fetch(f'select row_to_json(x)::text as j from "{t[0]}"."{t[1]}" x')
-        out[f"{t[0]}.{t[1]}"] = sorted((json.loads(r["j"]) for r in rows), key=repr)
-    return out
 
 
 def folded(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
@@ -227,7 +220,7 @@ async def test_after_erase_nothing_anywhere_holds_the_volunteer_and_a_rebuild_ag
                     and r["volunteer_id"] == one} >= {"welcome", "hours_thanks"}  # fmt: skip
 
             # Before: the searches find what they look for (they can fail).
-            before = await dump(conn, await used_schemas(conn, unique))
+            before = await table_rows(conn, await used_schemas(conn, unique))
             assert table_hits(before, values)  # the read models hold the volunteer
             assert file_hits(sinks, values)  # messaged: the sinks hold the email and phone
             dead = await read_all(stack, [prefix + "tatawwu.deadletter"], committed=False)
@@ -252,7 +245,7 @@ async def test_after_erase_nothing_anywhere_holds_the_volunteer_and_a_rebuild_ag
         # one run names every place still holding the volunteer.
         names = [t for t in await topic_names(stack) if t.startswith(prefix)]
         records = await read_all(stack, names, committed=False)
-        after = await dump(conn, await used_schemas(conn, unique))
+        after = await table_rows(conn, await used_schemas(conn, unique))
         leaks = {
             "topics": clear_hits([r for r in records if r.topic != ingress], values),
             "tables": table_hits(after, values),
@@ -300,13 +293,13 @@ async def test_after_erase_nothing_anywhere_holds_the_volunteer_and_a_rebuild_ag
 
         # A rebuild of every projector gives the tables the live projectors made.
         for name, projector in PROJECTORS.items():
-            live = folded(await dump(conn, [schemas[name]]))
+            live = folded(await table_rows(conn, [schemas[name]]))
             await rebuild(stack, projector, schema=schemas[name], topic_prefix=prefix,
                           dashboard_views=False)  # fmt: skip
-            rebuilt = folded(await dump(conn, [schemas[name]]))
+            rebuilt = folded(await table_rows(conn, [schemas[name]]))
             assert rebuilt == live, name
         assert await kpi(conn, schemas["participation"], day) == kpi_after
-        leaks["rebuilt"] = table_hits(await dump(conn, list(schemas.values())), values)
+        leaks["rebuilt"] = table_hits(await table_rows(conn, list(schemas.values())), values)
         assert {where: found for where, found in leaks.items() if found} == {}
     finally:
         await drop_schemas(conn, unique)
