@@ -10,6 +10,8 @@ import asyncpg
 import orjson
 from aiokafka.structs import ConsumerRecord
 
+from consumers.runtime.deadletters import original_of
+from consumers.sealed_letters import kids_of, open_value
 from infra.db import create_pool
 from infra.keys import build_key_service
 from infra.sealing import open_events
@@ -17,6 +19,7 @@ from infra.settings import Settings
 from schemas.decode import decode_event
 from schemas.envelope import Event
 from schemas.errors import DecodeError
+from tests.support.router import read_all
 
 
 def personal_values(unique: str) -> dict[str, Any]:
@@ -89,3 +92,16 @@ async def table_rows(conn: asyncpg.Connection, schemas: list[str]) -> dict[str, 
         rows = await conn.fetch(f'select row_to_json(x)::text as j from "{t[0]}"."{t[1]}" x')
         out[f"{t[0]}.{t[1]}"] = sorted((orjson.loads(r["j"]) for r in rows), key=repr)
     return out
+
+
+async def opened_letters(settings: Settings, topic: str) -> list[bytes | None]:
+    """Each dead letter's payload opened through the key service (None: unreadable), as
+    `tatawwu dlq show` would; a fresh key service (no cached key)."""
+    letters = [(original_of(r.headers)[0], r.value)
+               for r in await read_all(settings, [topic], committed=False)]  # fmt: skip
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    try:
+        keys = await build_key_service(settings, pool).keys_by_id(kids_of([h for h, _ in letters]))
+    finally:
+        await pool.close()
+    return [open_value(headers, value, keys) for headers, value in letters]

@@ -27,11 +27,8 @@ from consumers.notifications.projector import build_projector
 from consumers.participation import lookup
 from consumers.participation.coverage import end_of
 from consumers.rebuild import rebuild
-from consumers.runtime.deadletters import original_of
-from consumers.sealed_letters import kids_of, open_value
-from infra.db import connect, create_pool
+from infra.db import connect
 from infra.kafka import build_admin
-from infra.keys import build_key_service
 from infra.settings import PROJECT_ROOT, Settings, child_env
 from tatawwu.manifest import PROJECTORS
 from tests.integration.notifications.conftest import settled
@@ -40,6 +37,7 @@ from tests.support.personal import (
     clear_hits,
     file_hits,
     needles,
+    opened_letters,
     personal_values,
     table_hits,
     table_rows,
@@ -154,19 +152,6 @@ async def topic_names(stack: Settings) -> list[str]:
 async def age_band(conn: asyncpg.Connection, schema: str, birth_year: int, day: dt.date) -> str:
     """The KPI's age band of a birth year on `day` (the projection's own SQL function)."""
     return await conn.fetchval(f'select "{schema}".age_band($1, $2)', birth_year, end_of(day))
-
-
-async def opened_letters(stack: Settings, topic: str) -> list[bytes | None]:
-    """Each dead letter's payload opened through the key service (None: unreadable), as
-    `tatawwu dlq show` would; a fresh key service (no cached key)."""
-    letters = [(original_of(r.headers)[0], r.value)
-               for r in await read_all(stack, [topic], committed=False)]  # fmt: skip
-    pool = await create_pool(stack, min_size=1, max_size=1)
-    try:
-        keys = await build_key_service(stack, pool).keys_by_id(kids_of([h for h, _ in letters]))
-    finally:
-        await pool.close()
-    return [open_value(headers, value, keys) for headers, value in letters]
 
 
 async def caught_up(
