@@ -97,8 +97,7 @@ async def table_rows(conn: asyncpg.Connection, schemas: list[str]) -> dict[str, 
 async def opened_letters(settings: Settings, topic: str) -> list[bytes | None]:
     """Each dead letter's payload opened through the key service (None: unreadable), as
     `tatawwu dlq show` would; a fresh key service (no cached key)."""
-    letters = [(original_of(r.headers)[0], r.value)
-               for r in await read_all(settings, [topic], committed=False)]  # fmt: skip
+    letters = [(original_of(r.headers)[0], r.value) for r in await read_all(settings, [topic])]
     pool = await create_pool(settings, min_size=1, max_size=1)
     try:
         keys = await build_key_service(settings, pool).keys_by_id(kids_of([h for h, _ in letters]))

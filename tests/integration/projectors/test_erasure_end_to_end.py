@@ -27,6 +27,7 @@ from consumers.notifications.projector import build_projector
 from consumers.participation import lookup
 from consumers.participation.coverage import end_of
 from consumers.rebuild import rebuild
+from consumers.router.counts import schema_for
 from infra.db import connect
 from infra.kafka import build_admin
 from infra.settings import PROJECT_ROOT, Settings, child_env
@@ -208,8 +209,12 @@ async def test_after_erase_nothing_anywhere_holds_the_volunteer_and_a_rebuild_ag
             before = await table_rows(conn, await used_schemas(conn, unique))
             assert table_hits(before, values)  # the read models hold the volunteer
             assert file_hits(sinks, values)  # messaged: the sinks hold the email and phone
-            dead = await read_all(stack, [prefix + "tatawwu.deadletter"], committed=False)
+            dead = await read_all(stack, [prefix + "tatawwu.deadletter"])
             assert [r.key for r in dead] == [one.encode()]  # the refused record, once
+            assert (
+                await conn.fetchval(f'select count(*) from "{schema_for(prefix)}"._deadletters')
+                == 1
+            )
             [letter] = await opened_letters(stack, prefix + "tatawwu.deadletter")
             assert letter is not None
             assert all(n in letter for n in needles(values))  # the dead letter names them
@@ -263,7 +268,16 @@ async def test_after_erase_nothing_anywhere_holds_the_volunteer_and_a_rebuild_ag
         assert purged.returncode == 0, purged.stderr.decode()[-2000:]
         assert file_hits(sinks, values) == []
 
-        # The KPI: the activity still counted, the attributes gone to `unknown`.
+        # The policy: the volunteers row stays (id, status), its personal columns null;
+        # the activity still counted, the attributes gone to `unknown` in the KPI.
+        row = await conn.fetchrow(
+            f'select * from "{schemas["volunteers"]}".volunteer_directory where volunteer_id = $1',
+            one,
+        )
+        assert row["status"] == "erased"
+        assert (row["signups"], row["attended"], row["verified_hours"]) == (1, 1, 2)
+        assert [row[c] for c in ("given_name", "family_name", "phone", "email", "birth_year",
+                                 "gender", "nationality_group", "municipality")] == [None] * 8  # fmt: skip
         kpi_after = await kpi(conn, schemas["participation"], day)
         assert kpi_after["national"] == kpi_before["national"]
         assert kpi_after["national"]["active"] == 2
