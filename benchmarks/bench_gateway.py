@@ -13,6 +13,7 @@ HTTP load comes from a child process so that client work does not share the gate
 interpreter. Targets: (b) >= 50% of (a), (c) p99 < 20 ms.
 
     .venv/bin/python -m benchmarks.bench_gateway [--events 30000] [--profile] 2>/dev/null
+    .venv/bin/python -m benchmarks.bench_gateway --only-shredding [--rounds 3] 2>/dev/null  # (d)
 
 (stderr carries the gateway's JSON log lines, one per request, as in production.)
 """
@@ -69,6 +70,9 @@ def registration(run: str, org: str, n: int, phase: str) -> dict[str, Any]:
 
 
 MAKERS = {"batches": signup, "registrations": registration}
+# The gateway process's CPU µs per event in each (d) run, by kind and on/off: a loaded
+# machine swings wall-clock rates from run to run far more than CPU per event.
+CPU_US: dict[str, dict[bool, list[float]]] = {k: {True: [], False: []} for k in MAKERS}
 
 
 def launch(run: str, org: str) -> list[dict[str, Any]]:
@@ -205,7 +209,7 @@ async def running_gateway(settings: Settings) -> AsyncIterator[tuple[Any, str]]:
 
 async def encryption_on_and_off(
     settings: Settings, url: str, key: str, run: str, org: str, count: int, rounds: int = 2
-) -> dict[str, tuple[float, float]]:
+) -> dict[str, tuple[float, float, str]]:
     """Events/s with encryption on (the gateway at `url`) and off (a second gateway), for
     sign-ups and registrations, alternating on and off `rounds` times; medians."""
     figures: dict[str, dict[bool, list[float]]] = {k: {True: [], False: []} for k in MAKERS}
@@ -215,12 +219,53 @@ async def encryption_on_and_off(
             for kind in MAKERS:
                 for on in (True, False) if n % 2 == 0 else (False, True):
                     phase = f"d{n}{kind[0]}{int(on)}"
+                    began = time.process_time()  # the gateways' process: one serves at a time
                     got = await in_child(kind, url if on else off_url, key, run, org, count, phase)
+                    CPU_US[kind][on].append((time.process_time() - began) * 1e6 / count)
                     figures[kind][on].append(got["eps"])
     return {
-        kind: (statistics.median(by[True]), statistics.median(by[False]))
+        kind: (
+            statistics.median(by[True]),
+            statistics.median(by[False]),
+            ", ".join(f"{a:,.0f}/{b:,.0f}" for a, b in zip(by[True], by[False], strict=True)),
+        )
         for kind, by in figures.items()
     }
+
+
+async def shredding_only(count: int, rounds: int) -> None:
+    """(d) alone: encryption on / off, `rounds` alternating rounds, one table."""
+    settings = get_settings().model_copy(
+        update={"gateway_rate_per_s": 1e9, "gateway_rate_burst": 10**9}
+    )
+    run = uuid.uuid4().hex[:8]
+    org = f"org-bench-{run}"
+    async with running_gateway(settings) as (app, url):
+        issued = await add_partner_key(app.state.pool, org)
+        async with httpx.AsyncClient(base_url=url) as client:
+            headers = {"Authorization": f"Bearer {issued.key}", "Content-Type": "application/json"}
+            response = await client.post(
+                "/v1/events", content=orjson.dumps(launch(run, org)), headers=headers
+            )
+            response.raise_for_status()
+        try:
+            shredding = await encryption_on_and_off(
+                settings, url, issued.key, run, org, count, rounds
+            )
+        finally:
+            await revoke_partner_key(app.state.pool, issued.key_id)
+    table = Table(title=f"gateway (d): encryption on / off ({count} events, {rounds} rounds)")
+    for column in ("measure", "on / off, medians", "runs (on/off)", "ratio (target >= 85%)"):
+        table.add_column(column)
+    for kind, (on, off, runs) in shredding.items():
+        table.add_row(kind, f"{on:,.0f} / {off:,.0f} events/s", runs, f"{on / off:.0%}")
+        cpu_on, cpu_off = (statistics.median(CPU_US[kind][b]) for b in (True, False))
+        cpu_runs = ", ".join(
+            f"{a:.0f}/{b:.0f}" for a, b in zip(CPU_US[kind][True], CPU_US[kind][False], strict=True)
+        )
+        table.add_row(f"{kind}: gateway CPU µs/event", f"{cpu_on:.0f} / {cpu_off:.0f}", cpu_runs,
+                      f"{cpu_off / cpu_on:.0%}")  # fmt: skip
+    Console().print(table)
 
 
 async def bench(count: int, profile: bool) -> None:
@@ -268,7 +313,7 @@ async def bench(count: int, profile: bool) -> None:
     table.add_row(
         "non-202 answers (b), (c)", f"{batches['errors']}, {latency['errors']}", "0, 0", ""
     )
-    for kind, (on, off) in shredding.items():
+    for kind, (on, off, _) in shredding.items():
         ratio = on / off
         table.add_row(f"(d) {kind}, encryption on / off", f"{on:,.0f} / {off:,.0f} events/s",
                       ">= 85%", f"{ratio:.0%} " + ("yes" if ratio >= 0.85 else "NO"))  # fmt: skip
@@ -281,6 +326,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30_000, help="events for (a) and (b)")
     parser.add_argument("--profile", action="store_true", help="cProfile the gateway during (b)")
+    parser.add_argument("--only-shredding", action="store_true", help="run (d) alone")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of (d)")
     args = parser.parse_args()
     settings = get_settings()
     # As `tatawwu gateway` runs: JSON log lines (one per request), uvloop when installed.
@@ -292,7 +339,10 @@ def main() -> None:
     except ImportError:
         factory = asyncio.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(bench(args.events, args.profile))
+        if args.only_shredding:
+            runner.run(shredding_only(args.events, args.rounds))
+        else:
+            runner.run(bench(args.events, args.profile))
 
 
 if __name__ == "__main__":

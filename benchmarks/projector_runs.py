@@ -28,14 +28,21 @@ from tests.support.projectors import create_prefixed_topics, end_offsets, wait_c
 from tests.support.streams import Stream, build_stream, publish
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far (Linux `/proc`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def projector_rate(
-    settings: Settings, name: str, prefix: str, schema: str
+    settings: Settings, name: str, prefix: str, schema: str, cpu: list[float] | None = None
 ) -> tuple[float, float]:
     """(events/s from process start, events/s sustained after the first commit).
 
     The projector runs as its own process, `tatawwu projections run NAME`, as in
     production: "from start" includes the interpreter start, the schema's migrations
-    and the group join.
+    and the group join. `cpu` receives the process's CPU µs per event while sustained
+    (what a loaded machine disturbs least).
     """
     projector = PROJECTORS[name]
     conn = await connect(settings)
@@ -52,12 +59,14 @@ async def projector_rate(
                 msg = f"projector {name} exited with {proc.returncode}"
                 raise RuntimeError(msg)
             await asyncio.sleep(0.005)
-        steady_from = time.perf_counter()
+        steady_from, cpu_from = time.perf_counter(), cpu_seconds(proc.pid)
         done = int(
             await conn.fetchval(f'select coalesce(sum(next_offset), 0) from "{schema}"._offsets')
         )
         await wait_caught_up(conn, schema, ends, wait_s=900)
         now = time.perf_counter()
+        if cpu is not None:
+            cpu.append((cpu_seconds(proc.pid) - cpu_from) * 1e6 / max(1, records - done))
         return records / (now - began), (records - done) / (now - steady_from)
     finally:
         proc.terminate()

@@ -6,7 +6,9 @@ is published twice: once with the personal fields encrypted as the platform writ
 (what `TATAWWU_ENCRYPT_PERSONAL=false` writes: the baseline). The volunteers and the
 participation projectors (the two that read registrations) apply each as their own
 process, alternating encrypted and clear `rounds` times; each run starts with an empty
-key cache, as a rebuild would. Target: encrypted within 15% of clear.
+key cache, as a rebuild would. Target: encrypted within 15% of clear. Beside events/s,
+each projector process's CPU per event (steady part): on a machine shared with other
+work the wall-clock rates swing from run to run, its CPU per event much less.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ async def shredding_rates(
         await publish_stream(settings, Stream(records), prefix, linger_ms=20,
                              max_batch_size=512 * 1024)  # fmt: skip
     figures: dict[str, dict[bool, list[float]]] = {n: {True: [], False: []} for n in NAMES}
+    cpu: dict[str, dict[bool, list[float]]] = {n: {True: [], False: []} for n in NAMES}
     schemas = []
     try:
         for n in range(rounds):
@@ -73,7 +76,9 @@ async def shredding_rates(
                 for on in (True, False) if n % 2 == 0 else (False, True):
                     schema = f"bench_sh{int(on)}{n}_{name[:4]}_{tag}"
                     schemas.append(schema)
-                    _, sustained = await projector_rate(settings, name, prefixes[on], schema)
+                    _, sustained = await projector_rate(
+                        settings, name, prefixes[on], schema, cpu[name][on]
+                    )
                     figures[name][on].append(sustained)
     finally:
         await drop_schemas(settings, *schemas)
@@ -86,5 +91,11 @@ async def shredding_rates(
         rows.append((
             "shredding", f"{name}: encrypted / clear, sustained (runs: {runs})",
             f"{on:,.0f} / {off:,.0f} = {on / off:.0%} (target >= 85%)",
+        ))  # fmt: skip
+        cpu_on, cpu_off = statistics.median(cpu[name][True]), statistics.median(cpu[name][False])
+        rows.append((
+            "shredding", f"{name}: projector CPU per event, encrypted / clear (medians)",
+            f"{cpu_on:,.0f} / {cpu_off:,.0f} µs = {cpu_off / cpu_on:.0%} of clear's events per "
+            "CPU-second",
         ))  # fmt: skip
     return rows

@@ -90,8 +90,8 @@ class MasterKey:
             raise MasterKeyMissing(msg)
         return cls("mk-" + hashlib.sha256(raw).hexdigest()[:16], AESGCM(raw))
 
-    def wrap(self, volunteer_id: str, kid: str, key: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
+    def wrap(self, volunteer_id: str, kid: str, key: bytes, nonce: bytes | None = None) -> bytes:
+        nonce = nonce or os.urandom(NONCE_BYTES)
         return nonce + self.cipher.encrypt(nonce, key, _wrap_aad(volunteer_id, kid))
 
     def unwrap(self, volunteer_id: str, kid: str, wrapped: bytes, master_kid: str) -> bytes:
@@ -169,6 +169,14 @@ class KeyService(Protocol):
         """Destroy a volunteer's data key for good; True if it existed and was live."""
         ...
 
+    def forget(self, volunteer_id: str) -> None:
+        """Never use a cached key of this volunteer again (they were erased)."""
+        ...
+
+    def forget_all(self) -> None:
+        """Drop every cached key (keys destroyed since are then seen as destroyed)."""
+        ...
+
 
 class PgKeyService:
     """Data keys in PostgreSQL (`<schema>.volunteer_keys`), wrapped, cached in memory."""
@@ -216,6 +224,12 @@ class PgKeyService:
             self._by_kid.pop(cached[0], None)
             self._destroyed.add(cached[0])
 
+    def forget_all(self) -> None:
+        """Drop every cached key: a consumer given partitions another process served may
+        have missed a `volunteer.erased` there, so it asks PostgreSQL again."""
+        self._by_kid.clear()
+        self._by_volunteer.clear()
+
     async def keys_for(self, volunteer_ids: Collection[str]) -> dict[str, DataKey]:
         found: dict[str, DataKey] = {}
         missing = []
@@ -229,21 +243,22 @@ class PgKeyService:
         if not missing:
             return found
         await self.ensure()
-        fresh = {v: (secrets.token_urlsafe(12), os.urandom(KEY_BYTES)) for v in sorted(missing)}
+        fresh, wrapped = _fresh_keys(self.master, sorted(missing))
         self.queries += 1
-        # Insert what is missing (first maker wins), then read every asked row.
+        # Insert what is missing (first maker wins), then read every asked row; the rows
+        # made here come back without their wrap (this process holds the key already).
         rows = await self.db.fetch(
             f'with made as (insert into "{self.schema}".volunteer_keys'
             " (volunteer_id, kid, wrapped, master_kid)"
             " select * from unnest($1::text[], $2::text[], $3::bytea[], $4::text[])"
             " on conflict (volunteer_id) do nothing"
-            " returning volunteer_id, kid, wrapped, master_kid)"
+            " returning volunteer_id, kid, null::bytea as wrapped, null::text as master_kid)"
             " select * from made union all"
             f' select volunteer_id, kid, wrapped, master_kid from "{self.schema}".volunteer_keys'
             " where volunteer_id = any($1::text[])",
             list(fresh),
             [kid for kid, _ in fresh.values()],
-            [self.master.wrap(v, kid, raw) for v, (kid, raw) in fresh.items()],
+            wrapped,
             [self.master.kid] * len(fresh),
             timeout=QUERY_TIMEOUT_S,
         )
@@ -289,6 +304,23 @@ class PgKeyService:
         )
         self.forget(volunteer_id)
         return bool(row and row["now_destroyed"])
+
+
+def _fresh_keys(
+    master: MasterKey, volunteer_ids: list[str]
+) -> tuple[dict[str, tuple[str, bytes]], list[bytes]]:
+    """New (kid, data key) per volunteer and the wraps, from one read of the system's
+    random source (a `kid` is 12 random bytes in URL-safe base64, as `token_urlsafe(12)`)."""
+    size = 12 + KEY_BYTES + NONCE_BYTES
+    pool = os.urandom(size * len(volunteer_ids))
+    fresh, wrapped = {}, []
+    for n, volunteer_id in enumerate(volunteer_ids):
+        at = n * size
+        kid = base64.urlsafe_b64encode(pool[at : at + 12]).decode()
+        raw = pool[at + 12 : at + 12 + KEY_BYTES]
+        fresh[volunteer_id] = (kid, raw)
+        wrapped.append(master.wrap(volunteer_id, kid, raw, pool[at + 12 + KEY_BYTES : at + size]))
+    return fresh, wrapped
 
 
 def build_key_service(settings: Settings, db: asyncpg.Pool) -> PgKeyService:

@@ -180,7 +180,7 @@ def _constraint(kind: str, rule: str, detail: ErrorDetails) -> str:
 
 
 _PATH_PART_CHARS = 64
-_FORM_TAGS = frozenset({personal.CLEAR_TAG, personal.SEALED_TAG})
+_FORM_TAGS = frozenset({personal.CLEAR_TAG, personal.SEALED_TAG, personal.REF_TAG})
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

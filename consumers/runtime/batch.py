@@ -21,7 +21,8 @@ from schemas import ownership
 from schemas.binding import decode_record
 from schemas.envelope import Event
 from schemas.errors import DecodeError
-from schemas.registry import spec_of
+from schemas.registry import spec_of, type_of
+from schemas.volunteers import VolunteerErased
 
 Record = ConsumerRecord[bytes, bytes]
 Pair = tuple[Record, Event[Any]]
@@ -32,6 +33,7 @@ DECODE_SLICE = 20  # records decoded between two yields (~0.2 ms)
 TRACES_LOGGED = 5  # distinct trace ids named in a batch's summary line
 TRACE_SCAN = 64  # records looked at for them (the batch's first): bounded per batch
 CE_TRACEPARENT = "ce_traceparent"  # a binary-mode CloudEvent's own trace (see `trace_of`)
+ERASED = type_of(VolunteerErased)
 
 
 @dataclass
@@ -233,13 +235,25 @@ async def decode(
 
 
 def opener_of(keys: KeyService) -> Opener:
-    """The `opener` of `decode` over a key service: pairs with their personal fields open."""
+    """The `opener` of `decode` over a key service: pairs with their personal fields open.
+
+    A batch holding `volunteer.erased` first makes the key service forget that volunteer's
+    key, and opens none of their facts: from then on no fact of theirs opens in this
+    process, whatever its cache held (the key was destroyed before the fact was published;
+    other processes forget it when they read the same fact, on the same partition).
+    """
 
     async def open_pairs(pairs: list[Pair]) -> list[Pair]:
-        kids = kids_of([event for _, event in pairs])
+        erased = {event.subject for _, event in pairs if event.type == ERASED}
+        for volunteer_id in erased:
+            keys.forget(volunteer_id)
+        kids = kids_of([event for _, event in pairs if event.subject not in erased])
         if not kids:
             return pairs  # nothing encrypted (most batches): no lookup, no copy
         found = await keys.keys_by_id(kids)
-        return [(record, open_event(event, found)) for record, event in pairs]
+        return [
+            (record, event if event.subject in erased else open_event(event, found))
+            for record, event in pairs
+        ]
 
     return open_pairs

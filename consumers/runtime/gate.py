@@ -60,10 +60,17 @@ class OwnershipGate:
     claims: dict[ownership.Key, str] = field(default_factory=dict)  # committed claims
     log: Any = field(default_factory=lambda: structlog.get_logger(__name__))
     opener: Opener | None = None  # opens encrypted personal fields (`open_with`)
+    keys: KeyService | None = None  # the key service the opener asks
 
     def open_with(self, keys: KeyService) -> None:
         """Open encrypted personal fields through `keys` (decoded and freed facts alike)."""
-        self.opener = opener_of(keys)
+        self.opener, self.keys = opener_of(keys), keys
+
+    def forget_keys(self) -> None:
+        """Drop the cached data keys: given partitions, this instance may have missed a
+        `volunteer.erased` another instance read there (`KeyService.forget_all`)."""
+        if self.keys is not None:
+            self.keys.forget_all()
 
     def judged(self, pair: Pair) -> bool:
         """Whether the gate judges this fact (handled here, or it makes a claim)."""

@@ -393,8 +393,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         if assigned:
-            # Under the batch lock: the pipeline may have a transaction in flight (aiokafka
-            # can fetch before this callback ends). Reading the offsets before it commits
-            # would seek back to them and re-read what it applied (skipped, but wasted).
+            # Under the batch lock: a transaction may be in flight (aiokafka fetches before this
+            # ends); offsets read before it commits would re-read what it applied (wasted).
             async with self.runtime._lock:
                 await self.runtime.seek_to_stored(list(assigned))
+                self.runtime.gate.forget_keys()

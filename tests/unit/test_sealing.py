@@ -36,7 +36,7 @@ from schemas.envelope import Event
 from schemas.errors import DecodeError
 from schemas.examples import example
 from schemas.ownership import TimeBounds
-from schemas.personal import PERSONAL, EncryptedField, sealed_values
+from schemas.personal import PERSONAL, EncryptedField, EncryptedRef, sealed_values
 from schemas.volunteers import VolunteerRegistered
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "schemas" / "published"
@@ -65,6 +65,12 @@ class FakeKeys:
     async def destroy(self, volunteer_id: str) -> bool:
         self.destroyed.add(volunteer_id)
         return self.keys.pop(volunteer_id, None) is not None
+
+    def forget(self, volunteer_id: str) -> None:
+        pass  # nothing cached
+
+    def forget_all(self) -> None:
+        pass
 
 
 def event_of(document: dict[str, Any]) -> Event[Any]:
@@ -118,21 +124,29 @@ async def test_events_without_personal_fields_are_untouched_and_cost_no_lookup()
 
 
 async def test_a_ciphertext_moved_to_another_event_or_field_does_not_open() -> None:
-    """The associated data binds a field to its event, volunteer and path."""
+    """The associated data binds the event ciphertext to its event and volunteer; a
+    reference takes only its own field's value, whatever field it is moved to."""
     keys = FakeKeys()
     [one] = await seal_events(keys, [registration(event_id="evt-1")])
     [two] = await seal_events(keys, [registration(event_id="evt-2")])
     found = {k.kid: k for k in keys.keys.values()}
+    assert isinstance(one.data.given_name, EncryptedField)  # the event ciphertext
     swapped_event = two.model_copy(
-        update={"data": two.data.model_copy(update={"phone": one.data.phone})}
+        update={"data": two.data.model_copy(update={"given_name": one.data.given_name})}
     )
-    assert isinstance(open_event(swapped_event, found).data.phone, EncryptedField)
-    swapped_field = one.model_copy(
-        update={"data": one.data.model_copy(update={"email": one.data.phone})}
+    assert len(sealed_values(open_event(swapped_event, found).data)) == 8  # nothing opens
+    moved = one.model_copy(
+        update={"data": one.data.model_copy(update={"email": one.data.given_name})}
     )
-    opened = open_event(swapped_field, found)
-    assert isinstance(opened.data.email, EncryptedField)
-    assert opened.data.phone == "+97455501234"  # the others still open
+    opened = open_event(moved, found)  # the ciphertext copied into another field of its event
+    assert opened.data.email == "fatima.alkuwari@example.qa"  # its own value, not the name
+    assert opened.data.phone == "+97455501234"  # the references still open
+    referenced = one.model_copy(update={"data": one.data.model_copy(update={
+        "email": one.data.phone, "phone": EncryptedRef.model_validate({
+            "enc": "aes-256-gcm", "in": "phone"})})})  # fmt: skip
+    opened = open_event(referenced, found)
+    assert opened.data.email == "fatima.alkuwari@example.qa"  # its own value, not phone's
+    assert isinstance(opened.data.phone, EncryptedRef)  # names no ciphertext: stays
 
 
 async def test_another_volunteers_key_never_opens_a_field() -> None:
@@ -245,9 +259,9 @@ def test_the_master_key_comes_from_the_setting_or_the_file(tmp_path: Path) -> No
 
 
 def test_sealing_an_event_twice_gives_different_ciphertexts() -> None:
-    """A random nonce per field: equal values do not show as equal ciphertexts."""
+    """A random nonce per event: equal values do not show as equal ciphertexts."""
     key = DataKey("kid-00000001", "vol-10077", AESGCM(os.urandom(32)))
     event = registration()
     one, two = seal_event(event, key), seal_event(event, key)
-    assert one.data.phone.ct != two.data.phone.ct
+    assert one.data.given_name.ct != two.data.given_name.ct
     assert encode_event(open_event(one, {key.kid: key})) == encode_event(event)
