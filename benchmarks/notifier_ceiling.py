@@ -1,7 +1,8 @@
 """The local sinks' ceiling, measured directly (no ledger, no notifier), for `bench_notifier`.
 
-The messages are the notifier's own (the welcome, rendered by its templates), so the
-sinks parse and store what they would from the notifier.
+The messages are the notifier's own (the welcome, rendered by its templates and, for
+email, written by its `MailWriter`), so the sinks parse and store what they would from
+the notifier, and the client costs what the notifier's rendering costs, no less.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import socket
 import subprocess
 import sys
 import time
-from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
 import httpx
 
+from consumers.notifications.mime import MailWriter, RawMail
 from consumers.notifications.templates import render_email, render_sms
 from tests.support.ports import free_port
 
@@ -58,14 +59,16 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def email(n: int, tag: str) -> EmailMessage:
+WRITER = MailWriter("Tatawwu <no-reply@tatawwu.example>")
+
+
+def email(n: int, tag: str) -> RawMail:
+    """The notifier's welcome email, rendered and written as the notifier does."""
     mail = render_email("welcome", "ar", VARIABLES)
-    message = EmailMessage()
-    message["From"], message["To"] = "no-reply@tatawwu.example", f"v-{n}@example.org"
-    message["Subject"], message["Message-ID"] = mail.subject, f"<{tag}-{n}@bench>"
-    message.set_content(mail.text)
-    message.add_alternative(mail.html, subtype="html")
-    return message
+    raw = WRITER.write(f"{tag}-{n}", f"v-{n}@example.org", mail.subject, mail.text, mail.html,
+                       mail.language)  # fmt: skip
+    assert raw is not None
+    return raw
 
 
 async def smtp_pooled(sinks: SinkProcess, n: int, connections: int, tag: str) -> None:
@@ -75,7 +78,8 @@ async def smtp_pooled(sinks: SinkProcess, n: int, connections: int, tag: str) ->
         client = aiosmtplib.SMTP(hostname=sinks.host, port=sinks.smtp_port)
         await client.connect()
         for i in range(first, n, connections):
-            await client.send_message(email(i, tag))
+            mail = email(i, tag)
+            await client.sendmail(mail.sender, mail.recipients, mail.data)
         await client.quit()
 
     await asyncio.gather(*(one_connection(c) for c in range(connections)))
@@ -86,7 +90,9 @@ async def smtp_per_message(sinks: SinkProcess, n: int, tag: str) -> None:
 
     async def one(i: int) -> None:
         async with limit:
-            await aiosmtplib.send(email(i, tag), hostname=sinks.host, port=sinks.smtp_port)
+            mail = email(i, tag)
+            await aiosmtplib.send(mail.data, sender=mail.sender, recipients=mail.recipients,
+                                  hostname=sinks.host, port=sinks.smtp_port)  # fmt: skip
 
     await asyncio.gather(*(one(i) for i in range(n)))
 
@@ -144,3 +150,12 @@ async def ceilings(sinks: SinkProcess, n: int, connections: int) -> dict[str, fl
         await timed(f"old way: a request per SMS, {OLD_CONCURRENCY} at a time",
                     sms_single(client, sinks, n, "s"))  # fmt: skip
     return rates
+
+
+async def mix_ceiling(sinks: SinkProcess, n: int, connections: int, tag: str) -> float:
+    """Messages a second the sinks take for the notifier's mix: half email, half SMS at once."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        began = time.perf_counter()
+        await asyncio.gather(smtp_pooled(sinks, n // 2, connections, f"{tag}mp"),
+                             sms_batches(client, sinks, n - n // 2, f"{tag}mb"))  # fmt: skip
+        return n / (time.perf_counter() - began)

@@ -52,6 +52,7 @@ PERSONAL = frozenset(personal_fields(VolunteerRegistered) + personal_fields(Volu
 """Every field of a volunteer that is personal (none is returned once they are erased)."""
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SEALED_KEYS = frozenset({"enc", "kid", "iv", "ct"})
+_REFERENCE_KEYS = frozenset({"enc", "in"})
 
 
 class UnknownVolunteer(LookupError):
@@ -282,7 +283,10 @@ async def _open_sealed(
 
 
 def _is_sealed(value: Any) -> bool:
-    return isinstance(value, dict) and value.keys() >= _SEALED_KEYS
+    """A ciphertext, or a reference to the event's ciphertext (`{"enc", "in"}`)."""
+    return isinstance(value, dict) and (
+        value.keys() >= _SEALED_KEYS or value.keys() == _REFERENCE_KEYS
+    )
 
 
 def _profile(row: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -27,6 +27,8 @@ from email.message import EmailMessage
 import aiosmtplib
 import structlog
 
+from consumers.notifications.mime import RawMail
+
 log = structlog.get_logger(__name__)
 Ready = Callable[[], Awaitable[None]]
 # A reused connection that failed with one of these had been closed under us.
@@ -54,7 +56,7 @@ class SmtpPool:
         self.opened = 0  # connections made since start (tests and the benchmark read it)
         self.reconnects = 0  # sends tried again on a fresh connection
 
-    async def send(self, message: EmailMessage, ready: Ready | None = None) -> None:
+    async def send(self, message: EmailMessage | RawMail, ready: Ready | None = None) -> None:
         """Send over a pooled connection; `ready` runs once one is ours, just before the
         request (rate limit, lease check), and may raise to send nothing."""
         async with self._slots:
@@ -67,7 +69,7 @@ class SmtpPool:
                     raise
             try:
                 try:
-                    await connection.client.send_message(message)
+                    await _transmit(connection.client, message)
                 except GONE as exc:
                     if not reused:
                         raise
@@ -75,7 +77,7 @@ class SmtpPool:
                     self._close(connection)
                     self.reconnects += 1
                     connection, reused = await self._take(fresh=True)
-                    await connection.client.send_message(message)
+                    await _transmit(connection.client, message)
             except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
                 self._give_back(connection)  # refused, but the connection is fine
                 raise
@@ -118,6 +120,13 @@ class SmtpPool:
         """QUIT every idle connection (at shutdown)."""
         idle, self._idle = self._idle, []
         await asyncio.gather(*(_quit(c.client) for c in idle))
+
+
+async def _transmit(client: aiosmtplib.SMTP, message: EmailMessage | RawMail) -> None:
+    if isinstance(message, RawMail):
+        await client.sendmail(message.sender, message.recipients, message.data)
+    else:
+        await client.send_message(message)
 
 
 _QUITTING: set[asyncio.Task[None]] = set()

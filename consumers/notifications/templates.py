@@ -34,6 +34,7 @@ written (records already in the log are read again on replay):
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -159,7 +160,13 @@ def _is_link(word: str) -> bool:
 
 def clean_text(value: Any, limit: int = DEFAULT_LIMIT) -> str:
     """Free text made safe to interpolate: one line, no links, at most `limit` characters."""
-    text = unicodedata.normalize("NFKC", str(value)[: limit * 50])
+    return _clean(str(value)[: limit * 50], limit)
+
+
+# A broadcast cleans the same title, and mostly the same given names, for every message.
+@functools.lru_cache(maxsize=1 << 15)
+def _clean(text: str, limit: int) -> str:
+    text = unicodedata.normalize("NFKC", text)
     text = "".join(map(_char, text))
     text = _ATS.sub("@", _DOTS.sub(".", text))
     while True:  # dropping a word can bring a spaced dot next to another: until none is left
@@ -223,4 +230,15 @@ def render_email(template: str, language: str, variables: dict[str, Any]) -> Ema
 def render_sms(template: str, language: str, variables: dict[str, Any]) -> str:
     """The SMS text for `template` in `language`."""
     lang = language if language in ("ar", "en") else "ar"
-    return _compiled[(template, lang, "sms")].render(clean_variables(variables, lang))
+    try:
+        key = tuple(sorted(variables.items()))
+        hash(key)
+    except TypeError:  # an unhashable value: rendered without the cache
+        return _compiled[(template, lang, "sms")].render(clean_variables(variables, lang))
+    return _render_sms(template, lang, key)
+
+
+# An alert's SMS differs from one volunteer to the next by the given name only, if at all.
+@functools.lru_cache(maxsize=1 << 14)
+def _render_sms(template: str, lang: str, variables: tuple[tuple[str, Any], ...]) -> str:
+    return _compiled[(template, lang, "sms")].render(clean_variables(dict(variables), lang))

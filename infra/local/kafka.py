@@ -1,24 +1,18 @@
 """Apache Kafka 4.x in KRaft mode, run from the jars Maven resolves from Maven Central.
 
-Layout under the cache directory (outside git):
-  kafka/lib/                      the broker's jars (`kafka-pom.xml` resolves them)
-  kafka/<cluster>/node-<id>/      server.properties, data/, kafka.log, pid
-A cluster is named after its first port and size (`p9092x1`, `p29092x3`), so a
-three-broker fault-test cluster can run beside the single development broker.
+Layout under the cache directory (outside git): `kafka/lib/` the broker's jars
+(`kafka-pom.xml`); `kafka/<cluster>/node-<id>/` server.properties, data/, kafka.log, pid. A
+cluster is named after its first port and size (`p9092x1`, `p29092x3`), so a three-broker
+fault-test cluster can run beside the single development broker.
 
-Secured by default, as production is: clients authenticate with SASL/SCRAM on the one
-client listener, and the StandardAuthorizer lets a principal do only what an ACL allows
-(nothing is allowed when no ACL matches). The super user `admin` (the developer tools,
-the tests) is created when the storage is formatted, with a random password kept in
-`<cluster>/admin.password` (mode 0600, outside git); brokers talk to each other as it,
-and the controllers authenticate each other with SASL/PLAIN as it. `secure=False` gives
-a plaintext cluster without an authorizer (only the benchmarks' side-by-side baseline).
-
-A second client listener speaks SASL_SSL, as production does, on the client port +
-30000 (39092 for 9092): TLS with the cluster's own CA and broker certificate
-(`infra.local.tls`, made at first start in `<cluster>/tls/`), SCRAM inside it, and a
-client certificate verified when one is offered (`ssl.client.auth=requested`). Brokers
-keep talking to each other on SASL_PLAINTEXT.
+Secured by default, as production is: SASL/SCRAM on the client listener and the
+StandardAuthorizer (nothing allowed without an ACL). The super user `admin` (developer tools,
+tests) is created at format time with a random password in `<cluster>/admin.password` (0600,
+outside git); brokers and controllers authenticate each other as it. `secure=False` gives a
+plaintext cluster without an authorizer (only the benchmarks' side-by-side baseline).
+A second client listener speaks SASL_SSL on the client port + 30000 (39092 for 9092): TLS with
+the cluster's own CA (`infra.local.tls`, made at first start in `<cluster>/tls/`), SCRAM
+inside it, a client certificate verified when offered (`ssl.client.auth=requested`).
 """
 
 from __future__ import annotations
@@ -33,29 +27,26 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.local.process import ServiceError, port_open, read_pid, spawn, stop_pid, wait_until
+from infra.local.process import (
+    ServiceError,
+    log_size,
+    logged_since,
+    port_open,
+    read_pid,
+    reserve_ports,
+    spawn,
+    stop_pid,
+    wait_until,
+)
 from infra.local.tls import LocalTLS
 
 POM = Path(__file__).with_name("kafka-pom.xml")
+TAKEN = b"Address already in use"  # a listener that could not bind: worth one more try
 CONTROLLER_PORT_OFFSET = 10000  # controller listener of broker on port p is p + 10000
 SSL_PORT_OFFSET = 30000  # its SASL_SSL listener is p + 30000 (secure clusters only)
 ADMIN = "admin"  # the super user: developer tools, tests, inter-broker traffic
 ADMIN_PASSWORD_FILE = "admin.password"  # noqa: S105 (a file name, not a password)
-LOG4J2 = """\
-status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = info
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.kafka.name = kafka
-logger.kafka.level = info
-logger.state.name = state.change.logger
-logger.state.level = warn
-logger.request.name = kafka.request.logger
-logger.request.level = warn
-"""
+LOG4J2 = Path(__file__).with_name("kafka-log4j2.properties")  # warn for the chatty loggers
 
 
 @dataclass(frozen=True)
@@ -256,7 +247,7 @@ class KafkaCluster:
         with os.fdopen(fd, "w") as out:
             out.write(self._properties(node_id))
         (node / "server.properties").chmod(0o600)  # an older file kept its mode
-        (node / "log4j2.properties").write_text(LOG4J2)
+        (node / "log4j2.properties").write_text(LOG4J2.read_text())
         if (node / "data" / "meta.properties").exists():
             return
         cmd = [
@@ -303,10 +294,27 @@ class KafkaCluster:
                     msg = f"port {port} is taken by another process; set TATAWWU_KAFKA_PORT"
                     raise ServiceError(msg)
             self._format(cluster_id, node_id)
-        for node_id in self.node_ids:
-            self.start_node(node_id)
-        for node_id in self.node_ids:
-            self.wait_node(node_id, timeout)
+        reserve_ports([port for n in self.node_ids for port in self.ports(n)])
+        for attempt in range(1, 4):
+            logs = {n: self.node_dir(n) / "kafka.log" for n in self.node_ids}
+            marks = {n: log_size(logs[n]) for n in self.node_ids}
+            for node_id in self.node_ids:
+                self.start_node(node_id)
+            try:
+                for node_id in self.node_ids:
+                    self.wait_node(node_id, timeout)
+                return
+            except ServiceError:
+                taken = [n for n in self.node_ids if logged_since(logs[n], marks[n], TAKEN)]
+                if attempt == 3 or not taken:
+                    raise
+            time.sleep(5 * attempt)  # a client's ephemeral port held one of ours: it passes
+
+    def ports(self, node_id: int) -> list[int]:
+        """Every port one node listens on: client, controller and (secure) SASL_SSL."""
+        port = self.broker_port(node_id)
+        ssl = [self.ssl_port(node_id)] if self.secure else []
+        return [port, port + CONTROLLER_PORT_OFFSET, *ssl]
 
     def wait_node(self, node_id: int, timeout: float = 90.0) -> None:
         """Wait until the node accepts connections and the cluster serves its metadata."""

@@ -25,6 +25,54 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
         return False
 
 
+RESERVED_PORTS = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def reserve_ports(ports: list[int]) -> list[int]:
+    """Keep the kernel from handing these listening ports out as ephemeral client ports.
+
+    Ports in the ephemeral range (32768-60999 here: Kafka's SASL_SSL listener at p + 30000)
+    can be taken, for a while, by any outgoing connection, and the broker then fails to bind
+    (seen: `Address already in use` for 39812 while other clients ran). Best effort: added to
+    `ip_local_reserved_ports` when it is writable (root, as CI and the developers run), else
+    nothing. Returns the ports newly reserved.
+    """
+    try:
+        low, high = (int(v) for v in EPHEMERAL_RANGE.read_text().split())
+        current = RESERVED_PORTS.read_text().strip()
+    except (OSError, ValueError):
+        return []
+    held: set[int] = set()
+    for part in filter(None, current.split(",")):
+        first, _, last = part.partition("-")
+        held.update(range(int(first), int(last or first) + 1))
+    new = sorted({p for p in ports if low <= p <= high} - held)
+    if new:
+        with contextlib.suppress(OSError):
+            RESERVED_PORTS.write_text(",".join(filter(None, [current, *map(str, new)])) + "\n")
+            return new
+    return []
+
+
+def log_size(path: Path) -> int:
+    """How many bytes a log holds now (0 if none): a mark for `logged_since`."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def logged_since(path: Path, mark: int, text: bytes) -> bool:
+    """Whether `text` was written to the log after byte `mark`."""
+    try:
+        with path.open("rb") as log:
+            log.seek(mark)
+            return text in log.read()
+    except OSError:
+        return False
+
+
 def read_pid(pid_file: Path) -> int | None:
     """The pid recorded in pid_file if that process is still alive, else None."""
     try:
