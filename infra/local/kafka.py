@@ -279,7 +279,7 @@ class KafkaCluster:
         ]  # fmt: skip
         return spawn(cmd, node / "kafka.log", node / "pid")
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         """Fetch jars if needed, format storage on first use, start every node, wait for metadata."""
         self.ensure_jars()
         id_file = self.home / "cluster.id"
@@ -316,7 +316,7 @@ class KafkaCluster:
         ssl = [self.ssl_port(node_id)] if self.secure else []
         return [port, port + CONTROLLER_PORT_OFFSET, *ssl]
 
-    def wait_node(self, node_id: int, timeout: float = 90.0) -> None:
+    def wait_node(self, node_id: int, timeout: float = 180.0) -> None:
         """Wait until the node accepts connections and the cluster serves its metadata."""
         from infra.kafka import cluster_answers  # local import: aiokafka only when needed
 

@@ -36,8 +36,13 @@ PRODUCER_TUNING = {"linger_ms": 20, "max_batch_size": 512 * 1024, "max_request_s
 ACK_CHUNK = 20_000
 SEND_CHUNK = 5_000
 # Sealed copies remembered so a duplicate stays an exact copy of its original; bounded so a
-# national run keeps flat memory (the simulator's duplicates follow their original closely).
-SEALED_MEMO = 100_000
+# national run keeps flat memory (a duplicate follows its original within
+# chaos.DUPLICATE_DELAY = 2,000 records: 10x that is ample).
+SEALED_MEMO = 20_000
+# Data keys the simulator keeps: a producer trusts a cached key for `key_cache_s` (2 s) only,
+# so the settings' 200,000 (sized for the gateway) held ~1 GB of keys no send could use again:
+# a national run to Kafka peaked at 1.5 GB. A few chunks' worth of volunteers is enough.
+SIM_KEY_CACHE = 20_000
 PROGRESS_EVERY = 1_000
 GATEWAY_BATCH = 500
 GATEWAY_RETRIES = 20
@@ -89,7 +94,16 @@ async def send_to_kafka(
     await producer.start()
     # The simulator speaks as the platform: personal fields leave encrypted (infra.sealing).
     pool = await create_pool(settings, min_size=1, max_size=1)
-    keys = build_key_service(settings, pool) if settings.encrypt_personal else None
+    keys = (
+        build_key_service(
+            settings.model_copy(
+                update={"key_cache_size": min(settings.key_cache_size, SIM_KEY_CACHE)}
+            ),
+            pool,
+        )
+        if settings.encrypt_personal
+        else None
+    )
     sealed: dict[bytes, bytes] = {}  # the same bytes seal once: duplicates stay exact copies
     token = tracing.begin()  # one trace per simulation run
     pacer, delivery = Pacer(rate), Delivery()
