@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import asyncpg
+import orjson
 from aiokafka.structs import ConsumerRecord
 
+from consumers.runtime.deadletters import original_of
+from consumers.sealed_letters import kids_of, open_value
 from infra.db import create_pool
 from infra.keys import build_key_service
 from infra.sealing import open_events
@@ -14,6 +19,7 @@ from infra.settings import Settings
 from schemas.decode import decode_event
 from schemas.envelope import Event
 from schemas.errors import DecodeError
+from tests.support.router import read_all
 
 
 def personal_values(unique: str) -> dict[str, Any]:
@@ -54,3 +60,47 @@ async def opened(settings: Settings, record: ConsumerRecord) -> Event[Any]:
     finally:
         await pool.close()
     return event
+
+
+def table_hits(tables: dict[str, list[Any]], values: dict[str, Any]) -> list[str]:
+    """Where any of the values can be read in the rows (each row as its JSON text)."""
+    found = []
+    for name, rows in tables.items():
+        for row in rows:
+            text = row if isinstance(row, str) else orjson.dumps(row).decode()
+            found += [f"{name}: {n!r}" for n in needles(values) if n.decode() in text]
+    return found
+
+
+def file_hits(directory: Path, values: dict[str, Any]) -> list[str]:
+    """Where any of the values can be read in the files under `directory`, as bytes."""
+    found = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        found += [f"{path.relative_to(directory)}: {n!r}" for n in needles(values) if n in data]
+    return found
+
+
+async def table_rows(conn: asyncpg.Connection, schemas: list[str]) -> dict[str, list[Any]]:
+    """Every table of the schemas, `schema.table` -> its rows as JSON values, sorted."""
+    tables = await conn.fetch(
+        "select table_schema, table_name from information_schema.tables"
+        " where table_schema = any($1) and table_type = 'BASE TABLE'", schemas,
+    )  # fmt: skip
+    out = {}
+    for t in tables:
+        rows = await conn.fetch(f'select row_to_json(x)::text as j from "{t[0]}"."{t[1]}" x')
+        out[f"{t[0]}.{t[1]}"] = sorted((orjson.loads(r["j"]) for r in rows), key=repr)
+    return out
+
+
+async def opened_letters(settings: Settings, topic: str) -> list[bytes | None]:
+    """Each dead letter's payload opened through the key service (None: unreadable), as
+    `tatawwu dlq show` would; a fresh key service (no cached key)."""
+    letters = [(original_of(r.headers)[0], r.value) for r in await read_all(settings, [topic])]
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    try:
+        keys = await build_key_service(settings, pool).keys_by_id(kids_of([h for h, _ in letters]))
+    finally:
+        await pool.close()
+    return [open_value(headers, value, keys) for headers, value in letters]

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from aiokafka import TopicPartition
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 from aiokafka.structs import ConsumerRecord
 
 from consumers.router.counts import group_for
@@ -92,6 +93,8 @@ async def committed_offsets(settings: Settings, prefix: str) -> dict[TopicPartit
     await admin.start()
     try:
         found = await admin.list_consumer_group_offsets(group_for(prefix))
+    except GroupCoordinatorNotAvailableError:  # a fresh cluster: no offsets topic yet
+        return {}
     finally:
         await admin.close()
     return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}

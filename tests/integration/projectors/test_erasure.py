@@ -10,6 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
+import orjson
 import pytest
 
 from consumers.notifications.projector import build_projector
@@ -22,7 +23,7 @@ from infra.keys import build_key_service
 from infra.sealing import seal_events
 from infra.settings import Settings, child_env
 from tests.integration.projectors.test_personal_read_models import publish_prefixed, world
-from tests.support.personal import clear_hits, needles, personal_values
+from tests.support.personal import clear_hits, needles, personal_values, table_rows
 from tests.support.projectors import create_prefixed_topics, delete_topics, run_until_caught_up
 from tests.support.router import read_all
 
@@ -30,21 +31,14 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
 
-async def dump(settings: Settings, schemas: list[str]) -> dict[str, list[dict[str, Any]]]:
+async def dump(settings: Settings, schemas: list[str]) -> dict[str, list[str]]:
     """Every table of the schemas, as sorted rows (JSON text: what a byte search reads)."""
     conn = await connect(settings)
     try:
-        tables = await conn.fetch(
-            "select table_schema, table_name from information_schema.tables"
-            " where table_schema = any($1) and table_type = 'BASE TABLE'", schemas,
-        )  # fmt: skip
-        out = {}
-        for t in tables:
-            rows = await conn.fetch(f'select row_to_json(x)::text as j from "{t[0]}"."{t[1]}" x')
-            out[f"{t[0]}.{t[1]}"] = sorted(r["j"] for r in rows)
-        return out
+        tables = await table_rows(conn, schemas)
     finally:
         await conn.close()
+    return {name: sorted(orjson.dumps(r).decode() for r in rows) for name, rows in tables.items()}
 
 
 def readable(tables: dict[str, list[str]], values: dict[str, Any]) -> list[str]:
