@@ -15,8 +15,14 @@ from infra.settings import Settings
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Quiet, JSON-free logs in tests; fixed hypothesis seeds in CI."""
+    """Quiet, JSON-free logs in tests; no hypothesis deadline (speed is the benchmarks'
+    business: a loaded machine failed property tests on the 200 ms default when a folder
+    ran alone); tests/unit/schemas/conftest.py adds fixed seeds in CI."""
     os.environ.setdefault("TATAWWU_LOG_FORMAT", "console")
+    from hypothesis import settings as hypothesis_settings
+
+    hypothesis_settings.register_profile("tatawwu", deadline=None)
+    hypothesis_settings.load_profile("tatawwu")
 
 
 @pytest.fixture(autouse=True)
