@@ -8,7 +8,7 @@ Prints one table: each step's seconds, the national rate, the machine's load ave
 `--fresh` purges the local stack first (what a first `make demo` meets). Not a `bench_*`
 module: `make bench` does not run it (it takes minutes).
 
-    .venv/bin/python -m benchmarks.demo_ready --fresh [--volunteers 60000 --days 30]
+    .venv/bin/python -m benchmarks.demo_ready --fresh [--volunteers 50000 --days 30]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _caught_up(client: httpx.Client, active: int) -> dict | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--volunteers", type=int, default=60_000)
+    parser.add_argument("--volunteers", type=int, default=50_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--trickle", type=float, default=4.0)
     parser.add_argument("--fresh", action="store_true", help="purge the local stack first")
