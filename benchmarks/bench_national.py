@@ -14,11 +14,13 @@ One run, side by side (issue 13, item 6):
 (d) the dashboard's first render in headless Chromium (Playwright, Debian's binary, as
     tests/e2e): from navigation until the first refresh has drawn the KPI.
 Progress lines every `--every` seconds during (a) and (b). Topics and schemas are deleted
-afterwards (`--keep` keeps the schemas).
+afterwards (`--keep` keeps them); `--measure TAG` measures (c) and (d) again over the
+schemas a `--keep` run left (their read models' new migrations applied first).
 
     .venv/bin/python -m benchmarks.bench_national                 # 10,000 x 365 days
     .venv/bin/python -m benchmarks.bench_national --national      # 520,000 x 365 days
         [--volunteers N] [--days D] [--concurrency 32] [--seconds 10] [--catch-up-s S]
+        [--keep] [--measure TAG]
 """
 
 from __future__ import annotations
@@ -26,10 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
-import random
-import statistics
 import subprocess
 import sys
 import time
@@ -37,31 +36,25 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-from playwright.async_api import async_playwright
-from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_api
-from benchmarks.bench_api import SCHEMAS_ENV, load
+from benchmarks.national_read import (
+    add_read_rows,
+    console,
+    read_side,
+    say,
+    verdict,
+)
 from benchmarks.projector_runs import rss_mb, start_projector_process
 from benchmarks.support import ROOT, delete_topics, drop_schemas
+from consumers.runtime.bookkeeping import prepare_schema
 from infra.db import connect
-from infra.logging import configure_logging
 from infra.settings import Settings, child_env
 from tatawwu.manifest import PROJECTORS
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.projectors import create_prefixed_topics, end_offsets
 
 NATIONAL = 520_000  # registered: ~260,000 active at the calibrated --active-share 0.5
-TARGET_P99_MS, TARGET_RSS_MB, TARGET_RENDER_MS = 50.0, 1024, 1000.0
-console = Console(width=140)
-
-
-def say(text: str) -> None:
-    """A progress line with the wall clock and the machine's load (the cores are shared)."""
-    load1 = os.getloadavg()[0]
-    console.print(f"[{time.strftime('%H:%M:%S')} load {load1:.1f}] {text}", highlight=False)
+TARGET_RSS_MB = 1024
 
 
 @dataclass
@@ -74,12 +67,6 @@ class Generation:
     peak_rss_mb: float = 0.0
     returncode: int | None = None
     loads: list[float] = field(default_factory=list)
-
-
-def make_app():  # type: ignore[no-untyped-def]
-    """uvicorn --factory entry: bench_api's app, logging warnings only (not every request)."""
-    configure_logging("WARNING", "console")
-    return bench_api.make_app()
 
 
 def simulate_child(
@@ -191,118 +178,53 @@ async def generate_and_project(
     return generation, done, peak, tail, consumed
 
 
-async def serve(settings: Settings, schemas: dict[str, str], port: int) -> subprocess.Popen:
-    """The read API over the run's schemas in a child (uvicorn, one worker, as bench_api)."""
-    env = child_env(settings) | {SCHEMAS_ENV: json.dumps(schemas), "TATAWWU_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(  # noqa: ASYNC220 - starts the child and returns at once
-        [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_national:make_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        for _ in range(600):
-            try:
-                if (await http.get("/ready")).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    server.terminate()
-    msg = "the read API did not become ready in 60 s"
-    raise RuntimeError(msg)
-
-
-def p99(latencies: list[float]) -> float:
-    ordered = sorted(latencies)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("nan")
-
-
-async def kpi_latency(
-    base: str, args: argparse.Namespace
-) -> dict[str, tuple[float, float, float, int]]:
-    """(c): label -> (req/s, p50 ms, p99 ms, errors) for /health, today and past days."""
-    today = dt.datetime.now(dt.UTC).date()
-    rng = random.Random(args.seed)
-
-    def past() -> str:
-        day = today - dt.timedelta(days=rng.randint(1, args.days))
-        return f"/v1/kpi/participation?as_of={day}"
-
-    cases = {"GET /health (ceiling)": "/health", "KPI today": "/v1/kpi/participation",
-             "KPI random past days": past}  # fmt: skip
-    out = {}
-    for label, path in cases.items():
-        await load(base, path, 4, 1.0, {})  # warm-up
-        ok, errors, lat = await load(base, path, args.concurrency, args.seconds, {})
-        out[label] = (
-            ok / args.seconds,
-            statistics.median(lat) if lat else float("nan"),
-            p99(lat),
-            errors,
+async def measure_kept(settings: Settings, args: argparse.Namespace) -> None:
+    """--measure TAG: (c) and (d) again over a run's kept schemas, their migrations applied
+    first (a read model projected before a migration gets it as a deployment would)."""
+    schemas = {name: f"bench_national_{name}_{args.measure}" for name in PROJECTORS}
+    prefix = f"bench.national.{args.measure}."
+    # The freshness panel asks Kafka for the topics' ends: a run without --keep (or from
+    # before it kept them) deleted them, so they are made again, empty, for the page.
+    await create_prefixed_topics(settings, prefix)
+    conn = await connect(settings)
+    try:
+        for name, projector in PROJECTORS.items():
+            began = time.perf_counter()
+            await prepare_schema(conn, projector, schemas[name])
+            say(f"{schemas[name]}: migrations up to date in {time.perf_counter() - began:,.1f} s")
+    finally:
+        await conn.close()
+    try:
+        read = await read_side(
+            settings, schemas, args, settings.cache_dir / f"national-truth-{args.measure}.json"
         )
-        say(
-            f"{label}: {ok / args.seconds:,.0f} req/s, p50 {out[label][1]:.1f} ms, p99 {out[label][2]:.1f} ms"
-        )
-    return out
-
-
-async def first_render(base: str) -> tuple[float, float]:
-    """(d): ms from navigation to the first drawn refresh, in a new browser and then again."""
-    times = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            for _ in range(2):
-                context = await browser.new_context()
-                page = await context.new_page()
-                began = time.perf_counter()
-                await page.goto(f"{base}/")
-                await page.wait_for_selector("body[data-refreshes]", timeout=60_000)
-                times.append((time.perf_counter() - began) * 1000)
-                await context.close()
-        finally:
-            await browser.close()
-    return times[0], times[1]
-
-
-def verdict(ok: bool) -> str:
-    return "yes" if ok else "NO"
+    finally:
+        if not args.keep:
+            await delete_topics(settings, prefix)
+    table = Table("part", "measure", "figure", "target", "met",
+                  title=f"National benchmark, read side over the kept run {args.measure}")  # fmt: skip
+    add_read_rows(table, args, read)
+    console.print(table)
 
 
 async def main(args: argparse.Namespace) -> None:
     settings, tag = Settings(), uuid.uuid4().hex[:8]
+    if args.measure:
+        await measure_kept(settings, args)
+        return
     prefix = f"bench.national.{tag}."
     schemas = {name: f"bench_national_{name}_{tag}" for name in PROJECTORS}
     say(f"{args.volunteers:,} registered volunteers x {args.days} days, topics {prefix}*")
     gen_truth = args.truth = settings.cache_dir / f"national-truth-{tag}.json"
     await create_prefixed_topics(settings, prefix)
-    server, port = None, args.port or settings.api_port
     try:
         gen, done, peak, tail, consumed = await generate_and_project(
             settings, args, prefix, schemas
         )
-        server = await serve(settings, schemas, port)
-        base = f"http://127.0.0.1:{port}"
-        # No truth file when --catch-up-s stopped the simulator before its end.
-        truth = (
-            f"{json.loads(gen_truth.read_bytes())['participation']['active']:,}"
-            if gen_truth.exists()
-            else "none (the simulator was stopped)"
-        )
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-            shown = (await http.get("/v1/kpi/participation")).json()["national"]["active"]
-        say(
-            f"KPI today: {shown:,} active; the simulator's truth (to the end of yesterday, UTC): {truth}"
-        )
-        kpi = await kpi_latency(base, args)
-        cold, warm = await first_render(base)
-        say(f"dashboard first render: {cold:,.0f} ms (then {warm:,.0f} ms)")
+        read = await read_side(settings, schemas, args, gen_truth)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(30)
-        await delete_topics(settings, prefix)
         if not args.keep:
+            await delete_topics(settings, prefix)
             await drop_schemas(settings, *schemas.values())
             gen_truth.unlink(missing_ok=True)
     table = Table("part", "measure", "figure", "target", "met",
@@ -321,22 +243,7 @@ async def main(args: argparse.Namespace) -> None:
     table.add_row(
         "projectors", "last caught up, after the simulator finished", f"{tail:,.0f} s", "", ""
     )
-    table.add_row(
-        "KPI", "national active today / the simulator's truth", f"{shown:,} / {truth}", "", ""
-    )
-    health = kpi["GET /health (ceiling)"][0]
-    for label, (rate, p50, p99_ms, errors) in kpi.items():
-        kpi_case = label.startswith("KPI")
-        ok = p99_ms <= TARGET_P99_MS and rate >= health / 2 and not errors
-        table.add_row(
-            "read API", f"{label}, {args.concurrency} clients: req/s, p50 / p99 ms, errors",
-            f"{rate:,.0f}, {p50:.1f} / {p99_ms:.1f}, {errors}",
-            f"p99 <= {TARGET_P99_MS:.0f}, >= {health / 2:,.0f} req/s" if kpi_case else "",
-            verdict(ok) if kpi_case else "",
-        )  # fmt: skip
-    table.add_row("dashboard", "first render in Chromium (new browser) / again (ms)",
-                  f"{cold:,.0f} / {warm:,.0f}", f"<= {TARGET_RENDER_MS:,.0f}",
-                  verdict(cold <= TARGET_RENDER_MS))  # fmt: skip
+    add_read_rows(table, args, read)
     console.print(table)
     say("done")
 
@@ -354,7 +261,9 @@ if __name__ == "__main__":
     parser.add_argument("--every", type=float, default=30.0, help="seconds between progress lines")
     parser.add_argument("--catch-up-s", type=float, default=6 * 3600.0,
                         help="stop waiting for the projectors after this many seconds")  # fmt: skip
-    parser.add_argument("--keep", action="store_true", help="keep the projected schemas")
+    parser.add_argument("--keep", action="store_true", help="keep the topics and the projected schemas")
+    parser.add_argument("--measure", metavar="TAG",
+                        help="only the read side, over the schemas a --keep run TAG kept")  # fmt: skip
     arguments = parser.parse_args()
     if arguments.national:
         arguments.volunteers = NATIONAL

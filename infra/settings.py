@@ -293,6 +293,8 @@ class Settings(BaseSettings):
     # Identical aggregate requests within this many seconds share one computation
     # (single-flight): every dashboard viewer asking for the KPI costs one query.
     api_memo_s: float = Field(default=1.0, ge=0)
+    # A past day's KPI changes only with late facts: its documents are shared this long.
+    api_past_memo_s: float = Field(default=60.0, ge=0)
     # The BI views' schema and the read-only role that may SELECT from it (and nothing else).
     api_dashboard_schema: str = "dashboard"
     api_dashboard_role: str = "tatawwu_dashboard"

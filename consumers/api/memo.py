@@ -4,6 +4,9 @@ The KPI takes a few hundred milliseconds of PostgreSQL work and every dashboard 
 for it every few seconds, so without this the database does the same work once per
 viewer. Entries live `ttl` seconds (default 1 s, well under the max-age the responses
 advertise), keyed by path and query; concurrent misses wait for the one computation.
+A past day's documents change only with late facts, so a caller may keep them longer
+(`api_past_memo_s`): a day picker over a year then costs one computation per day a minute,
+not one per request.
 Personal data (`/v1/volunteers/...`) never goes through here.
 """
 
@@ -16,7 +19,7 @@ from typing import Any
 
 from fastapi import Request
 
-MAX_ENTRIES = 512
+MAX_ENTRIES = 2048  # a year of days under a few filters
 
 
 class Memo:
@@ -24,16 +27,20 @@ class Memo:
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        self._done: dict[str, tuple[float, Any]] = {}
+        self._done: dict[str, tuple[float, Any]] = {}  # key -> (expires at, value)
         self._flying: dict[str, asyncio.Future[Any]] = {}
 
-    async def get(self, key: str, compute: Callable[[], Awaitable[Any]]) -> Any:
-        """The fresh answer for key, computing it at most once at a time."""
-        if self.ttl_s <= 0:
+    async def get(
+        self, key: str, compute: Callable[[], Awaitable[Any]], ttl_s: float | None = None
+    ) -> Any:
+        """The fresh answer for key (kept `ttl_s`, default the memo's), computed at most once
+        at a time."""
+        ttl_s = self.ttl_s if ttl_s is None else ttl_s
+        if ttl_s <= 0:
             return await compute()
         now = time.monotonic()
         hit = self._done.get(key)
-        if hit is not None and now - hit[0] < self.ttl_s:
+        if hit is not None and now < hit[0]:
             return hit[1]
         if key in self._flying:
             return await asyncio.shield(self._flying[key])
@@ -48,15 +55,18 @@ class Memo:
         finally:
             self._flying.pop(key, None)
         future.set_result(value)
+        now = time.monotonic()
         if len(self._done) >= MAX_ENTRIES:
-            self._done = {k: v for k, v in self._done.items() if now - v[0] < self.ttl_s}
+            self._done = {k: v for k, v in self._done.items() if now < v[0]}
             if len(self._done) >= MAX_ENTRIES:  # many distinct URLs: start over
                 self._done.clear()
-        self._done[key] = (time.monotonic(), value)
+        self._done[key] = (now + ttl_s, value)
         return value
 
 
-async def shared(request: Request, compute: Callable[[], Awaitable[Any]]) -> Any:
+async def shared(
+    request: Request, compute: Callable[[], Awaitable[Any]], ttl_s: float | None = None
+) -> Any:
     """The app's memoised answer for this request's path and query."""
     memo: Memo = request.app.state.memo
-    return await memo.get(f"{request.url.path}?{request.url.query}", compute)
+    return await memo.get(f"{request.url.path}?{request.url.query}", compute, ttl_s)

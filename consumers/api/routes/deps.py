@@ -51,11 +51,13 @@ async def answer(
     request: Request,
     build: Callable[[asyncpg.Connection], Awaitable[BaseModel]],
     cache: Cache = Cache.AGGREGATE,
+    memo_s: float | None = None,
 ) -> Response:
-    """Build the document on a pooled connection, shared by identical requests for ~1 s."""
+    """Build the document on a pooled connection, shared by identical requests for ~1 s
+    (`memo_s` when given: a past day's)."""
 
     async def compute() -> bytes:
         async with request.app.state.pool.acquire() as conn:
             return to_json(await build(conn))
 
-    return etag_response(request, await shared(request, compute), cache)
+    return etag_response(request, await shared(request, compute, memo_s), cache)

@@ -51,7 +51,8 @@ async def participation(
             await record_for_bi(conn, sources, doc)
         return doc
 
-    return await answer(request, build)
+    past = day.day < today(zone)
+    return await answer(request, build, memo_s=settings.api_past_memo_s if past else None)
 
 
 def hours_of(day: dt.date, zone: str, now: dt.datetime | None = None) -> list[dt.datetime]:

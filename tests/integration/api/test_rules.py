@@ -35,3 +35,23 @@ async def test_concurrent_identical_requests_compute_once() -> None:
     results = await asyncio.gather(*(memo.get("k", compute) for _ in range(50)))
     assert results == [42] * 50
     assert calls == 1
+
+
+async def test_an_entry_lives_its_own_time() -> None:
+    """A past day's answer kept longer (its own ttl) outlives today's, kept the memo's default."""
+    calls = {"today": 0, "past": 0}
+
+    def computing(key: str):  # type: ignore[no-untyped-def]
+        async def compute() -> int:
+            calls[key] += 1
+            return calls[key]
+
+        return compute
+
+    memo = Memo(ttl_s=0.05)
+    assert await memo.get("today", computing("today")) == 1
+    assert await memo.get("past", computing("past"), ttl_s=60.0) == 1
+    await asyncio.sleep(0.1)
+    assert await memo.get("today", computing("today")) == 2  # expired: computed again
+    assert await memo.get("past", computing("past"), ttl_s=60.0) == 1  # still kept
+    assert await Memo(ttl_s=1.0).get("x", computing("today"), ttl_s=0) == 3  # 0: never kept

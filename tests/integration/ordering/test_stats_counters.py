@@ -1,0 +1,249 @@
+"""The stats views over counters answer exactly what the scans of `participations` answered.
+
+The campaigns and organizations read models keep counters by trigger
+(consumers/campaigns/sql/0002_counters.sql, consumers/organizations/sql/0004_counters.sql)
+instead of aggregating every participation per read. Here the views are checked against
+their former definitions, the scans below, after every batch: small worlds with
+conflicting facts (a campaign launched again by another organisation, an organisation
+changing sector, attendance naming another campaign) in any order and batching, and a
+larger stream of thousands of events with duplicates. A read model projected before the
+counters existed gets them from the migration's backfill, equal too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import given, settings
+
+from consumers import campaigns, organizations
+from consumers.runtime import Projector
+from infra.migrations import Migrations
+from infra.settings import Settings
+from schemas.common import Sector
+from schemas.decode import decode_event
+from schemas.envelope import Event
+from schemas.errors import DecodeError
+from schemas.organizations import OrganizationRegistered
+from schemas.registry import new_event
+from tests.integration.ordering.deliveries import Run, scenarios
+from tests.integration.ordering.replay import Database, Schemas, apply_batch
+from tests.support.streams import build_stream
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
+
+SCANS = {
+    "opportunity_stats": (
+        "opportunity_id",
+        """
+        select o.opportunity_id, o.campaign_id, o.capacity, o.status,
+            count(*) filter (where p.signup_status = 'signed_up') as signups,
+            count(*) filter (where p.signup_status = 'withdrawn') as withdrawals,
+            greatest(0, count(*) filter (where p.signup_status = 'signed_up')
+                - coalesce(o.capacity, 0)) as waitlisted,
+            count(p.checked_in_at) as check_ins,
+            count(*) filter (where p.no_show and p.checked_in_at is null) as no_shows,
+            coalesce(sum(p.hours), 0)::numeric(12, 2) as verified_hours,
+            coalesce(sum(extract(epoch from coalesce(p.checked_out_at, o.ends_at)
+                - p.checked_in_at) / 3600) filter (where p.hours is null
+                and p.checked_in_at is not null), 0)::numeric(12, 2) as unverified_hours,
+            case when o.capacity > 0 then round(least(count(*) filter (
+                where p.signup_status = 'signed_up'), o.capacity)::numeric / o.capacity, 4)
+            end as fill_rate
+        from opportunities o left join participations p on p.opportunity_id = o.opportunity_id
+        group by o.opportunity_id""",
+    ),
+    "campaign_stats": (
+        "campaign_id",
+        """
+        select c.campaign_id, c.org_id, c.municipality, c.status, c.target_volunteers,
+            c.target_hours,
+            count(*) filter (where p.signup_status = 'signed_up') as signups,
+            count(*) filter (where p.signup_status = 'withdrawn') as withdrawals,
+            count(p.checked_in_at) as check_ins,
+            count(*) filter (where p.no_show and p.checked_in_at is null) as no_shows,
+            coalesce(sum(p.hours), 0)::numeric(12, 2) as verified_hours,
+            count(distinct p.volunteer_id) filter (where p.checked_in_at is not null
+                or p.hours is not null) as volunteers_attended,
+            case when c.target_volunteers > 0 then round(count(distinct p.volunteer_id) filter (
+                where p.checked_in_at is not null or p.hours is not null)::numeric
+                / c.target_volunteers, 4) end as volunteer_progress,
+            case when c.target_hours > 0 then round(coalesce(sum(p.hours), 0)
+                / c.target_hours, 4) end as hours_progress
+        from campaigns c left join participations p on p.campaign_id = c.campaign_id
+        group by c.campaign_id""",
+    ),
+    "organization_stats": (
+        "org_id",
+        """
+        select o.org_id, o.name_ar, o.name_en, o.sector, o.status,
+            (select count(*) from org_campaigns c where c.org_id = o.org_id) as campaigns,
+            count(distinct p.volunteer_id) filter (where p.checked_in_at is not null
+                or p.hours is not null) as volunteers_engaged,
+            coalesce(sum(p.hours), 0)::numeric(12, 2) as verified_hours
+        from organizations o
+        left join org_campaigns c on c.org_id = o.org_id
+        left join participations p on p.campaign_id = c.campaign_id
+        group by o.org_id""",
+    ),
+    "sector_stats": (
+        "sector",
+        """
+        select o.sector, count(distinct o.org_id) as organizations,
+            count(distinct c.campaign_id) as campaigns,
+            count(distinct p.volunteer_id) filter (where p.checked_in_at is not null
+                or p.hours is not null) as volunteers_engaged,
+            coalesce(sum(p.hours), 0)::numeric(12, 2) as verified_hours
+        from organizations o
+        left join org_campaigns c on c.org_id = o.org_id
+        left join participations p on p.campaign_id = c.campaign_id
+        group by o.sector""",
+    ),
+}
+VIEWS = {
+    "campaigns": ("opportunity_stats", "campaign_stats"),
+    "organizations": ("organization_stats", "sector_stats"),
+}
+PROJECTORS: dict[str, Projector] = {
+    "campaigns": campaigns.PROJECTOR,
+    "organizations": organizations.PROJECTOR,
+}
+
+
+async def rows(conn: asyncpg.Connection, sql: str, key: str) -> list[dict[str, Any]]:
+    return sorted((dict(r) for r in await conn.fetch(sql)), key=lambda r: str(r[key]))
+
+
+async def assert_counters_equal_scans(
+    conn: asyncpg.Connection, schema: str, model: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Each stats view of the model, row for row and column for column, equals its scan."""
+    seen = {}
+    async with conn.transaction():
+        await conn.execute(f'set local search_path to "{schema}"')
+        for view in VIEWS[model]:
+            key, scan = SCANS[view]
+            expected = await rows(conn, scan, key)
+            got = await rows(conn, f"select * from {view}", key)
+            assert got == expected, f"{view} differs from its scan"
+            seen[view] = got
+    return seen
+
+
+async def deliver_checked(
+    conn: asyncpg.Connection, model: str, events: list[Event[Any]], run: Run
+) -> dict[str, list[dict[str, Any]]]:
+    """Deliver as `run` says, checking after every batch; the views at the end."""
+    schemas = Schemas(conn, "counters")
+    schema = await schemas.fresh(PROJECTORS[model])
+    try:
+        for batch in run.batches(events):
+            await apply_batch(conn, PROJECTORS[model], schema, batch)
+            seen = await assert_counters_equal_scans(conn, schema, model)
+        return seen
+    finally:
+        await schemas.drop(schema)
+
+
+@pytest.mark.parametrize("model", list(VIEWS))
+@settings(max_examples=15, deadline=None)
+@given(scenario=scenarios(count=2))
+async def test_counters_equal_the_scans_after_every_batch(
+    db: Database, model: str, scenario: tuple[list[Event[Any]], list[Run]]
+) -> None:
+    """Small worlds with conflicting facts, in one batch and shuffled into random batches."""
+    events, runs = scenario
+    async with db.connection() as conn:
+        for run in runs:
+            await deliver_checked(conn, model, events, run)
+
+
+def stream_events(size: int, seed: int) -> list[Event[Any]]:
+    """A build_stream's valid events (duplicates included), shuffled, with organisations: the
+    campaigns' owner registered twice in two sectors, and a third of the campaigns launched
+    again, earlier, by a second organisation (their owner changes when that arrives)."""
+    events = [
+        e for _, _, value in build_stream(size, seed=seed, volunteers=300, opportunities=48).records
+        if not isinstance(e := decode_event(value), DecodeError)
+    ]  # fmt: skip
+    launches = [e for e in events if e.type == "campaign.launched"]
+    for n, (org, sector) in enumerate((("org-test", Sector.NONPROFIT),
+                                        ("org-test", Sector.COMMUNITY),
+                                        ("org-other", Sector.COMMUNITY))):  # fmt: skip
+        registered = OrganizationRegistered(org_id=org, name_ar="منظمة", name_en=org, sector=sector)
+        events.append(new_event(registered, source=f"partner/{org}", event_id=f"org-{n}",
+                                time=launches[0].time + dt.timedelta(minutes=n)))  # fmt: skip
+    for launch in launches[::3]:
+        again = launch.data.model_copy(update={"org_id": "org-other"})
+        events.append(new_event(again, source="partner/org-other", event_id=f"re-{launch.id}",
+                                time=launch.time - dt.timedelta(minutes=1)))  # fmt: skip
+    random.Random(seed).shuffle(events)
+    return events
+
+
+@pytest.mark.parametrize("model", list(VIEWS))
+async def test_counters_equal_the_scans_on_a_larger_stream(stack: Settings, model: str) -> None:
+    """Thousands of events on hundreds of volunteers, shuffled, in batches of 200."""
+    events = stream_events(4000, seed=3)
+    run = Run(tuple(range(len(events))), tuple((n + 1) % 200 == 0 for n in range(len(events))), 0)
+    async with Database(stack).connection() as conn:
+        views = await deliver_checked(conn, model, events, run)
+    # Not vacuous: every measure is there, and owners and sectors moved on the way.
+    engaged = {"campaigns": ("campaign_stats", "volunteers_attended"),
+               "organizations": ("sector_stats", "volunteers_engaged")}[model]  # fmt: skip
+    assert sum(row[engaged[1]] for row in views[engaged[0]]) > 100
+    first = views[VIEWS[model][0]]
+    hours = {c: sum(r[c] or 0 for r in first) for c in first[0] if "hours" in c}
+    assert hours, "no hours column"
+    assert all(hours.values()), hours
+
+
+@pytest.mark.parametrize("model", list(VIEWS))
+async def test_the_migration_counts_what_was_projected_before_it(
+    stack: Settings, model: str
+) -> None:
+    """A read model projected without the counters migration gets exact counters from it."""
+    projector = PROJECTORS[model]
+    counters = projector.migrations[-1]
+    before = Migrations(counters.component, counters.directory)
+    events = stream_events(2000, seed=9)
+    async with Database(stack).connection() as conn:
+        schemas = Schemas(conn, "counters")
+        schema = await schemas.fresh(projector)
+        try:
+            async with conn.transaction():  # as before the migration: no triggers, no counters
+                await conn.execute(f'set local search_path to "{schema}"')
+                await conn.execute("drop trigger participations_counted_insert on participations")
+                await conn.execute("drop trigger participations_counted_update on participations")
+            for n in range(0, len(events), 250):
+                await apply_batch(conn, projector, schema, events[n : n + 250])
+            with pytest.raises(AssertionError, match="differs from its scan"):
+                await assert_counters_equal_scans(conn, schema, model)  # they missed it all
+            await conn.execute(
+                f'delete from "{schema}".tatawwu_schema_migrations'
+                " where component = $1 and version = $2",
+                before.component, max(m.version for m in before.load()),
+            )  # fmt: skip
+            await reapply_last(conn, schema, before)
+            await assert_counters_equal_scans(conn, schema, model)
+        finally:
+            await schemas.drop(schema)
+
+
+async def reapply_last(conn: asyncpg.Connection, schema: str, migrations: Migrations) -> None:
+    """The component's last migration again, on a schema stripped of what it made."""
+    last = migrations.load()[-1]
+    async with conn.transaction():
+        await conn.execute(f'set local search_path to "{schema}"')
+        for table in ("opportunity_counts", "campaign_counts", "campaign_attendees",
+                      "campaign_hours", "engaged", "engaged_counts"):  # fmt: skip
+            await conn.execute(f"drop table if exists {table} cascade")
+        for function in ("participation_measures", "participation_counting", "engage",
+                         "signed_rows", "participations_counted", "owners_counted",
+                         "organizations_counted"):  # fmt: skip
+            await conn.execute(f"drop function if exists {function} cascade")
+        await conn.execute(last.sql)
