@@ -261,7 +261,9 @@ if __name__ == "__main__":
     parser.add_argument("--every", type=float, default=30.0, help="seconds between progress lines")
     parser.add_argument("--catch-up-s", type=float, default=6 * 3600.0,
                         help="stop waiting for the projectors after this many seconds")  # fmt: skip
-    parser.add_argument("--keep", action="store_true", help="keep the topics and the projected schemas")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the topics and the projected schemas"
+    )
     parser.add_argument("--measure", metavar="TAG",
                         help="only the read side, over the schemas a --keep run TAG kept")  # fmt: skip
     arguments = parser.parse_args()

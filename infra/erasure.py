@@ -11,6 +11,10 @@ killed at any point (SIGKILL included) is completed by running it again, or by `
    consumer counts once), `published_at`. Projectors then drop the volunteer's personal
    columns and history, the notifier their contact details and pending messages.
 
+Then the ingress records the router has already forwarded are deleted (`infra.ingress`:
+the partners' topics hold personal data in clear until the router's periodic trim, and an
+erasure does not wait for it); a record not yet routed stays until it is, then goes.
+
 Until step 2 commits, nothing is erased (the key is intact); from then on the volunteer
 is erased everywhere that reads the log, and step 3 only tells the read models sooner
 than a rebuild would. What aggregates keep: `schemas/PERSONAL_DATA.md`.
@@ -27,6 +31,7 @@ from pydantic_core import to_json
 
 from infra.bus import Outgoing, emit
 from infra.db import create_pool
+from infra.ingress import forget_routed
 from infra.kafka import build_producer
 from infra.keys import DEFAULT_SCHEMA, PgKeyService, build_key_service
 from infra.settings import Settings
@@ -122,6 +127,11 @@ async def erase(
             state = await _state(keys, volunteer_id)
             assert state is not None
             done.append(state)
+        try:
+            starts = await forget_routed(settings, topic_prefix)
+            log.info("ingress_routed_forgotten", partitions=len(starts))
+        except Exception as exc:  # the router's periodic trim does it later
+            log.warning("ingress_forget_failed", error=type(exc).__name__)
         return done
     finally:
         if producer is not None:

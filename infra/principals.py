@@ -8,7 +8,7 @@ what, written once here:
 |---|---|
 | `admin` | everything (super user): the developer and operator tools, the tests |
 | `gateway` | write the canonical event topics |
-| `router` | read every ingress topic (group `tatawwu-router*`), write the canonical event topics and the dead-letter topic, in transactions (`tatawwu-router*` ids) |
+| `router` | read every ingress topic (group `tatawwu-router*`) and delete what it has routed, write the canonical event topics and the dead-letter topic, in transactions (`tatawwu-router*` ids) |
 | `projector` | read the canonical topics (groups `tatawwu.projector.*`), write the dead-letter topic |
 | `notifier` | read the canonical topics (group `tatawwu.notifier*`), write the notification and dead-letter topics, and the sign-ups topic (places released when an attendance confirmation goes unanswered, from `platform/confirmations`) |
 | `read-api` | describe the canonical topics (lag of the projections) |
@@ -57,6 +57,7 @@ MECHANISMS = (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512)
 PARTNER_PREFIX = "partner-"
 EVENT_TOPICS = tuple(s.name for s in CATALOG if s not in (DEADLETTER, NOTIFICATIONS))
 READ, WRITE, DESCRIBE = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
+DELETE = AclOperation.DELETE
 LITERAL, PREFIXED = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
 
 
@@ -100,7 +101,8 @@ def _group(prefix: str) -> Grant:
 SERVICES: dict[str, tuple[Grant, ...]] = {
     "gateway": _topics(EVENT_TOPICS, WRITE, DESCRIBE),
     "router": (
-        Grant(ResourceType.TOPIC, INGRESS_PREFIX, (READ, DESCRIBE), PREFIXED),
+        # DELETE: the records it has routed (DeleteRecords, infra/ingress.py).
+        Grant(ResourceType.TOPIC, INGRESS_PREFIX, (READ, DESCRIBE, DELETE), PREFIXED),
         _group("tatawwu-router"),
         *_topics((*EVENT_TOPICS, DEADLETTER.name), WRITE, DESCRIBE),
         Grant(ResourceType.TRANSACTIONAL_ID, "tatawwu-router", (WRITE, DESCRIBE), PREFIXED),

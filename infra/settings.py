@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     ingress_retention_days: float = Field(default=7.0, gt=0)
     deadletter_keep_days: float = Field(default=30.0, gt=0)
     retention_interval_s: float = Field(default=3600.0, gt=0)
+    # The router deletes the ingress records it has routed this often (infra/ingress.py):
+    # a partner's record in clear lives about this long after it is routed.
+    ingress_forget_interval_s: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _asked_before_released(self) -> Self:

@@ -61,6 +61,9 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+API_POOL_MIN = 6  # connections open at all times (a dashboard refresh's parallel asks)
+
+
 def create_app(
     settings: Settings,
     schemas: Mapping[str, str] | None = None,
@@ -73,8 +76,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # No statement cache: after a rebuild swaps a schema, names resolve afresh.
-        app.state.pool = await create_pool(settings, statement_cache_size=0)
+        # No statement cache: after a rebuild swaps a schema, names resolve afresh. The
+        # dashboard asks six documents at once: that many connections are kept open.
+        app.state.pool = await create_pool(
+            settings, statement_cache_size=0, min_size=max(settings.db_pool_min, API_POOL_MIN),
+            max_size=max(settings.db_pool_max, API_POOL_MIN),
+        )  # fmt: skip
         app.state.end_offsets = EndOffsets(settings)
         if create_views:
             async with app.state.pool.acquire() as conn:

@@ -28,23 +28,19 @@ SORT_KEYS = {
     "fill_rate": ("coalesce(fill_rate, -1)", "numeric"),
 }
 
+# Opportunities, capacity and filled places per campaign are counted by the read model
+# (consumers/campaigns/sql/0003_opportunity_counters.sql), not aggregated per read.
 CAMPAIGN_ROWS = """
-with opp as (
-    select campaign_id, count(*) as opportunity_count,
-           coalesce(sum(capacity) filter (where status <> 'cancelled'), 0) as capacity,
-           coalesce(sum(least(signups, capacity)) filter (where status <> 'cancelled'), 0) as filled
-    from {c}.opportunity_stats group by campaign_id
-)
 select c.campaign_id, c.org_id, c.title_ar, c.title_en, c.kind, c.municipality, c.starts_on,
        c.ends_on, c.status, c.target_volunteers, c.target_hours,
-       coalesce(o.opportunity_count, 0) as opportunity_count, coalesce(o.capacity, 0) as capacity,
+       coalesce(o.opportunities, 0) as opportunity_count, coalesce(o.capacity, 0) as capacity,
        s.signups, s.withdrawals, s.check_ins, s.no_shows, s.verified_hours,
        s.volunteers_attended,
        case when o.capacity > 0 then round(o.filled::numeric / o.capacity, 4) end as fill_rate,
        s.volunteer_progress, s.hours_progress
 from {c}.campaigns c
 join {c}.campaign_stats s using (campaign_id)
-left join opp o using (campaign_id)
+left join {c}.campaign_capacity o using (campaign_id)
 """
 
 

@@ -21,12 +21,13 @@ from consumers.router.plan import ACCEPTED, Tally
 from consumers.runtime.batch import Dead
 from consumers.runtime.bookkeeping import store_dead_letters
 from infra.db import execute_locked, prefixed_schema
+from infra.ingress import ROUTER_GROUP
 from infra.kafka import build_admin, end_offsets
 from infra.settings import Settings
 from schemas.topics import INGRESS_PREFIX, org_of_ingress
 
 SCHEMA = "router"
-GROUP = "tatawwu-router"
+GROUP = ROUTER_GROUP
 
 _DDL = """
 create schema if not exists "{schema}";

@@ -47,6 +47,7 @@ from consumers.router.routing import Router
 from consumers.runtime import tune_gc
 from consumers.runtime.batch import Record
 from consumers.sealed_letters import run_key_retention
+from infra.ingress import run_forgetting
 from infra.kafka import build_broker
 from infra.ops import start_ops_server
 from infra.settings import Settings
@@ -139,7 +140,7 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
     router = Router(settings, topic_prefix=topic_prefix, instance_id=instance_id)
-    ops, purging = None, None
+    ops, purging, forgetting = None, None, None
     if metrics_port:
         ops = await start_ops_server(settings.metrics_host, metrics_port, router.readiness)
     broker = build_router_broker(settings, router, topic_prefix=topic_prefix,
@@ -155,10 +156,13 @@ async def serve(
                 router.keys, settings.deadletter_keep_days, settings.retention_interval_s,
                 stopping, topic_prefix,
             ))  # fmt: skip
+        forgetting = asyncio.create_task(run_forgetting(
+            settings, settings.ingress_forget_interval_s, stopping, topic_prefix))  # fmt: skip
         await stopping.wait()
     finally:
-        if purging is not None:
-            await purging
+        for task in (purging, forgetting):
+            if task is not None:
+                await task
         await broker.stop()
         await router.close()
         if ops is not None:

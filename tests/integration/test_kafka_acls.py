@@ -17,7 +17,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import RecordsToDelete
 from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
@@ -183,6 +184,33 @@ async def test_service_principals_hold_only_their_own_rights(stack: Settings) ->
         async with producer_as(service, enable_idempotence=False, acks=1) as producer:
             with pytest.raises(TopicAuthorizationFailedError):
                 await producer.send_and_wait(VOLUNTEERS.name, b"{}", key=b"k")
+
+
+async def test_the_router_may_delete_ingress_records_and_a_partner_may_not(
+    stack: Settings, partners: Callable[[str], DirectAccess]
+) -> None:
+    """DeleteRecords on a partner's ingress topic: the router's trim of what it has routed
+    (infra/ingress.py) is allowed; the partner, who may write there, may not delete."""
+    [access] = await granted(partners, "trim")
+    tp = TopicPartition(access.topic, 0)
+    async with producer_as(stack) as producer:
+        for _ in range(3):
+            await producer.send_and_wait(access.topic, b"{}", key=b"k")
+    router = as_principal(stack, "router", service_password(stack, "router") or "")
+    partner = as_principal(stack, access.principal, access.password)
+    admin = build_admin(router)
+    await admin.start()
+    try:
+        assert await admin.delete_records({tp: RecordsToDelete(2)}) == {tp: 2}
+    finally:
+        await admin.close()
+    admin = build_admin(partner)
+    await admin.start()
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await admin.delete_records({tp: RecordsToDelete(3)})
+    finally:
+        await admin.close()
 
 
 def test_partners_cli_grants_shows_and_revokes(stack: Settings, unique: str) -> None:

@@ -29,7 +29,7 @@ async def list_organizations(
     cursors: Cursors,
     sector: SectorName | None = None,
     status: Literal["active", "suspended"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,  # a nation's organisations in one page
     cursor_: Annotated[str | None, Query(alias="cursor")] = None,
 ) -> Response:
     """Organisations by id with campaigns, engaged volunteers and verified hours."""

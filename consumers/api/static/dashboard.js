@@ -45,7 +45,7 @@ async function allOrganizations() {  // every page (the API sorts by id; we rank
   const items = [];
   let cursor = null;
   for (let page = 0; page < 50; page++) {
-    const doc = await getJson(`/v1/organizations?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const doc = await getJson(`/v1/organizations?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
     items.push(...doc.items);
     cursor = doc.next_cursor;
     if (!cursor) break;
