@@ -89,13 +89,24 @@ def enqueue(settings: Settings) -> Hook:
     return apply
 
 
+# A bounced address is kept while a contact still has it (nothing more is sent there);
+# one no contact has any more (its volunteer erased, or moved to another address) goes.
+FORGET_UNUSED_ADDRESSES = """
+delete from undeliverable u where u.channel = 'email'
+  and not exists (select 1 from contacts c where lower(c.email) = u.address)
+"""
+
+
 async def forget_erased(conn: asyncpg.Connection, events: Sequence[Event[Any]], _: Any) -> None:
     """An erased volunteer: pending messages are dropped (suppressed, no contact) and no
-    ledger row keeps a context; their contact row is refolded without personal fields."""
+    ledger row keeps a context; their contact row is refolded without personal fields (the
+    refold runs first), and a bounced address of theirs that no contact has any more is
+    forgotten."""
     erased = [e.subject for e in events if e.type == ERASED]
     if erased:
         await conn.execute(FORGET_PENDING, erased)
         await conn.execute("update outbox set context = '{}' where volunteer_id = any($1)", erased)
+        await conn.execute(FORGET_UNUSED_ADDRESSES)
 
 
 def build_projector(settings: Settings) -> Projector:

@@ -3,13 +3,20 @@ and undeliverable addresses until the contact's address changes (real PostgreSQL
 
 from __future__ import annotations
 
+import datetime as dt
+
+import orjson
 import pytest
 
 from consumers.notifications import build_projector
 from consumers.notifications.feedback import hold_contacts
 from consumers.runtime import bookkeeping
 from infra.db import connect
+from infra.erasure import erased_event
 from infra.settings import Settings
+from schemas.decode import decode_event
+from tests.integration.ordering.replay import apply_batch
+from tests.support.events import event
 
 pytestmark = [pytest.mark.postgres]
 
@@ -54,4 +61,37 @@ async def test_a_hold_refuses_its_channel_until_the_notifier_has_the_event_itsel
         contacts["v-1"] = {**contacts["v-1"], "email": "a.new@example.org"}
         assert await hold_contacts(conn, contacts) == contacts
     finally:
+        await conn.close()
+
+
+async def test_an_erasure_forgets_the_bounced_addresses_no_contact_has(
+    stack: Settings, unique: str
+) -> None:
+    """Two volunteers whose addresses bounced, and a third address nobody has: erasing the
+    first removes its address from `undeliverable` (and the one of nobody); the second's
+    stays, so nothing is sent there."""
+    projector, schema = build_projector(stack), f"ntf_undeliverable_{unique}"
+    people = {"v-1": "A@Example.org", "v-2": "b@example.org"}
+    registered = [
+        decode_event(orjson.dumps(event(
+            "volunteer.registered", f"reg-{volunteer}", source="platform/test",
+            volunteer_id=volunteer, email=email,
+        )))
+        for volunteer, email in people.items()
+    ]  # fmt: skip
+    conn = await connect(stack)
+    try:
+        await bookkeeping.prepare_schema(conn, projector, schema)
+        await apply_batch(conn, projector, schema, registered)
+        await conn.execute(
+            f'insert into "{schema}".undeliverable (channel, address, reason) values'
+            " ('email', 'a@example.org', '550'), ('email', 'b@example.org', '550'),"
+            " ('email', 'gone@example.org', '550')"
+        )
+        erased = erased_event("v-1", dt.datetime.now(dt.UTC))
+        await apply_batch(conn, projector, schema, [erased])
+        kept = await conn.fetch(f'select address from "{schema}".undeliverable')
+        assert [r["address"] for r in kept] == ["b@example.org"]
+    finally:
+        await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
