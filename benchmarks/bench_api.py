@@ -45,7 +45,9 @@ def make_app():  # type: ignore[no-untyped-def]
     """uvicorn --factory entry: the API over the schemas named in the environment."""
     from consumers.api.app import create_app
 
-    return create_app(Settings(), json.loads(os.environ[SCHEMAS_ENV]), create_views=False)
+    return create_app(
+        Settings(), json.loads(os.environ[SCHEMAS_ENV]), create_views=False, tune_collector=True
+    )
 
 
 async def project(settings: Settings, volunteers: int, days: int, tag: str) -> dict[str, str]:

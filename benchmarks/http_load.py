@@ -63,3 +63,27 @@ async def load(
         for _, writer in connections:
             writer.close()
     return len(latencies), errors, latencies
+
+
+async def each(host: str, port: int, paths: list[str], concurrency: int) -> list[float]:
+    """Ask every path once over C keep-alive connections; the latencies in ms (a warm-up
+    that touches every key of a memo, measured: the cold asks)."""
+    connections = [await asyncio.open_connection(host, port) for _ in range(concurrency)]
+    todo = iter(paths)
+    latencies: list[float] = []
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for path in todo:
+            began = time.perf_counter()
+            status = await _get(reader, writer, host, path)
+            if not (200 <= status < 300 or status == 304):
+                msg = f"{path}: HTTP {status}"
+                raise HttpError(msg)
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    try:
+        await asyncio.gather(*(client(r, w) for r, w in connections))
+    finally:
+        for _, writer in connections:
+            writer.close()
+    return latencies

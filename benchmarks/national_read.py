@@ -38,6 +38,9 @@ def say(text: str) -> None:
     console.print(f"[{time.strftime('%H:%M:%S')} load {load1:.1f}] {text}", highlight=False)
 
 
+FIRST_ASK = "KPI past day, first ask of each day of the run (4 clients)"
+
+
 def verdict(ok: bool) -> str:
     return "yes" if ok else "NO"
 
@@ -88,6 +91,16 @@ async def kpi_latency(
     cases = {"GET /health (ceiling)": "/health", "KPI today": "/v1/kpi/participation",
              "KPI random past days": past}  # fmt: skip
     out = {}
+    # The first ask of each past day computes it (~10 ms of the API's CPU and the
+    # database's): measured on its own, 4 clients over every day of the year once, which
+    # also warms the memo the way a day picker in use does. Then the steady state.
+    every_day = [f"/v1/kpi/participation?as_of={today - dt.timedelta(days=i)}"
+                 for i in range(1, args.days + 1)]  # fmt: skip
+    cold = await http_load.each("127.0.0.1", port, every_day, 4)
+    out[FIRST_ASK] = (
+        len(cold) / (sum(cold) / 1000 / 4), statistics.median(cold), p99(cold), 0
+    )  # fmt: skip
+    say(f"KPI past day, first ask: p50 {statistics.median(cold):.1f} ms, p99 {p99(cold):.1f} ms")
     for label, path in cases.items():
         await http_load.load("127.0.0.1", port, path, 4, 1.0)  # warm-up
         ok, errors, lat = await http_load.load(
@@ -164,6 +177,9 @@ def add_read_rows(table: Table, args: argparse.Namespace, read: tuple) -> None: 
     table.add_row("KPI", "national active today / the simulator's truth", versus, "", "")
     health = kpi["GET /health (ceiling)"][0]
     for label, (rate, p50, p99_ms, errors) in kpi.items():
+        if label == FIRST_ASK:  # the cost of a day's computation, shown, not judged
+            table.add_row("read API", f"{label}: p50 / p99 ms", f"{p50:.1f} / {p99_ms:.1f}", "", "")
+            continue
         kpi_case = label.startswith("KPI")
         ok = p99_ms <= TARGET_P99_MS and rate >= health / 2 and not errors
         table.add_row(

@@ -22,6 +22,7 @@ from consumers.api.memo import Memo
 from consumers.api.routes import campaigns, kpi, operations, organizations, volunteers
 from consumers.api.sources import Sources
 from infra.db import create_pool
+from infra.gc_tuning import tune_gc
 from infra.logging import bind_correlation_id
 from infra.problems import declare_problems
 from infra.settings import Settings
@@ -70,8 +71,13 @@ def create_app(
     *,
     dashboard_schema: str | None = None,
     create_views: bool = True,
+    tune_collector: bool = False,
 ) -> FastAPI:
-    """The read API over the read models in `schemas` (default: the projectors' own)."""
+    """The read API over the read models in `schemas` (default: the projectors' own).
+
+    `tune_collector`: the process serves this app alone (uvicorn), so its garbage
+    collector is tuned once started (`infra.gc_tuning`); not for an app in a test process.
+    """
     sources = Sources.of(schemas, dashboard_schema or settings.api_dashboard_schema)
 
     @asynccontextmanager
@@ -93,9 +99,12 @@ def create_app(
                     role=settings.api_dashboard_role,
                     zone=settings.api_timezone,
                 )
+        if tune_collector:  # the tail: full collections stalled every client
+            tune_gc()
         try:
             yield
         finally:
+            await app.state.memo.close()
             await app.state.end_offsets.close()
             await app.state.pool.close()
 

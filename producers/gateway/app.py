@@ -24,6 +24,7 @@ from starlette.responses import Response
 from infra.admission import Admission, ClaimCache
 from infra.claims import DEFAULT_SCHEMA
 from infra.db import create_pool
+from infra.gc_tuning import tune_gc
 from infra.kafka import build_producer
 from infra.keys import build_key_service
 from infra.logging import configure_logging
@@ -68,7 +69,7 @@ def _default_producer(settings: Settings) -> AIOKafkaProducer:
     return build_producer(settings, **producer_options(settings))
 
 
-def _lifespan(settings: Settings, producer_factory: ProducerFactory):  # type: ignore[no-untyped-def]
+def _lifespan(settings: Settings, producer_factory: ProducerFactory, tune_collector: bool):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings)
@@ -89,6 +90,8 @@ def _lifespan(settings: Settings, producer_factory: ProducerFactory):  # type: i
         )
         # Personal fields are encrypted before Kafka (infra/sealing.py); off: baseline only.
         app.state.keys = build_key_service(settings, pool) if settings.encrypt_personal else None
+        if tune_collector:  # a served process: the tail (infra.gc_tuning)
+            tune_gc()
         log.info("gateway_started", kafka=settings.bootstrap_servers)
         try:
             yield
@@ -186,14 +189,21 @@ _EVENTS_ERRORS = {
 
 
 def create_app(
-    settings: Settings | None = None, *, producer_factory: ProducerFactory | None = None
+    settings: Settings | None = None,
+    *,
+    producer_factory: ProducerFactory | None = None,
+    tune_collector: bool = False,
 ) -> FastAPI:
-    """A gateway app; its Kafka producer and PostgreSQL pool start in its lifespan."""
+    """A gateway app; its Kafka producer and PostgreSQL pool start in its lifespan.
+
+    `tune_collector`: the process serves this app alone (uvicorn), so its garbage
+    collector is tuned once started (`infra.gc_tuning`); not for an app in a test process.
+    """
     settings = settings or get_settings()
     app = FastAPI(
         title="Tatawwu partner gateway",
         version="1",
-        lifespan=_lifespan(settings, producer_factory or _default_producer),
+        lifespan=_lifespan(settings, producer_factory or _default_producer, tune_collector),
         docs_url="/docs",
         redoc_url=None,
     )
@@ -220,4 +230,4 @@ def main() -> Any:
     """Factory for `uvicorn --factory producers.gateway.app:main` (settings from env)."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return create_app(settings, tune_collector=True)

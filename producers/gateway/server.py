@@ -51,7 +51,7 @@ def bind_ephemeral(host: str = "127.0.0.1") -> socket.socket:
 
 def serve(settings: Settings) -> None:
     """Run the gateway in the foreground until interrupted."""
-    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+    uvicorn.Server(uvicorn_config(create_app(settings, tune_collector=True), settings)).run()
 
 
 class ServerThread:
