@@ -22,12 +22,24 @@ ROLE = "tatawwu"
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "max_connections": "200",
-    "shared_buffers": "256MB",
     "fsync": "on",  # the exactly-once tests kill things: keep durability real
     "synchronous_commit": "on",
-    "max_wal_size": "1GB",
     "log_min_duration_statement": "-1",
     "log_line_prefix": "'%m [%p] '",
+}
+# Passed on the command line at every start, so a cluster made before them gets them too.
+# Sized for the national year (issue 13): with 256 MB of buffers and 1 GB of WAL between
+# checkpoints, the projectors' writes (their `_events` and read-model indexes, several GB
+# at that size, touched at random) forced a checkpoint every 10-26 s, and after each one
+# the first change to every page wrote the whole page to the WAL again. Crash recovery
+# replays at most a checkpoint's WAL: seconds at test sizes.
+SERVER_TUNING = {
+    "shared_buffers": "2GB",
+    "effective_cache_size": "12GB",
+    "max_wal_size": "16GB",
+    "checkpoint_timeout": "15min",
+    "wal_compression": "lz4",
+    "wal_buffers": "64MB",
 }
 
 
@@ -138,9 +150,11 @@ class PostgresCluster:
             if port_open(self.port):
                 msg = f"port {self.port} is taken by another process; set TATAWWU_POSTGRES_PORT"
                 raise ServiceError(msg)
+            tuning = " ".join(f"-c {k}={v}" for k, v in SERVER_TUNING.items())
             self._run_as_owner([
                 str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-                "-o", f"-p {self.port} -k {self.home}", "-w", "-t", str(int(timeout)), "start",
+                "-o", f"-p {self.port} -k {self.home} {tuning}", "-w", "-t", str(int(timeout)),
+                "start",
             ])  # fmt: skip
         wait_until(
             lambda: self._psql(bindir, "postgres", "select 1", check=False).returncode == 0,

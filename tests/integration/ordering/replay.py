@@ -25,6 +25,12 @@ CLOCK_COLUMNS = frozenset({("outbox", "created_at"), ("outbox", "next_attempt_at
 # who it has seen placed, so that a move from the waiting list is told once; what it sees
 # depends on how the facts were batched (consumers/notifications/waitlist.py). Known limit.
 OBSERVED_TABLES = frozenset({"seats"})
+# For the same reason the messages those observations cause: a `waitlist_promoted` email
+# and SMS go out when the notifier sees a pair move from waiting to placed, and a batch
+# that brings the withdrawal and the waiting sign-up together shows no move. A message
+# once sent cannot follow a late fact back, so they are kept out of the comparison (the
+# rows a `where` keeps); `phantom_promotions` checks what holds in any delivery.
+OBSERVED_ROWS = {"outbox": "template <> 'waitlist_promoted'"}
 Snapshot = dict[str, list[str]]  # table -> its rows as JSON text, sorted
 
 
@@ -84,11 +90,34 @@ async def snapshot(conn: asyncpg.Connection, schema: str) -> Snapshot:
     result: Snapshot = {}
     for table, names in tables.items():
         cols = ", ".join(f'"{n}"' for n in names)
+        where = f" where {OBSERVED_ROWS[table]}" if table in OBSERVED_ROWS else ""
         rows = await conn.fetch(
-            f'select row_to_json(t)::text as r from (select {cols} from "{schema}"."{table}") t'
+            f"select row_to_json(t)::text as r"
+            f' from (select {cols} from "{schema}"."{table}"{where}) t'
         )
         result[table] = sorted(r["r"] for r in rows)
     return result
+
+
+async def phantom_promotions(conn: asyncpg.Connection, schema: str) -> list[str]:
+    """Promotion messages that name no signed-up pair of the facts, or more than one per
+    pair, channel and observed move (what holds however the facts were batched)."""
+    if not await conn.fetchval("select to_regclass($1)", f'"{schema}".outbox'):
+        return []
+    rows = await conn.fetch(
+        f"""select o.volunteer_id || ' ' || (o.context->>'opportunity_id') as pair
+        from "{schema}".outbox o
+        where o.template = 'waitlist_promoted' and not exists (
+            select 1 from "{schema}".participations p
+            where p.volunteer_id = o.volunteer_id
+              and p.opportunity_id = o.context->>'opportunity_id')
+        union all
+        select volunteer_id || ' ' || (context->>'opportunity_id') || ' x' || count(*)
+        from "{schema}".outbox where template = 'waitlist_promoted'
+        group by volunteer_id, context->>'opportunity_id', channel, notification_id
+        having count(*) > 1"""
+    )
+    return [r["pair"] for r in rows]
 
 
 class Schemas:

@@ -31,6 +31,7 @@ from tests.integration.ordering.replay import (
     Snapshot,
     apply_batch,
     difference,
+    phantom_promotions,
     snapshot,
 )
 from tests.integration.ordering.ties import tie_scenario
@@ -62,6 +63,7 @@ async def deliver(
             batches = run.batches(events)
             for batch in batches:
                 await apply_batch(conn, projector, schema, batch)
+            assert not await phantom_promotions(conn, schema)
             tables = await snapshot(conn, schema)
             await apply_batch(conn, projector, schema, batches[run.redeliver % len(batches)])
             return tables, await snapshot(conn, schema)
