@@ -14,15 +14,21 @@ Which key:
   unreadable like every fact of theirs on the log;
 - a volunteer already erased: the payload is dropped (`value_dropped: volunteer_erased`):
   their personal data is not stated again, not even to a dead letter;
+- a record too broken to parse (cut short, not JSON): its bytes are searched for the
+  same two names (`"volunteer_id": "..."`, or a `volunteer.*` type and its subject);
+- a broken record where neither is found, with a Kafka key that is a valid id (partners
+  key by the subject, which may be a volunteer): sealed twice, with that id's data key
+  and then the platform's key of the day, so it opens only while both live: an erasure
+  of that volunteer ends it, and so does the retention purge if the key named no one;
 - anything else: the platform's dead-letter key of the day (`~deadletters/<date>`, an id
   no volunteer can have), destroyed by the retention purge once older than
   `TATAWWU_DEADLETTER_KEEP_DAYS` (`drop_expired_keys`; a payload whose key is missing is
   dropped, never sent in clear).
 
-Headers added (before `original_headers`): `value_sealed` (`volunteer` or `platform`) and
-`value_kid`. `open_value` gives the payload back while its key lives (`tatawwu dlq
-replay|show`); a letter without them (a projector's: canonical records are sealed
-already) is read as it is.
+Headers added (before `original_headers`): `value_sealed` (`volunteer`, `platform` or
+`volunteer+platform`) and `value_kid` (the kids, innermost first, space-separated).
+`open_value` gives the payload back while its keys live (`tatawwu dlq replay|show`); a
+letter without them (a projector's: canonical records are sealed already) is read as it is.
 """
 
 from __future__ import annotations
@@ -51,6 +57,10 @@ SEALED, KID, DROPPED = "value_sealed", "value_kid", "value_dropped"
 PLATFORM_PREFIX = "~deadletters/"  # `~` and `/`: never in a volunteer id (ID_PATTERN)
 NONCE_BYTES = 12
 _ID = re.compile(ID_PATTERN)
+# A broken record's bytes, searched: the names a JSON document would have held.
+_NAMED = re.compile(rb'"volunteer_id"\s*:\s*"([^"\\]{1,64})"')
+_VOLUNTEER_TYPE = re.compile(rb'"type"\s*:\s*"volunteer\.')
+_SUBJECT = re.compile(rb'"subject"\s*:\s*"([^"\\]{1,64})"')
 Headers = list[tuple[str, bytes]]
 
 
@@ -66,6 +76,8 @@ def volunteer_named(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -
     try:
         document = orjson.loads(value) if value else None
     except orjson.JSONDecodeError:
+        if "ce_type" not in heads:
+            return _searched(value or b"")
         document = None
     if "ce_type" in heads:  # binary mode: the envelope in headers, the data in the value
         data, kind = document, heads.get("ce_type", b"").decode(errors="replace")
@@ -78,6 +90,26 @@ def volunteer_named(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -
     if not isinstance(named, str) and isinstance(kind, str) and kind.startswith("volunteer."):
         named = subject
     return named if isinstance(named, str) and _ID.match(named) else None
+
+
+def _searched(raw: bytes) -> str | None:
+    """The volunteer a broken structured record names, found in its bytes."""
+    found = _NAMED.search(raw)
+    if found is None and _VOLUNTEER_TYPE.search(raw):
+        found = _SUBJECT.search(raw)
+    named = found.group(1).decode(errors="replace") if found else None
+    return named if named is not None and _ID.match(named) else None
+
+
+def _keyed(letter: Outgoing) -> str | None:
+    """A broken record's Kafka key, when it could be a volunteer's id (partners key by
+    subject); None for a record that parses (what it names, or not, is known)."""
+    try:
+        orjson.loads(letter.value or b"")
+    except orjson.JSONDecodeError:
+        key = (letter.key or b"").decode(errors="replace")
+        return key if _ID.match(key) else None
+    return None
 
 
 def _aad(headers: dict[str, bytes]) -> bytes:
@@ -105,34 +137,44 @@ async def seal_letters(
     if not letters:
         return list(sends)
     platform = platform_key_id(today or dt.datetime.now(dt.UTC).date(), topic_prefix)
-    named = {id(s): volunteer_named(s.value, original_of(s.headers)[1]) for s in letters}
-    wanted = {v or platform for v in named.values()}
-    found = await keys.keys_for(wanted)
+    # Per letter, the key ids to seal with (innermost first) and what they are.
+    plan: dict[int, tuple[list[str], bytes]] = {}
+    for letter in letters:
+        if volunteer := volunteer_named(letter.value, original_of(letter.headers)[1]):
+            plan[id(letter)] = [volunteer], b"volunteer"
+        elif keyed := _keyed(letter):
+            plan[id(letter)] = [keyed, platform], b"volunteer+platform"
+        else:
+            plan[id(letter)] = [platform], b"platform"
+    found = await keys.keys_for({k for ids, _ in plan.values() for k in ids})
     sealed: dict[int, Outgoing] = {}
     for letter in letters:
-        volunteer = named[id(letter)]
-        key = found.get(volunteer or platform)
-        if key is None:  # erased: nothing of theirs is kept (or the day's key was dropped)
-            why = b"volunteer_erased" if volunteer else b"platform_key_destroyed"
+        ids, kind = plan[id(letter)]
+        if all(k in found for k in ids):
+            sealed[id(letter)] = _sealed(letter, [found[k] for k in ids], kind)
+        else:  # erased: nothing of theirs is kept (or the day's key was dropped)
+            why = b"platform_key_destroyed" if kind == b"platform" else b"volunteer_erased"
             headers = _with(letter.headers, [(DROPPED, why)])
             sealed[id(letter)] = replace(letter, value=b"", headers=headers)
-        else:
-            sealed[id(letter)] = _sealed(letter, key, b"volunteer" if volunteer else b"platform")
     return [sealed.get(id(s), s) for s in sends]
 
 
-def _sealed(letter: Outgoing, key: DataKey, kind: bytes) -> Outgoing:
+def _sealed(letter: Outgoing, keys: Sequence[DataKey], kind: bytes) -> Outgoing:
+    """The letter's payload encrypted with each key in turn (innermost first)."""
     assert letter.value is not None
     own, _ = original_of(letter.headers)
-    nonce = os.urandom(NONCE_BYTES)
-    value = nonce + key.cipher.encrypt(nonce, letter.value, _aad(own))
-    headers = _with(letter.headers, [(SEALED, kind), (KID, key.kid.encode())])
+    value = letter.value
+    for key in keys:
+        nonce = os.urandom(NONCE_BYTES)
+        value = nonce + key.cipher.encrypt(nonce, value, _aad(own))
+    kids = " ".join(key.kid for key in keys).encode()
+    headers = _with(letter.headers, [(SEALED, kind), (KID, kids)])
     return replace(letter, value=value, headers=headers)
 
 
 def kids_of(headers: Collection[dict[str, bytes]]) -> set[str]:
     """The keys these letters' payloads are sealed with."""
-    return {h[KID].decode() for h in headers if KID in h}
+    return {kid for h in headers if KID in h for kid in h[KID].decode().split()}
 
 
 def open_value(
@@ -144,13 +186,17 @@ def open_value(
         return None
     if KID not in headers:
         return value
-    key = keys.get(headers[KID].decode())
-    if key is None or not value:
+    kids = headers[KID].decode().split()
+    if not value or any(kid not in keys for kid in kids):
         return None
     try:
-        return key.cipher.decrypt(value[:NONCE_BYTES], value[NONCE_BYTES:], _aad(headers))
+        for kid in reversed(kids):  # the outermost seal first
+            value = keys[kid].cipher.decrypt(
+                value[:NONCE_BYTES], value[NONCE_BYTES:], _aad(headers)
+            )
     except (InvalidTag, ValueError):
         return None
+    return value
 
 
 async def drop_expired_keys(

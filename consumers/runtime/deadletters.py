@@ -43,7 +43,8 @@ DESCRIPTION = (
     "original had one), then `original_headers` (a count) followed by the original "
     "record's headers exactly; `tatawwu dlq replay` restores key, value and headers. "
     "The router's letters (partners' records, maybe personal) carry the value sealed "
-    "(AES-256-GCM: `value_sealed` volunteer|platform and `value_kid` headers, "
+    "(AES-256-GCM: `value_sealed` volunteer|platform|volunteer+platform and `value_kid` "
+    "headers, the kids space-separated, "
     "consumers/sealed_letters.py), or none (`value_dropped`) for an erased volunteer."
 )
 _registered: dict[str, Publishers] = {}  # dead-letter topic -> this process's publishers

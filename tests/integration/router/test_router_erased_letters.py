@@ -21,13 +21,6 @@ from tests.support.router import (
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consumers/sealed_letters.py: volunteer_named reads the volunteer from the value "
-    "only; a record that is not JSON names nobody and is sealed with the platform's key of "
-    "the day, so it stays readable for TATAWWU_DEADLETTER_KEEP_DAYS after an erasure "
-    "(fix: fall back to the record's Kafka key, the subject partners key by)",
-)
 async def test_a_truncated_registration_keyed_by_the_volunteer_is_unreadable_after_erasure(
     stack: Settings, prefix: str, unique: str
 ) -> None:
@@ -43,5 +36,27 @@ async def test_a_truncated_registration_keyed_by_the_volunteer_is_unreadable_aft
     [letter] = await opened_letters(stack, prefix + "tatawwu.deadletter")
     assert letter is not None
     assert all(n in letter for n in needles(values))
+    await erasure.erase(stack, [key.decode()], topic_prefix=prefix)
+    assert await opened_letters(stack, prefix + "tatawwu.deadletter") == [None]
+
+
+async def test_a_mangled_record_keyed_by_the_volunteer_is_unreadable_after_erasure(
+    stack: Settings, prefix: str, unique: str
+) -> None:
+    """Nothing in the bytes names anyone (the ids lost), but the partner keyed the record
+    by its volunteer: sealed with their key and the day's, it opens to their phone until
+    they are erased, then no more."""
+    org = f"org-{unique}"
+    [topic] = await create_ingress(stack, prefix, [org])
+    values = personal_values(unique)
+    key, value, _ = as_raw(partner_event(org, "volunteer.registered", 0, unique, **values))
+    mangled = b"\x00" + value[value.index(b'"phone"') :]  # the head, with every id, lost
+    assert key.decode().encode() not in mangled
+    await produce(stack, topic, [(key, mangled, [])])
+    async with running_router(stack, prefix):
+        await wait_routed(stack, prefix, [topic], 60)
+    [letter] = await opened_letters(stack, prefix + "tatawwu.deadletter")
+    assert letter is not None
+    assert values["phone"].encode() in letter
     await erasure.erase(stack, [key.decode()], topic_prefix=prefix)
     assert await opened_letters(stack, prefix + "tatawwu.deadletter") == [None]
