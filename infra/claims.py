@@ -29,6 +29,12 @@ create table if not exists "{schema}".claims (
     claimed_at timestamptz not null default now(),
     primary key (kind, id)
 );
+-- The transaction that made each claim: a projector frees the facts parked for a claim by
+-- looking only at the claims made since it last looked (`claims_mark`), not by joining
+-- every parked fact to the registry on every batch.
+alter table "{schema}".claims
+    add column if not exists made_in xid8 not null default pg_current_xact_id();
+create index if not exists claims_made_in on "{schema}".claims (made_in);
 """
 
 Executor = asyncpg.Connection | asyncpg.Pool
@@ -42,6 +48,14 @@ def registry_schema(topic_prefix: str = "") -> str:
 async def ensure_registry(conn: asyncpg.Connection, schema: str) -> None:
     """Create the registry's schema and table when missing."""
     await execute_locked(conn, f"claims:{schema}", _DDL.format(schema=schema))
+
+
+async def claims_mark(db: Executor) -> int:
+    """Where to look from next time for claims this transaction may not see: the oldest
+    transaction still running (`pg_snapshot_xmin`). A claim invisible to any statement
+    after this one was made by a transaction running now or started later, so its
+    `made_in` is at least this."""
+    return int(await db.fetchval("select pg_snapshot_xmin(pg_current_snapshot())::text"))
 
 
 async def read_claims(db: Executor, schema: str, keys: Iterable[Key]) -> dict[Key, str]:

@@ -80,6 +80,7 @@ class BatchOutcome:
     unparked: int = 0  # parked earlier, judged again in this batch
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
     claims: dict[ownership.Key, str] = field(default_factory=dict)  # made by this batch
+    claims_mark: int | None = None  # `infra.claims.claims_mark` at the batch's start
     rules: dict[str, int] = field(default_factory=dict)  # refusals by rule
 
 

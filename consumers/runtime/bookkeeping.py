@@ -135,11 +135,17 @@ async def park(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
     )
 
 
-async def unpark(conn: asyncpg.Connection, registry: str) -> list[Any]:
-    """Take out the parked records whose claim the registry now holds (as stored JSON)."""
+async def unpark(conn: asyncpg.Connection, registry: str, since: int | None = None) -> list[Any]:
+    """Take out the parked records whose claim the registry now holds (as stored JSON):
+    among the claims made from transaction `since` on (`infra.claims.claims_mark`), or
+    all of them (None). Looking at the new claims only keeps a batch's cost flat however
+    many facts wait for claims that never come (a partner's facts for an unknown
+    campaign would otherwise be joined to the registry on every batch)."""
+    recent = "" if since is None else " and c.made_in >= $1::text::xid8"
     rows = await conn.fetch(
         f"delete from _parked p using {quoted(registry)}.claims c"
-        " where c.kind = p.needs_kind and c.id = p.needs_id returning p.record"
+        f" where c.kind = p.needs_kind and c.id = p.needs_id{recent} returning p.record",
+        *(() if since is None else (str(since),)),
     )
     return [r["record"] for r in rows]
 

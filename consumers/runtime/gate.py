@@ -57,6 +57,9 @@ class OwnershipGate:
     registry: str  # the shared claims registry's schema
     time_bounds: ownership.TimeBounds
     parked_maybe: bool = True  # until a batch finds `_parked` empty
+    # Claims made from this transaction on may be new to `_parked` (`infra.claims.
+    # claims_mark`, taken at the start of the last committed batch); None: look at all.
+    claims_seen: int | None = None
     claims: dict[ownership.Key, str] = field(default_factory=dict)  # committed claims
     log: Any = field(default_factory=lambda: structlog.get_logger(__name__))
     opener: Opener | None = None  # opens encrypted personal fields (`open_with`)
@@ -66,11 +69,17 @@ class OwnershipGate:
         """Open encrypted personal fields through `keys` (decoded and freed facts alike)."""
         self.opener, self.keys = opener_of(keys), keys
 
-    def forget_keys(self) -> None:
-        """Drop the cached data keys: given partitions, this instance may have missed a
-        `volunteer.erased` another instance read there (`KeyService.forget_all`)."""
+    def assigned(self) -> None:
+        """Given partitions, this instance may have missed what another instance learnt.
+
+        Cached data keys go: it may have missed a `volunteer.erased` read there
+        (`KeyService.forget_all`). The next batch looks at every claim for the parked
+        facts: the other instance may have parked some and stopped before freeing them.
+        """
         if self.keys is not None:
             self.keys.forget_all()
+        self.claims_seen = None
+        self.parked_maybe = True
 
     def judged(self, pair: Pair) -> bool:
         """Whether the gate judges this fact (handled here, or it makes a claim)."""
@@ -88,17 +97,23 @@ class OwnershipGate:
         """
         self.claims.clear()
         self.parked_maybe = True
+        self.claims_seen = None
 
-    def committed(self, claims: dict[ownership.Key, str]) -> None:
-        """Cache the claims a batch made, once it committed (safe to trust without asking)."""
+    def committed(self, claims: dict[ownership.Key, str], mark: int | None = None) -> None:
+        """Cache the claims a batch made, once it committed (safe to trust without asking),
+        and look for new claims from the batch's mark on."""
         if len(self.claims) + len(claims) > MAX_CACHED_CLAIMS:
             self.claims.clear()
         self.claims.update(claims)
+        if mark is not None:
+            self.claims_seen = mark
 
     async def enforce(
         self, conn: asyncpg.Connection, fresh: list[Pair], outcome: BatchOutcome
     ) -> Judged:
         """Judge fresh facts (and parked ones their claims free)."""
+        # Before any claim is read: what this batch cannot see was made from here on.
+        outcome.claims_mark = await claims_registry.claims_mark(conn)
         judged = [p for p in fresh if self.judged(p)]
         # First claims win: judge in the order facts entered the log (the broker's append
         # time, then their position), not the order partitions happen to be fetched in.
@@ -187,7 +202,7 @@ class OwnershipGate:
 
     async def _unpark(self, conn: asyncpg.Connection) -> list[Pair]:
         """Take out the parked facts whose claim the registry now holds, decoded again."""
-        stored = await bookkeeping.unpark(conn, self.registry)
+        stored = await bookkeeping.unpark(conn, self.registry, self.claims_seen)
         freed: list[Pair] = []
         for record in sorted((record_from_json(doc) for doc in stored), key=origin):
             event = decode_record(record.value, record.headers)

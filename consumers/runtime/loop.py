@@ -367,7 +367,7 @@ class ProjectorRuntime:
             self.batch_failure = type(exc).__name__
             raise
         self.batch_failure = None
-        self.gate.committed(outcome.claims)
+        self.gate.committed(outcome.claims, outcome.claims_mark)
         elapsed = time.perf_counter() - batch.began
         # The batch's first few traces on its summary line (`DecodedBatch.traces`).
         observe_batch(
@@ -397,4 +397,4 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             # ends); offsets read before it commits would re-read what it applied (wasted).
             async with self.runtime._lock:
                 await self.runtime.seek_to_stored(list(assigned))
-                self.runtime.gate.forget_keys()
+                self.runtime.gate.assigned()
