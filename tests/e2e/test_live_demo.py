@@ -28,6 +28,7 @@ from infra.local.sinks import read_smtp
 from infra.settings import Settings
 from producers.gateway.partners import list_partner_keys
 from tests.support.ports import free_port
+from tests.support.processes import end_group, stop_leftover_platforms
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 WAIT_S = 600.0  # the projectors may first catch up with whatever the stack's topics hold
@@ -65,10 +66,11 @@ async def test_the_demo_trickle_moves_the_dashboard_and_notifies_and_ctrl_c_stop
     trickle_log = stack.cache_dir / "logs" / "trickle.log"
     mark = _size(trickle_log)
     out = tmp_path / "platform.out"
+    await asyncio.to_thread(stop_leftover_platforms)  # one router-1, one notifier-1
     with out.open("wb") as sink:
         proc = subprocess.Popen(  # noqa: ASYNC220 - the platform runs for the whole test
             [sys.executable, "-m", "tatawwu", "platform", "run", "--sinks", "--trickle", "8"],
-            stdout=sink, stderr=subprocess.STDOUT, env=env,
+            stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
     conn = await connect(stack)
     started_at = await conn.fetchval("select now()")
@@ -122,6 +124,7 @@ async def test_the_demo_trickle_moves_the_dashboard_and_notifies_and_ctrl_c_stop
         finally:
             if proc.poll() is None:
                 proc.kill()
+            end_group(proc)
     assert code == 0
     children = [int(p) for p in re.findall(rb"child_started.*?pid=(\d+)", out.read_bytes())]
     assert len(children) >= 9

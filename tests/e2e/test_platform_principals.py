@@ -32,6 +32,7 @@ from producers.gateway.partners import add_partner_key
 from tatawwu.manifest import PLATFORM
 from tatawwu.partner_sample import sample_world
 from tatawwu.partners import grant_direct_access, revoke_direct_access
+from tests.support.processes import end_group, stop_leftover_platforms
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 WAIT_S = 150.0
@@ -78,9 +79,11 @@ async def test_each_service_runs_as_its_own_principal_and_a_direct_partner_publi
     logs = stack.cache_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     marks = {p.log_stem: _size(logs / f"{p.log_stem}.log") for p in PLATFORM}
+    await asyncio.to_thread(stop_leftover_platforms)  # one router-1, one notifier-1
     proc = subprocess.Popen(  # noqa: ASYNC220 - the platform runs for the whole test
         [sys.executable, "-m", "tatawwu", "platform", "run", "--seconds", "600"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
+        start_new_session=True,
     )  # fmt: skip
     conn = await connect(stack)
     try:
@@ -146,6 +149,7 @@ async def test_each_service_runs_as_its_own_principal_and_a_direct_partner_publi
         finally:
             if proc.poll() is None:
                 proc.kill()
+            end_group(proc)
             await asyncio.to_thread(revoke_direct_access, stack, org)
             await _delete_topic(stack, access.topic)
     assert proc.returncode == 0

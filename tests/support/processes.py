@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,3 +82,57 @@ async def processes(settings: Settings, logs: Path, **env: str):  # type: ignore
         yield started
     finally:
         await started.stop_all()
+
+
+def _leftovers() -> list[int]:
+    """`platform run` supervisors, and `python -m tatawwu` processes whose parent is gone
+    (a supervisor killed before its children: they keep their groups and ports)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"tatawwu" not in args:
+            continue
+        supervisor = b"platform" in args and b"run" in args
+        if supervisor or parent == 1:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def end_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL whatever is left of a platform started in its own session (`start_new_session`):
+    children its supervisor did not stop (it was killed, or timed out)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)
+
+
+def stop_leftover_platforms(grace_s: float = 30.0) -> list[int]:
+    """Stop what an earlier test's platform left running (SIGTERM, SIGKILL after
+    `grace_s`): two routers (or notifiers) with one static member id fence each other out
+    of their group for as long as both live, and a later platform test waits in vain."""
+    pids = _leftovers()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while (alive := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
