@@ -35,6 +35,9 @@ create table if not exists "{schema}".claims (
 alter table "{schema}".claims
     add column if not exists made_in xid8 not null default pg_current_xact_id();
 create index if not exists claims_made_in on "{schema}".claims (made_in);
+-- Statistics for `made_in` from the start (a column just added has none, and the planner
+-- would then guess a third of the registry new and scan `_parked` whole); a sample, cheap.
+analyze "{schema}".claims;
 """
 
 Executor = asyncpg.Connection | asyncpg.Pool
