@@ -32,9 +32,9 @@ from infra.db import connect
 from infra.logging import configure_logging
 from infra.settings import Settings
 from tatawwu.manifest import PROJECTORS
-from tests.integration.ordering.test_stats_counters import SCANS, VIEWS
 from tests.support.events import event
 from tests.support.projectors import create_prefixed_topics
+from tests.support.stats_scans import SCANS, VIEWS
 from tests.support.streams import build_stream, publish_stream
 
 TRIGGERS = {

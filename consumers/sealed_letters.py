@@ -34,7 +34,6 @@ letter without them (a projector's: canonical records are sealed already) is rea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import os
 import re
@@ -49,6 +48,7 @@ from cryptography.exceptions import InvalidTag
 from consumers.runtime.deadletters import ORIGINAL_HEADERS, original_of
 from infra.bus import Outgoing
 from infra.keys import DEFAULT_SCHEMA, DataKey, KeyService
+from infra.periodic import every
 from schemas.common import ID_PATTERN
 from schemas.topics import DEADLETTER
 
@@ -153,7 +153,8 @@ async def seal_letters(
         if all(k in found for k in ids):
             sealed[id(letter)] = _sealed(letter, [found[k] for k in ids], kind)
         else:  # erased: nothing of theirs is kept (or the day's key was dropped)
-            why = b"platform_key_destroyed" if kind == b"platform" else b"volunteer_erased"
+            lost = platform in ids and platform not in found
+            why = b"platform_key_destroyed" if lost else b"volunteer_erased"
             headers = _with(letter.headers, [(DROPPED, why)])
             sealed[id(letter)] = replace(letter, value=b"", headers=headers)
     return [sealed.get(id(s), s) for s in sends]
@@ -233,11 +234,9 @@ async def run_key_retention(
 ) -> None:  # fmt: skip
     """Drop expired dead-letter keys at start, then every `interval_s`, until `stopping`
     (the router runs it; several routers doing it at once destroy each key once)."""
-    while not stopping.is_set():
-        try:
-            if dropped := await drop_expired_keys(keys, keep_days, topic_prefix=topic_prefix):
-                log.info("deadletter_keys_dropped", keys=dropped, keep_days=keep_days)
-        except Exception as exc:  # tried again at the next interval
-            log.warning("deadletter_key_purge_failed", error=type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=interval_s)
+
+    async def purge() -> None:
+        if dropped := await drop_expired_keys(keys, keep_days, topic_prefix=topic_prefix):
+            log.info("deadletter_keys_dropped", keys=dropped, keep_days=keep_days)
+
+    await every(interval_s, stopping, purge, "deadletter_key_purge_failed")

@@ -17,13 +17,13 @@ DeleteRecords to an offset already passed changes nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from aiokafka import TopicPartition
 from aiokafka.admin import RecordsToDelete
 
 from infra.kafka import build_admin
+from infra.periodic import every
 from infra.settings import Settings
 from schemas.topics import INGRESS_PREFIX
 
@@ -55,13 +55,9 @@ async def run_forgetting(
     settings: Settings, interval_s: float, stopping: asyncio.Event, topic_prefix: str = ""
 ) -> None:
     """`forget_routed` every `interval_s` until `stopping` (the router runs it)."""
-    while not stopping.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=interval_s)
-        if stopping.is_set():
-            return
-        try:
-            starts = await forget_routed(settings, topic_prefix)
-            log.info("ingress_routed_forgotten", partitions=len(starts))
-        except Exception as exc:  # tried again at the next interval
-            log.warning("ingress_forget_failed", error=type(exc).__name__)
+
+    async def forget() -> None:
+        starts = await forget_routed(settings, topic_prefix)
+        log.info("ingress_routed_forgotten", partitions=len(starts))
+
+    await every(interval_s, stopping, forget, "ingress_forget_failed", at_start=False)

@@ -19,12 +19,13 @@ sender's row), and a purged row no longer matches. The notifier runs it every
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 
 import asyncpg
 import structlog
+
+from infra.periodic import every
 
 log = structlog.get_logger(__name__)
 BATCH = 5_000
@@ -99,12 +100,10 @@ async def run_retention(
     """Purge at start, then every `interval_s`, until `stopping` (a failed pass is retried
     at the next one: nothing is lost by waiting)."""
     now = clock or (lambda: dt.datetime.now(dt.UTC))
-    while not stopping.is_set():
-        try:
-            purged = await purge_ledger(pool, cutoff(now(), keep_days))
-            if any(purged.values()):
-                log.info("ledger_purged", keep_days=keep_days, **purged)
-        except Exception as exc:
-            log.warning("ledger_purge_failed", error=type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=interval_s)
+
+    async def purge() -> None:
+        purged = await purge_ledger(pool, cutoff(now(), keep_days))
+        if any(purged.values()):
+            log.info("ledger_purged", keep_days=keep_days, **purged)
+
+    await every(interval_s, stopping, purge, "ledger_purge_failed")

@@ -104,12 +104,14 @@ async def test_a_refused_registration_is_sealed_and_erasure_makes_it_unreadable(
 async def test_a_letter_naming_no_volunteer_is_sealed_with_the_days_platform_key(
     stack: Settings, prefix: str, unique: str
 ) -> None:
-    """Bytes that are no event (an email inside broken JSON): sealed with the platform key
-    of the day, readable until the retention purge drops keys past the setting."""
+    """Bytes that are no event (an email inside broken JSON) and no Kafka key: sealed with
+    the platform key of the day, readable until the retention purge drops keys past the
+    setting (keyed by an id, it would be sealed with that id's key too:
+    test_router_erased_letters.py)."""
     org = f"org-{unique}"
     [topic] = await create_ingress(stack, prefix, [org])
     email = f"nobody.{unique}@example.qa"
-    await produce(stack, topic, [(b"k", f'{{"email": "{email}", oops'.encode(), [])])
+    await produce(stack, topic, [(None, f'{{"email": "{email}", oops'.encode(), [])])
     async with running_router(stack, prefix):
         await wait_routed(stack, prefix, [topic], 30)
     [letter] = await read_all(stack, [prefix + DEADLETTER.name])
