@@ -9,10 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from infra.local.process import stop_pid
 from infra.settings import PROJECT_ROOT, Settings, child_env
 
 STOP_WAIT_S = 30.0
@@ -85,9 +85,9 @@ async def processes(settings: Settings, logs: Path, **env: str):  # type: ignore
 
 
 def _leftovers() -> list[int]:
-    """`platform run` supervisors, and `python -m tatawwu` processes whose parent is gone
+    """`platform run` supervisors, then `python -m tatawwu` processes whose parent is gone
     (a supervisor killed before its children: they keep their groups and ports)."""
-    found = []
+    found: list[tuple[bool, int]] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -100,16 +100,8 @@ def _leftovers() -> list[int]:
             continue
         supervisor = b"platform" in args and b"run" in args
         if supervisor or parent == 1:
-            found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for its reaper is not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+            found.append((not supervisor, int(entry.name)))
+    return [pid for _, pid in sorted(found)]  # supervisors first: each stops its children
 
 
 def end_group(proc: subprocess.Popen[bytes]) -> None:
@@ -127,12 +119,5 @@ def stop_leftover_platforms(grace_s: float = 30.0) -> list[int]:
     of their group for as long as both live, and a later platform test waits in vain."""
     pids = _leftovers()
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while (alive := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for pid in alive:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        stop_pid(pid, timeout=grace_s)
     return pids
