@@ -65,7 +65,7 @@ class _Waiting:
 class LedgerWriter:
     """Record changes of claimed rows, `max_rows` to a statement, one statement at a time."""
 
-    def __init__(self, pool: asyncpg.Pool, *, max_rows: int = 500, linger_s: float = 0.005,
+    def __init__(self, pool: asyncpg.Pool, *, max_rows: int = 500, linger_s: float = 0.02,
                  on_final: Callable[[], None] | None = None) -> None:  # fmt: skip
         self.pool, self.max_rows, self.linger_s = pool, max_rows, linger_s
         self.on_final = on_final

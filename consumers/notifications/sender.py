@@ -59,6 +59,9 @@ from schemas.topics import NOTIFICATIONS
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], dt.datetime]
+# Outcomes are published up to this many a transaction; while messages keep finishing,
+# one transaction and one produce request every REPORT_LINGER_S, not one per ledger write.
+REPORT_ROWS, REPORT_LINGER_S = 500, 0.1
 
 
 class Fenced(Exception):
@@ -353,7 +356,10 @@ class Sender:
                 reported = 0
             if finished:
                 return
-            if not reported:
+            if 0 < reported < REPORT_ROWS:  # more are finishing: let them gather a moment
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), timeout=REPORT_LINGER_S)
+            elif not reported:
                 wake = asyncio.create_task(self._finals.wait())
                 stop = asyncio.create_task(done.wait())
                 await asyncio.wait({wake, stop}, timeout=idle_s,
@@ -361,7 +367,7 @@ class Sender:
                 wake.cancel()
                 stop.cancel()
 
-    async def report(self, limit: int = 500) -> int:
+    async def report(self, limit: int = REPORT_ROWS) -> int:
         """Publish the final outcomes not yet published; returns how many.
 
         The rows stay locked (`skip locked`) until they are marked: several senders on one

@@ -21,7 +21,7 @@ from consumers.notifications.retention import run_retention
 from consumers.notifications.sender import Clock, Providers, Sender
 from consumers.runtime import ProjectorRuntime, tune_gc
 from consumers.runtime.deadletters import deadletter_publisher, forget_publishers, use_publishers
-from infra.db import create_pool
+from infra.db import create_pool, rollback_only
 from infra.ops import start_ops_server
 from infra.settings import Settings
 from infra.streams import Publishers, build_stream_broker
@@ -90,9 +90,11 @@ async def serve(
         ops = await start_ops_server(settings.metrics_host, metrics_port, readiness)
     await runtime.start()  # creates the schema and applies the migrations
     tune_gc()
-    # The sender's own pool: ordinary synchronous commits (the runtime's are relaxed).
+    # The sender's own pool: ordinary synchronous commits (the runtime's are relaxed). Its
+    # users keep no session state (search_path is the connection's own setting), so a
+    # release only rolls back what was left open, without asyncpg's reset round trip.
     pool = await create_pool(
-        settings, min_size=1, max_size=6,
+        settings, min_size=1, max_size=6, reset=rollback_only,
         server_settings={"search_path": f'"{runtime.schema}"', "application_name": "tatawwu-sender"},
     )  # fmt: skip
     publishers = notifier_publishers(settings, topic_prefix)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from infra.db import connect
+from infra.db import connect, create_pool, rollback_only
 from infra.migrations import MigrationError, Migrations, apply
 from infra.settings import Settings
 
@@ -143,3 +143,37 @@ def test_configured_external_servers_are_used_and_nothing_is_started(stack: Sett
     assert "postgres" not in report.timings
     assert any("TATAWWU_KAFKA_BOOTSTRAP" in note for note in report.notes)
     assert any("TATAWWU_DATABASE_URL" in note for note in report.notes)
+
+
+async def test_rollback_only_reset_ends_an_open_transaction_and_nothing_else(
+    stack: Settings, unique: str
+) -> None:
+    """A pool with `reset=rollback_only` (the notifier's sender pool): a connection released
+    inside a transaction comes back out of it, its uncommitted row gone, and no reset query
+    runs on release (a session `set` survives it, which asyncpg's own `RESET ALL` undoes:
+    the reason its users must keep no session state)."""
+    pool = await create_pool(stack, min_size=1, max_size=1, reset=rollback_only)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(f"create table reset_{unique} (id int)")
+        async with pool.acquire() as conn:
+            await conn.execute("begin")
+            await conn.execute(f"insert into reset_{unique} values (1)")
+            assert conn.is_in_transaction()
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval(f"select count(*) from reset_{unique}") == 0
+            await conn.execute("set statement_timeout = '7s'")
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("show statement_timeout") == "7s"
+            await conn.execute(f"drop table reset_{unique}")
+    finally:
+        await pool.close()
+    default = await create_pool(stack, min_size=1, max_size=1)  # asyncpg's reset, for contrast
+    try:
+        async with default.acquire() as conn:
+            await conn.execute("set statement_timeout = '7s'")
+        async with default.acquire() as conn:
+            assert await conn.fetchval("show statement_timeout") != "7s"
+    finally:
+        await default.close()
