@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 from structlog.contextvars import bind_contextvars, get_contextvars
 
@@ -64,6 +65,12 @@ def redact_personal_data(
 _configured = False
 
 
+def _json(value: Any, **_: Any) -> str:
+    """One JSON log line (orjson: a busy sender writes one per message); what JSON cannot
+    say is written as its repr, as structlog's own renderer does."""
+    return orjson.dumps(value, default=repr).decode()
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Configure structlog and the stdlib root logger once per process."""
     global _configured
@@ -80,7 +87,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json)
         if as_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )

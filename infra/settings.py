@@ -81,13 +81,14 @@ class Settings(BaseSettings):
     # Provider rate limits (requests a second, token buckets in the sender).
     notify_sms_per_s: float = Field(default=1000.0, gt=0)
     notify_email_per_s: float = Field(default=1000.0, gt=0)
-    # Broadcast speed (consumers/notifications/pipeline.py): how many rows one sender holds
+    # Broadcast speed (consumers/notifications/sender.py): how many rows one sender holds
     # at once (claimed, not yet recorded), open SMTP connections kept (0: one connection
-    # per message), SMS per request to the provider's batch endpoint (1: one request per
-    # message, to `sms_url`; the batch URL defaults to `<sms_url>/batch`), and whether a
-    # sender extends the leases of the rows it is still working on.
+    # per message; 16 keep a relay busy while the sender is busy too), SMS per request to
+    # the provider's batch endpoint (1: one request per message, to `sms_url`; the batch
+    # URL defaults to `<sms_url>/batch`), and whether a sender extends the leases of the
+    # rows it is still working on.
     notify_window: int = Field(default=400, ge=1, le=10_000)
-    notify_smtp_connections: int = Field(default=8, ge=0, le=100)
+    notify_smtp_connections: int = Field(default=16, ge=0, le=100)
     notify_sms_batch: int = Field(default=100, ge=1, le=1000)
     sms_batch_url: str = ""
     notify_lease_renew: bool = True

@@ -61,7 +61,7 @@ log = structlog.get_logger(__name__)
 Clock = Callable[[], dt.datetime]
 # Outcomes are published up to this many a transaction; while messages keep finishing,
 # one transaction and one produce request every REPORT_LINGER_S, not one per ledger write.
-REPORT_ROWS, REPORT_LINGER_S = 500, 0.1
+REPORT_ROWS, REPORT_LINGER_S = 500, 0.25
 
 
 class Fenced(Exception):
