@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     smtp_url: str = "smtp://127.0.0.1:2525"
     sms_url: str = "http://127.0.0.1:8025/v1/messages"
     sms_api_key: SecretStr = SecretStr("")  # bearer token for the SMS provider, when set
+    # The mail service's HTTP API beside its relay, where an erased volunteer's kept emails
+    # are deleted (`DELETE <url>/<Message-ID>`; the local sinks serve it). Empty: the relay
+    # has none, and keeps its copies until its own retention. SMS are deleted at
+    # `DELETE <sms_url>/<provider id>` (consumers/notifications/provider_erasure.py).
+    email_api_url: str = "http://127.0.0.1:8025/v1/emails"
     # Notifications (consumers/notifications): who they come from, when SMS may go out
     # (quiet hours in the platform's time zone), how often a failed send is retried, and
     # how old a cause event may be to still notify (older ones, e.g. a replay of history

@@ -96,17 +96,27 @@ delete from undeliverable u where u.channel = 'email'
   and not exists (select 1 from contacts c where lower(c.email) = u.address)
 """
 
+# What the providers keep of the erased volunteers' messages, asked to be deleted there.
+ASK_PROVIDERS = """
+insert into provider_erasures (channel, provider_id, volunteer_id)
+select channel, provider_id, volunteer_id from outbox
+where volunteer_id = any($1) and coalesce(provider_id, '') <> ''
+on conflict do nothing
+"""
+
 
 async def forget_erased(conn: asyncpg.Connection, events: Sequence[Event[Any]], _: Any) -> None:
     """An erased volunteer: pending messages are dropped (suppressed, no contact) and no
     ledger row keeps a context; their contact row is refolded without personal fields (the
-    refold runs first), and a bounced address of theirs that no contact has any more is
-    forgotten."""
+    refold runs first), a bounced address of theirs that no contact has any more is
+    forgotten, and the providers are asked to delete the messages they kept
+    (`provider_erasure.py`)."""
     erased = [e.subject for e in events if e.type == ERASED]
     if erased:
         await conn.execute(FORGET_PENDING, erased)
         await conn.execute("update outbox set context = '{}' where volunteer_id = any($1)", erased)
         await conn.execute(FORGET_UNUSED_ADDRESSES)
+        await conn.execute(ASK_PROVIDERS, erased)
 
 
 def build_projector(settings: Settings) -> Projector:

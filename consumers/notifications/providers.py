@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import aiosmtplib
 import httpx
@@ -126,6 +126,24 @@ class Providers:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False) from exc
         return f"<{notification_id}@tatawwu>"
+
+    async def erase(self, channel: str, provider_id: str) -> str:
+        """Ask the provider to delete what it keeps of one message: `erased` (also when it
+        keeps nothing under that id), or `unsupported` (no API for it); raises
+        `DeliveryError` to be asked again later."""
+        base = self.settings.sms_url if channel == "sms" else self.settings.email_api_url
+        if not base:
+            return "unsupported"
+        url = f"{base.rstrip('/')}/{quote(provider_id, safe='')}"
+        try:
+            response = await self.http.delete(url, headers=self._headers())
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False) from exc
+        if response.status_code < 300 or response.status_code in (404, 410):
+            return "erased"
+        if response.status_code in (405, 501):
+            return "unsupported"
+        raise DeliveryError(f"HTTP {response.status_code}", permanent=False)
 
     def _headers(self) -> dict[str, str]:
         key = self.settings.sms_api_key.get_secret_value()

@@ -17,6 +17,7 @@ from consumers.notifications import NAME, build_projector, metrics
 from consumers.notifications.confirmations import Releaser, release_publisher
 from consumers.notifications.feedback import run_feedback
 from consumers.notifications.outcomes import outcome_publisher
+from consumers.notifications.provider_erasure import run_provider_erasures
 from consumers.notifications.retention import run_retention
 from consumers.notifications.sender import Clock, Providers, Sender
 from consumers.runtime import ProjectorRuntime, tune_gc
@@ -113,6 +114,7 @@ async def serve(
         await asyncio.gather(
             runtime.run(), sending, metrics.watch_ledger(pool, runtime.stopping),
             run_feedback(pool, publishers, sender.topic, runtime.stopping),
+            run_provider_erasures(pool, providers, runtime.stopping),
             releaser.run(runtime.stopping),
             run_retention(pool, settings.notify_keep_days, settings.retention_interval_s,
                           runtime.stopping, clock),

@@ -118,6 +118,12 @@ class Sinks:
         return f"{self.sms_base_url}/v1/messages"
 
     @property
+    def email_api_url(self) -> str:
+        """The mail service's API for erasing a kept email, the shape of
+        `TATAWWU_EMAIL_API_URL` (served by the SMS sink's HTTP app)."""
+        return f"{self.sms_base_url}/v1/emails"
+
+    @property
     def sms_state(self) -> SmsState:
         """The SMS sink's counters and injected failures."""
         return self.sms_app.state.sms

@@ -26,7 +26,9 @@ from pydantic import BaseModel, Field, field_validator
 from infra.local.sink_files import (
     SMS_FILE,
     SMS_REPEATS_FILE,
+    SMTP_FILE,
     append_record,
+    forget_matching,
     now_iso,
     read_sms,
 )
@@ -204,6 +206,27 @@ def create_sms_app(directory: Path, webhooks: WebhookSender | None = None) -> Fa
     @app.get("/v1/messages")
     async def messages() -> list[dict[str, Any]]:
         return read_sms(directory)
+
+    # What a provider keeps of a message, deleted at the sender's request (an erased
+    # volunteer): an SMS by the id the sink answered, an email by its Message-ID (the
+    # mail service's API beside its relay). 404: nothing kept under that id.
+    @app.delete("/v1/messages/{message_id}")
+    async def forget_sms(message_id: str) -> JSONResponse:
+        return _forget(path, "id", message_id, "sms_forgotten")
+
+    @app.delete("/v1/emails/{message_id}")
+    async def forget_email(message_id: str) -> JSONResponse:
+        return _forget(Path(directory) / SMTP_FILE, "message_id", message_id, "email_forgotten")
+
+    def _forget(kept: Path, field: str, value: str, event: str) -> JSONResponse:
+        if (status := state.take_failure()) is not None:
+            return _problem(status, "Injected failure",
+                            "the sink was told to fail this request")  # fmt: skip
+        removed = forget_matching(kept, field, value)
+        log.info(event, removed=removed)
+        if not removed:
+            return _problem(404, "Not found", "no message is kept under this id")
+        return JSONResponse({"removed": removed}, 200)
 
     @app.post("/control/fail")
     async def fail(request: FailRequest) -> dict[str, int]:

@@ -60,6 +60,7 @@ async def test_the_demo_trickle_moves_the_dashboard_and_notifies_and_ctrl_c_stop
         "TATAWWU_GATEWAY_PORT": str(gateway_port), "TATAWWU_METRICS_HOST": metrics_host,
         "TATAWWU_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
         "TATAWWU_SMS_URL": f"http://127.0.0.1:{sms_port}/v1/messages",
+        "TATAWWU_EMAIL_API_URL": f"http://127.0.0.1:{sms_port}/v1/emails",
     }  # fmt: skip
     sinks = stack.cache_dir / "sinks"
     emails_before = len(read_smtp(sinks)) if (sinks / "smtp.jsonl").exists() else 0

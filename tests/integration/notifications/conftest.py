@@ -21,6 +21,7 @@ def notifier_settings(stack: Settings, sinks: Sinks) -> Settings:
     """The stack's settings with the sinks as providers and no quiet hours (CI runs at night)."""
     return stack.model_copy(update={
         "smtp_url": sinks.smtp_url, "sms_url": sinks.sms_url, "notify_quiet_hours": "",
+        "email_api_url": sinks.email_api_url,
         "notify_max_attempts": 3,
     })  # fmt: skip
 

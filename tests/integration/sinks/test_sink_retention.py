@@ -6,6 +6,7 @@ import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from urllib.parse import quote
 
 import aiosmtplib
 import httpx
@@ -107,3 +108,28 @@ async def test_the_purge_command(sinks: Sinks) -> None:
     gone = runner.invoke(app, [*args, "2"])
     assert "purged 2 record(s)" in gone.output, gone.output
     assert read_sms(sinks.directory) == []
+
+
+async def test_a_provider_deletes_one_kept_message_on_request_and_nothing_else(
+    sinks: Sinks,
+) -> None:
+    """`DELETE /v1/messages/{id}` and `/v1/emails/{Message-ID}` (an erased volunteer's
+    messages, asked by the notifier) remove that message only; an unknown id is a 404,
+    and an injected failure removes nothing."""
+    await send_email(sinks, 1)
+    await send_email(sinks, 2)
+    async with httpx.AsyncClient(base_url=sinks.sms_base_url) as client:
+        ids = []
+        for n in (1, 2):
+            sent = await client.post("/v1/messages", json={"to": f"+9745555000{n}", "body": "hi"})
+            ids.append(sent.json()["id"])
+        sinks.sms_state.fail_remaining, sinks.sms_state.fail_status = 1, 503
+        assert (await client.delete(f"/v1/messages/{ids[0]}")).status_code == 503
+        assert len(read_sms(sinks.directory)) == 2
+        assert (await client.delete(f"/v1/messages/{ids[0]}")).json() == {"removed": 1}
+        assert (await client.delete(f"/v1/messages/{ids[0]}")).status_code == 404
+        email = await client.delete("/v1/emails/" + quote("<new-1@tatawwu>", safe=""))
+        assert email.json() == {"removed": 1}
+        assert (await client.delete("/v1/emails/%3Cnobody%40tatawwu%3E")).status_code == 404
+    assert [m["id"] for m in read_sms(sinks.directory)] == [ids[1]]
+    assert [m["message_id"] for m in read_smtp(sinks.directory)] == ["<new-2@tatawwu>"]
