@@ -117,6 +117,12 @@ async def forget_erased(conn: asyncpg.Connection, events: Sequence[Event[Any]], 
         await conn.execute("update outbox set context = '{}' where volunteer_id = any($1)", erased)
         await conn.execute(FORGET_UNUSED_ADDRESSES)
         await conn.execute(ASK_PROVIDERS, erased)
+        await conn.execute(
+            "insert into erasures_in_flight (volunteer_id) select distinct volunteer_id"
+            " from outbox where volunteer_id = any($1) and status = 'sending'"
+            " on conflict do nothing",
+            erased,
+        )
 
 
 def build_projector(settings: Settings) -> Projector:

@@ -8,7 +8,8 @@ transaction; this job asks each provider to delete its message (`Providers.erase
 <sms_url>/<id>`, `DELETE <email_api_url>/<Message-ID>`) and removes the row once the
 provider answered. A provider away, or failing, is asked again at the next pass (the row
 counts its attempts), so a killed notifier or a provider outage delays the deletion but
-never drops it. A provider without such an API (`TATAWWU_EMAIL_API_URL` empty, or 405 /
+never drops it; a message in flight at the erasure is asked after once it is recorded
+(`erasures_in_flight`). A provider without such an API (`TATAWWU_EMAIL_API_URL` empty, or 405 /
 501) keeps its copies until its own retention: logged as `unsupported`, by count. Logs
 carry counts only, never ids or addresses.
 """
@@ -28,10 +29,40 @@ log = structlog.get_logger(__name__)
 BATCH, CONCURRENCY = 200, 8
 
 
+# A message in flight when its volunteer was erased (claimed, being sent) is recorded as
+# sent after the erasure's batch: it is asked after as well. Which volunteers still have
+# one is read first, then what finished is asked; a volunteer is let go only when the
+# first read found nothing of theirs in flight, so nothing finishing in between is missed.
+STILL_IN_FLIGHT = """
+select e.volunteer_id from erasures_in_flight e where exists
+  (select 1 from outbox o where o.volunteer_id = e.volunteer_id and o.status = 'sending')
+"""
+ASK_LATE = """
+insert into provider_erasures (channel, provider_id, volunteer_id)
+select o.channel, o.provider_id, o.volunteer_id from outbox o
+join erasures_in_flight e on e.volunteer_id = o.volunteer_id
+where coalesce(o.provider_id, '') <> '' and o.finished_at >= e.erased_at
+on conflict do nothing
+"""
+
+
+async def ask_after_in_flight(conn: asyncpg.Connection) -> None:
+    """Ask after the messages of erased volunteers that were in flight at the erasure."""
+    if not await conn.fetchval("select exists (select 1 from erasures_in_flight)"):
+        return
+    waiting = [r["volunteer_id"] for r in await conn.fetch(STILL_IN_FLIGHT)]
+    await conn.execute(ASK_LATE)
+    await conn.execute(
+        "delete from erasures_in_flight where volunteer_id <> all($1::text[])", waiting
+    )
+
+
 async def erase_at_providers(pool: asyncpg.Pool, providers: Providers) -> Counter[str]:
     """One pass: ask the providers to delete every message still to be erased there;
     returns how many were `erased`, `unsupported` and `failed` (asked again later)."""
     outcomes: Counter[str] = Counter()
+    async with pool.acquire() as conn:
+        await ask_after_in_flight(conn)
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def ask(channel: str, provider_id: str) -> tuple[str, str, str]:

@@ -11,3 +11,10 @@ create table provider_erasures (
     attempts     int         not null default 0,
     primary key (channel, provider_id)
 );
+
+-- Erased volunteers whose messages may still be in flight at the erasure (claimed, being
+-- sent): what they become is asked after too, until none of theirs is in flight.
+create table erasures_in_flight (
+    volunteer_id text        primary key,
+    erased_at    timestamptz not null default now()
+);

@@ -63,3 +63,56 @@ async def test_erasure_deletes_the_volunteers_messages_at_the_providers_and_retr
     finally:
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
+
+
+async def test_a_message_in_flight_at_the_erasure_is_deleted_at_the_provider_once_sent(
+    notifier_settings: Settings, sinks: Sinks, unique: str
+) -> None:
+    """The SMS provider answers 4 s late: the volunteer is erased while their welcome is
+    being sent (the provider already keeps it, the ledger does not know its id yet). Once
+    the send is recorded, the provider is asked to delete it too."""
+    prefix, schema = f"npf.{unique}.", f"npf_{unique}"
+    await create_prefixed_topics(notifier_settings, prefix)
+    one = f"v-{int(unique[:6], 16)}3"
+    sinks.sms_state.delay_s = 4.0
+    await publish_events(notifier_settings, prefix, [registered(one, email=False)])
+    conn = await connect(notifier_settings)
+    try:
+        async with notifier(notifier_settings, prefix, schema) as task:
+            for _ in range(300):  # claimed and handed over, not yet answered
+                status = await conn.fetchval(
+                    f'select status from "{schema}".outbox where volunteer_id = $1'
+                    " and channel = 'sms'",
+                    one,
+                ) if await conn.fetchval("select to_regclass($1)", f'"{schema}".outbox') else None  # fmt: skip
+                if status == "sending" and held(sinks, one)["sms"] == 1:
+                    break
+                assert not task.done()
+                await asyncio.sleep(0.05)
+            assert status == "sending"
+            await publish_events(notifier_settings, prefix,
+                                 [erased_event(one, dt.datetime.now(dt.UTC))])  # fmt: skip
+            seen_in_flight = False
+            for _ in range(200):
+                seen_in_flight |= bool(await conn.fetchval(
+                    f'select count(*) from "{schema}".erasures_in_flight'))  # fmt: skip
+                done = await conn.fetchval(
+                    f'select (select count(*) from "{schema}".erasures_in_flight)'
+                    f' + (select count(*) from "{schema}".provider_erasures)'
+                )
+                if seen_in_flight and not done and held(sinks, one)["sms"] == 0:
+                    break
+                assert not task.done()
+                await asyncio.sleep(0.1)
+            assert seen_in_flight  # the erasure met the message in flight
+            sent = await conn.fetchval(
+                f'select provider_id from "{schema}".outbox where volunteer_id = $1'
+                " and channel = 'sms'",
+                one,
+            )
+            assert sent  # it was sent, and recorded after the erasure
+            assert held(sinks, one)["sms"] == 0
+    finally:
+        sinks.sms_state.delay_s = 0.0
+        await conn.execute(f'drop schema if exists "{schema}" cascade')
+        await conn.close()
