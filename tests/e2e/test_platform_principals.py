@@ -26,13 +26,14 @@ from pydantic import SecretStr
 
 from consumers.router import router_status
 from infra.db import connect
+from infra.ingress import ROUTER_GROUP
 from infra.kafka import build_admin, build_producer
 from infra.settings import Settings
 from producers.gateway.partners import add_partner_key
 from tatawwu.manifest import PLATFORM
 from tatawwu.partner_sample import sample_world
 from tatawwu.partners import grant_direct_access, revoke_direct_access
-from tests.support.processes import end_group, stop_leftover_platforms
+from tests.support.processes import end_group, group_left, stop_leftover_platforms
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 WAIT_S = 150.0
@@ -80,6 +81,7 @@ async def test_each_service_runs_as_its_own_principal_and_a_direct_partner_publi
     logs.mkdir(parents=True, exist_ok=True)
     marks = {p.log_stem: _size(logs / f"{p.log_stem}.log") for p in PLATFORM}
     await asyncio.to_thread(stop_leftover_platforms)  # one router-1, one notifier-1
+    await group_left(stack, ROUTER_GROUP)  # the last platform's router-1 too
     proc = subprocess.Popen(  # noqa: ASYNC220 - the platform runs for the whole test
         [sys.executable, "-m", "tatawwu", "platform", "run", "--seconds", "600"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
