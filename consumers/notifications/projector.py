@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from consumers.history import ERASED
-from consumers.notifications.alerts import enqueue_alerts
+from consumers.notifications.alerts import enqueue_alerts, late_alerts
 from consumers.notifications.changes import enqueue_changes
 from consumers.notifications.rules import (
     CONTACT_COLUMNS,
@@ -69,7 +69,8 @@ INSERT_LEDGER = (
 def enqueue(settings: Settings) -> Hook:
     """The hook inserting the ledger rows a batch calls for (the age rule configured).
 
-    Then the derived messages: opportunity changes, waiting-list promotions, alerts.
+    Then the derived messages: opportunity changes, waiting-list promotions, alerts (those
+    of the batch's publications, then those of volunteers known late).
     """
     max_age_hours = settings.notify_max_age_hours
     quiet = QuietHours.parse(settings.notify_quiet_hours, settings.notify_timezone)
@@ -85,6 +86,7 @@ def enqueue(settings: Settings) -> Hook:
         await enqueue_changes(conn, events, now, max_age_hours, traces)
         await enqueue_promotions(conn, events, now, max_age_hours, traces)
         await enqueue_alerts(conn, events, now, max_age_hours, traces, quiet, zone)
+        await late_alerts(conn, events, now, max_age_hours, traces, quiet, zone)
 
     return apply
 

@@ -88,6 +88,7 @@ PER_PAIR = frozenset({CONFIRMATION})
 CONTACT_COLUMNS = {
     "given_name": "text", "phone": "text", "email": "text", "language": "text",
     "consent": "jsonb", "status": "text", "municipality": "text", "birth_year": "int",
+    "alerts_on": "tstzmultirange",
 }  # fmt: skip
 OPPORTUNITY_COLUMNS = {
     "title_ar": "text", "title_en": "text", "starts_at": "timestamptz", "status": "text",
@@ -109,7 +110,34 @@ BACKOFF_CAP_S = 600.0
 def fold_contact(events: History) -> dict[str, Any]:
     """How to reach the volunteer, from the same profile rules as the directory."""
     profile = fold_profile(events)
-    return {k: profile.get(k) for k in CONTACT_COLUMNS}
+    row = {k: profile.get(k) for k in CONTACT_COLUMNS}
+    row["alerts_on"] = alerts_on(events) if row["status"] == "registered" else "{}"
+    return row
+
+
+def alerts_on(events: History) -> str:
+    """When, in event time, the volunteer had alerts consent on: a `tstzmultirange` literal.
+
+    An opportunity alerts the volunteers whose consent was on at its publication's time,
+    whatever order the facts arrive in (`alerts.py`): the consent's history, not only its
+    last state. Consent comes with the registration, a profile update or a consent change,
+    folded in (time, id) order like the profile.
+    """
+    spans: list[str] = []
+    since: dt.datetime | None = None
+    for time, _id, _type, data in ordered(events):
+        consent = data.get("consent")
+        if not isinstance(consent, dict):
+            continue
+        if consent.get("alerts") is True:
+            since = since or time
+        elif since is not None:
+            if time > since:  # on and off at one instant: never on
+                spans.append(f'["{since.isoformat()}","{time.isoformat()}")')
+            since = None
+    if since is not None:
+        spans.append(f'["{since.isoformat()}",)')
+    return "{" + ",".join(spans) + "}"
 
 
 def fold_opportunity(events: History) -> dict[str, Any]:

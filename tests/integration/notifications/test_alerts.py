@@ -1,5 +1,5 @@
 """Opportunity alerts end to end (real Kafka, PostgreSQL and SMS sink): consent, matching,
-one a day with the rest in the next day's digest, quiet hours."""
+one a day with the rest in the next day's digest, quiet hours, facts arriving late."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from infra.local.sinks import Sinks, read_sms
 from infra.settings import Settings
 from tests.integration.notifications.conftest import notifier, settled
 from tests.integration.notifications.world import publish_events
-from tests.integration.notifications.world_messages import published, volunteer, wait_rows
+from tests.integration.notifications.world_messages import (
+    _event,
+    published,
+    volunteer,
+    wait_rows,
+)
 from tests.support.projectors import create_prefixed_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -128,3 +133,58 @@ async def test_an_alert_published_in_quiet_hours_waits_for_them_to_end_and_count
     assert abs(rows[0]["next_attempt_at"] - end) < dt.timedelta(minutes=2)
     assert day == end.astimezone(DOHA).date()
     assert not [t for t in read_sms(sinks.directory) if "near you" in t["body"]]
+
+
+async def test_volunteers_known_after_a_publication_they_precede_are_alerted_when_they_arrive(
+    notifier_settings: Settings, sinks: Sinks, unique: str
+) -> None:
+    """The publication applied first, the volunteers' facts after it (their topic lagging):
+    a registration with alerts on timed before the publication is alerted when it arrives,
+    and so is a consent to alerts given before the publication; a registration or a
+    consent timed after the publication is not (as if the facts had come in time order)."""
+    prefix, schema = f"nml.{unique}.", f"nml_{unique}"
+    await create_prefixed_topics(notifier_settings, prefix)
+    now = dt.datetime.now(dt.UTC)
+    at = {m: now - dt.timedelta(minutes=m) for m in (1, 5, 7, 10)}
+    publication = published("opp-1").model_copy(update={"time": at[5]})
+
+    def consent(volunteer_id: str, time: dt.datetime) -> object:
+        return _event(
+            "volunteer.consent_changed", f"con-{volunteer_id}", time, volunteer_id=volunteer_id,
+            consent={"sms": True, "email": True, "alerts": True},
+        )  # fmt: skip
+
+    late = [
+        volunteer("a-1", alerts=True).model_copy(update={"time": at[10]}),
+        volunteer("a-2", alerts=True).model_copy(update={"time": at[1]}),  # after it
+        volunteer("a-3").model_copy(update={"time": at[10]}),
+        consent("a-3", at[7]),  # on before the publication
+        volunteer("a-4").model_copy(update={"time": at[10]}),
+        consent("a-4", at[1]),  # on after it
+    ]
+    conn = await connect(notifier_settings)
+    try:
+        async with notifier(notifier_settings, prefix, schema) as task:
+            await publish_events(notifier_settings, prefix, [publication])
+            await wait_rows(
+                conn, f'select * from "{schema}".alerted_opportunities', task=task,
+                check=lambda rows: len(rows) == 1,
+            )  # fmt: skip
+            await publish_events(notifier_settings, prefix, late)
+            await wait_rows(
+                conn, f'select * from "{schema}".contacts where (consent ->> \'alerts\') = \'true\'',
+                task=task, check=lambda rows: len(rows) == 4,
+            )  # fmt: skip
+            rows = await wait_rows(
+                conn, ALERTS.format(schema), task=task,
+                check=lambda rows: len(rows) == 2 and all(r["status"] in FINAL for r in rows),
+            )  # fmt: skip
+            counted = await conn.fetchval(
+                f'select volunteers from "{schema}".alerted_opportunities'
+            )
+    finally:
+        await conn.close()
+    assert [(r["volunteer_id"], r["status"]) for r in rows] == [("a-1", "sent"), ("a-3", "sent")]
+    assert counted == 2
+    texts = [t for t in read_sms(sinks.directory) if "near you" in t["body"]]
+    assert sorted(t["to"] for t in texts) == ["+97460000001", "+97460000003"]

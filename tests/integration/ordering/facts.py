@@ -113,7 +113,7 @@ def _organization_facts() -> st.SearchStrategy[BaseModel]:
 
 
 def _volunteer_facts() -> st.SearchStrategy[BaseModel]:
-    consent = st.builds(Consent, sms=st.booleans(), email=st.booleans())
+    consent = st.builds(Consent, sms=st.booleans(), email=st.booleans(), alerts=st.booleans())
     registered = st.builds(
         lambda vol, given, family, language, municipality, year, gender, group, agreed: (
             VolunteerRegistered(

@@ -24,13 +24,19 @@ CLOCK_COLUMNS = frozenset({("outbox", "created_at"), ("outbox", "next_attempt_at
 # The notifier's memory of what it has observed, not a model of the facts: `seats` records
 # who it has seen placed, so that a move from the waiting list is told once; what it sees
 # depends on how the facts were batched (consumers/notifications/waitlist.py). Known limit.
-OBSERVED_TABLES = frozenset({"seats"})
+# `alert_days` likewise: which of a volunteer's opportunities took the day's alert and
+# which wait in the next day's digest follows the order the publications were applied in.
+OBSERVED_TABLES = frozenset({"seats", "alert_days"})
+OBSERVED_COLUMNS = frozenset({("alerted_opportunities", "volunteers")})
 # For the same reason the messages those observations cause: a `waitlist_promoted` email
 # and SMS go out when the notifier sees a pair move from waiting to placed, and a batch
-# that brings the withdrawal and the waiting sign-up together shows no move. A message
-# once sent cannot follow a late fact back, so they are kept out of the comparison (the
-# rows a `where` keeps); `phantom_promotions` checks what holds in any delivery.
-OBSERVED_ROWS = {"outbox": "template <> 'waitlist_promoted'"}
+# that brings the withdrawal and the waiting sign-up together shows no move. An
+# `opportunity_alert` goes to whoever matches when the publication is applied (and to
+# whoever comes to match later, their facts late); one who matched then and no longer
+# does (moved away since) keeps it. A message once sent cannot follow a late fact back,
+# so they are kept out of the comparison (the rows a `where` keeps); `phantom_promotions`
+# and `alert_problems` check what holds in any delivery.
+OBSERVED_ROWS = {"outbox": "template not in ('waitlist_promoted', 'opportunity_alert')"}
 Snapshot = dict[str, list[str]]  # table -> its rows as JSON text, sorted
 
 
@@ -84,7 +90,7 @@ async def snapshot(conn: asyncpg.Connection, schema: str) -> Snapshot:
     for r in columns:
         table, column = r["table_name"], r["column_name"]
         if (table.startswith("_") or table == MIGRATION_LEDGER or table in OBSERVED_TABLES
-                or (table, column) in CLOCK_COLUMNS):  # fmt: skip
+                or (table, column) in CLOCK_COLUMNS | OBSERVED_COLUMNS):  # fmt: skip
             continue
         tables.setdefault(table, []).append(column)
     result: Snapshot = {}
@@ -118,6 +124,34 @@ async def phantom_promotions(conn: asyncpg.Connection, schema: str) -> list[str]
         having count(*) > 1"""
     )
     return [r["pair"] for r in rows]
+
+
+async def alert_problems(conn: asyncpg.Connection, schema: str) -> list[str]:
+    """What no delivery order may leave: a volunteer the final facts say is alerted of an
+    opportunity (matching it now, alerts consent on now and at its publication's time) and
+    was not; a volunteer alerted twice of one opportunity; an alert day without its message."""
+    if not await conn.fetchval("select to_regclass($1)", f'"{schema}".alert_days'):
+        return []
+    rows = await conn.fetch(
+        f"""select 'missed ' || c.volunteer_id || ' ' || o.opportunity_id as problem
+        from "{schema}".contacts c
+        join "{schema}".opportunities o on o.municipality = c.municipality
+        join "{schema}".alerted_opportunities a on a.opportunity_id = o.opportunity_id
+        where c.status = 'registered' and (c.consent ->> 'alerts') = 'true'
+          and c.alerts_on @> a.alerted_at and o.status = 'published' and o.starts_at > now()
+          and c.birth_year <= extract(year from o.starts_at at time zone 'Asia/Qatar') - o.min_age
+          and not exists (select 1 from "{schema}".alert_days d
+              where d.volunteer_id = c.volunteer_id and o.opportunity_id = any(d.opportunity_ids))
+        union all
+        select 'twice ' || volunteer_id || ' ' || opportunity_id
+        from "{schema}".alert_days, unnest(opportunity_ids) as opportunity_id
+        group by volunteer_id, opportunity_id having count(*) > 1
+        union all
+        select 'no message ' || d.notification_id from "{schema}".alert_days d
+        where not exists (select 1 from "{schema}".outbox o
+            where o.notification_id = d.notification_id)"""
+    )
+    return [r["problem"] for r in rows]
 
 
 class Schemas:

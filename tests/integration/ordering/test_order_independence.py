@@ -29,6 +29,7 @@ from tests.integration.ordering.replay import (
     Database,
     Schemas,
     Snapshot,
+    alert_problems,
     apply_batch,
     difference,
     phantom_promotions,
@@ -64,8 +65,10 @@ async def deliver(
             for batch in batches:
                 await apply_batch(conn, projector, schema, batch)
             assert not await phantom_promotions(conn, schema)
+            assert not await alert_problems(conn, schema)
             tables = await snapshot(conn, schema)
             await apply_batch(conn, projector, schema, batches[run.redeliver % len(batches)])
+            assert not await alert_problems(conn, schema)
             return tables, await snapshot(conn, schema)
         finally:
             await schemas.drop(schema)

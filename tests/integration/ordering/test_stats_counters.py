@@ -43,7 +43,9 @@ from tests.support.streams import build_stream
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
 
-COUNTERS = re.compile(r"_(counters|opportunity_counters|counters_once)\.sql$")  # the migrations under test
+COUNTERS = re.compile(
+    r"_(counters|opportunity_counters|counters_once)\.sql$"
+)  # the migrations under test
 PROJECTORS: dict[str, Projector] = {
     "campaigns": campaigns.PROJECTOR,
     "organizations": organizations.PROJECTOR,

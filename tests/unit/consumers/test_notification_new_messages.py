@@ -4,6 +4,7 @@ clock: fixed instants), what changed, alert consent, opportunity updates, owners
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from consumers.notifications.changes import told_changes
 from consumers.notifications.rules import (
     Claimed,
     QuietHours,
+    alerts_on,
     decide,
     fold_opportunity,
     ledger_rows,
@@ -214,3 +216,22 @@ def test_the_retime_index_covers_exactly_the_templates_a_change_retimes() -> Non
         == SCHEDULED
     )
     assert all(f"'{t}'" in RETIME for t in SCHEDULED)
+
+
+def test_alerts_on_is_the_consent_history_in_event_time_whatever_the_arrival_order() -> None:
+    """On with the registration, off by a consent change, on again by a profile update: two
+    spans; in any arrival order the same (folded in time order); never on: empty."""
+    at = [NOW + dt.timedelta(minutes=m) for m in range(4)]
+    on, off = {"sms": True, "email": True, "alerts": True}, {"sms": True, "email": True}
+    facts = [
+        (at[0], "a", "volunteer.registered", {"volunteer_id": "v-1", "consent": on}),
+        (at[1], "b", "volunteer.consent_changed", {"volunteer_id": "v-1", "consent": off}),
+        (at[2], "c", "volunteer.profile_updated", {"volunteer_id": "v-1", "language": "en"}),
+        (at[3], "d", "volunteer.consent_changed", {"volunteer_id": "v-1", "consent": on}),
+    ]
+    spans = {alerts_on(list(order)) for order in itertools.permutations(facts)}
+    assert spans == {f'{{["{at[0].isoformat()}","{at[1].isoformat()}"),["{at[3].isoformat()}",)}}'}
+    assert (
+        alerts_on([*facts[:1], (at[0], "b", "volunteer.consent_changed", {"consent": off})]) == "{}"
+    )
+    assert alerts_on([(at[0], "a", "volunteer.registered", {"consent": off})]) == "{}"
