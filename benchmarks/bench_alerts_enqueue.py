@@ -58,8 +58,9 @@ async def run(volunteers: int, sample: int) -> None:
         consent = {"sms": True, "email": True, "alerts": True}
         await conn.execute(
             "insert into contacts (volunteer_id, phone, language, consent, status, municipality,"
-            " birth_year) select 'v-' || n, '+97450000000', 'en', $1::jsonb, 'registered',"
-            " 'doha', 1990 from generate_series(0, $2 - 1) as n",
+            " birth_year, alerts_on) select 'v-' || n, '+97450000000', 'en', $1::jsonb,"
+            " 'registered', 'doha', 1990, tstzmultirange(tstzrange(now() - interval '1 day',"
+            " null)) from generate_series(0, $2 - 1) as n",
             consent,
             volunteers,
         )
@@ -85,7 +86,7 @@ async def run(volunteers: int, sample: int) -> None:
             async with conn.transaction():
                 row = await conn.fetchrow(
                     ALERT_SQL, opportunity, "doha", 2010, DAY, f"e-{opportunity}", NOW, None,
-                    NOW, NOW + dt.timedelta(days=1),
+                    NOW, NOW + dt.timedelta(days=1), NOW, None,
                 )  # fmt: skip
             seconds = time.perf_counter() - started
             done = row["today"] + row["digest"]
