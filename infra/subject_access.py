@@ -331,7 +331,7 @@ def _without_personal(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """JSON values: times in RFC 3339, numbers of hours as numbers."""
+    """JSON values: times in RFC 3339, numbers of hours as numbers, spans as from/until."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -340,4 +340,6 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return float(value)
+    if isinstance(value, asyncpg.Range):  # a span of time (alerts consent on: from, until)
+        return {"from": _plain(value.lower), "until": _plain(value.upper)}
     return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +16,7 @@ from aiokafka.structs import ConsumerRecord
 from consumers.runtime.projector import Accumulator
 from infra import tracing
 from infra.keys import KeyService
+from infra.opening import open_records
 from infra.sealing import kids_of, open_event
 from schemas import ownership
 from schemas.binding import decode_record
@@ -28,7 +29,6 @@ Record = ConsumerRecord[bytes, bytes]
 Pair = tuple[Record, Event[Any]]
 # Records per partition, each list in offset order (what `getmany` returns).
 Fetched = dict[TopicPartition, list[Record]]
-Opener = Callable[[list["Pair"]], Awaitable[list["Pair"]]]  # opens encrypted fields
 DECODE_SLICE = 20  # records decoded between two yields (~0.2 ms)
 TRACES_LOGGED = 5  # distinct trace ids named in a batch's summary line
 TRACE_SCAN = 64  # records looked at for them (the batch's first): bounded per batch
@@ -171,12 +171,14 @@ def group(records: Sequence[Record]) -> Fetched:
 
 
 def decode_batch(
-    records: Sequence[Record], topic_prefix: str = ""
+    records: Sequence[Record], topic_prefix: str = "", opened: dict[int, bytes] | None = None
 ) -> tuple[list[Pair], list[Dead]]:
     """Split records into decoded events and dead letters (bad bytes, wrong topic).
 
     Either CloudEvents content mode (`schemas.binding.decode_record`): structured (the
-    value is the event) or binary (`ce_` headers, the value its data).
+    value is the event) or binary (`ce_` headers, the value its data). `opened`: values
+    (by the record's `id`) to decode instead, their personal fields opened
+    (`infra.opening`); one that does not decode is decoded as the record holds it.
 
     Nothing a record holds may stop the loop: whatever decoding one raises (a bug in a
     validator or an upcaster the contract tests missed) makes that record a dead letter.
@@ -185,7 +187,11 @@ def decode_batch(
     dead: list[Dead] = []
     for record in records:
         try:
-            result = decode_record(record.value, record.headers)
+            result: Event[Any] | DecodeError | None = None
+            if opened and (clear := opened.get(id(record))) is not None:
+                result = decode_record(clear, record.headers)
+            if result is None or isinstance(result, DecodeError):
+                result = decode_record(record.value, record.headers)
             if isinstance(result, DecodeError):
                 reason, summary = str(result.reason), result.summary()
                 dead.append(Dead(record, reason, summary, result.event_id, result.event_type))
@@ -214,10 +220,11 @@ async def decode(
     records = [r for tp in sorted(fetched) for r in fetched[tp]]
     accumulator = precompute() if precompute else None
     early = accumulator if opener is None else None  # fed while decoding, when it can be
+    opened = await opener.before_decoding(records) if opener is not None else {}
     good: list[Pair] = []
     dead: list[Dead] = []
     for start in range(0, len(records), DECODE_SLICE):
-        g, d = decode_batch(records[start : start + DECODE_SLICE], topic_prefix)
+        g, d = decode_batch(records[start : start + DECODE_SLICE], topic_prefix, opened)
         good += g
         dead += d
         if early is not None:
@@ -236,7 +243,18 @@ async def decode(
 
 
 def opener_of(keys: KeyService) -> Opener:
-    """The `opener` of `decode` over a key service: pairs with their personal fields open.
+    """The `opener` of `decode` over a key service (see `Opener`)."""
+    return Opener(keys)
+
+
+@dataclass(frozen=True)
+class Opener:
+    """Opens encrypted personal fields through a key service.
+
+    Before decoding (`before_decoding`), the records the platform encrypted open at the
+    bytes level and decode as the clear records they stand for (`infra.opening`); after
+    it (a call on the pairs), whatever is still encrypted opens the usual way
+    (`infra.sealing.open_event`): other forms, records freed from parking.
 
     A batch holding `volunteer.erased` first makes the key service forget that volunteer's
     key, and opens none of their facts: from then on no fact of theirs opens in this
@@ -244,17 +262,33 @@ def opener_of(keys: KeyService) -> Opener:
     other processes forget it when they read the same fact, on the same partition).
     """
 
-    async def open_pairs(pairs: list[Pair]) -> list[Pair]:
+    keys: KeyService
+
+    async def before_decoding(self, records: Sequence[Record]) -> dict[int, bytes]:
+        """The records' values opened before decoding, by the record's `id`."""
+        values = await open_records(self.keys, [record.value for record in records])
+        return {id(records[n]): value for n, value in values.items()}
+
+    async def __call__(self, pairs: list[Pair]) -> list[Pair]:
         erased = {event.subject for _, event in pairs if event.type == ERASED}
         for volunteer_id in erased:
-            keys.forget(volunteer_id)
+            self.keys.forget(volunteer_id)
+        if erased:  # one erased in a form the bytes were not searched for (binary mode)
+            pairs = [_sealed_again(p) if p[1].subject in erased else p for p in pairs]
         kids = kids_of([event for _, event in pairs if event.subject not in erased])
         if not kids:
             return pairs  # nothing encrypted (most batches): no lookup, no copy
-        found = await keys.keys_by_id(kids)
+        found = await self.keys.keys_by_id(kids)
         return [
             (record, event if event.subject in erased else open_event(event, found))
             for record, event in pairs
         ]
 
-    return open_pairs
+
+def _sealed_again(pair: Pair) -> Pair:
+    """The pair decoded from its record as it is (its personal fields not opened)."""
+    record = pair[0]
+    if record is None:  # an event handed over without its record: it was not opened early
+        return pair
+    again = decode_record(record.value, record.headers)
+    return pair if isinstance(again, DecodeError) else (record, again)
