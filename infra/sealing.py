@@ -5,8 +5,9 @@ before `infra.bus` (the gateway, the ingress router, `tatawwu publish`, the simu
 the personal fields sent in clear (`schemas.personal`) are encrypted together, as one
 JSON object under the volunteer's data key: the first holds the event ciphertext, the
 others a reference to it (one key lookup per call, for the volunteers not cached).
-`open_events` is what consumers call after decoding: encrypted fields whose key is live
-are replaced by their clear values; fields whose key was destroyed (an erased volunteer)
+`open_events` is what consumers call after decoding (the projector runtime opens the
+records in the platform's form before decoding them, `infra.opening`, and this the rest):
+encrypted fields whose key is live are replaced by their clear values; fields whose key was destroyed (an erased volunteer)
 stay encrypted (`schemas.personal.sealed_values` tells a read model which). Records of
 the older form (a ciphertext per field) open the same way.
 
