@@ -193,8 +193,12 @@ async def in_child(kind: str, *args: Any) -> dict[str, Any]:
 
 @asynccontextmanager
 async def running_gateway(settings: Settings) -> AsyncIterator[tuple[Any, str]]:
-    """The gateway app served by uvicorn on this event loop, an ephemeral port: (app, url)."""
-    app = create_app(settings)
+    """The gateway app served by uvicorn on this event loop, an ephemeral port: (app, url).
+
+    The collector tuned as a served gateway's is (`tune_collector`, `infra.gc_tuning`): this
+    process serves the gateways under test (encryption on and off alike) and does nothing
+    else while they are measured (the load comes from a child process)."""
+    app = create_app(settings, tune_collector=True)
     sock = bind_ephemeral()
     server = uvicorn.Server(uvicorn_config(app, settings))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
