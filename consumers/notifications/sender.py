@@ -172,7 +172,8 @@ class Sender:
             contacts = {
                 r["volunteer_id"]: dict(r)
                 for r in await conn.fetch(
-                    "select * from contacts where volunteer_id = any($1::text[])",
+                    "select volunteer_id, given_name, phone, email, language, consent, status"
+                    " from contacts where volunteer_id = any($1::text[])",
                     list({c.volunteer_id for c in claimed}),
                 )
             }

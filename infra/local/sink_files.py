@@ -7,6 +7,7 @@ that read their records back (`read_smtp`, `read_sms`, re-exported by `sinks.py`
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,40 +43,37 @@ def append_records(path: Path, records: list[dict[str, Any]]) -> None:
 
 def purge_before(directory: Path, before: datetime) -> dict[str, int]:
     """Forget every message (and repeat) a sink received before `before`: records removed
-    per file. Rewritten in place under the file's lock, so a sink appending meanwhile (in
-    this process or another) waits and loses nothing; repeatable."""
-    removed = {}
-    for name in (SMTP_FILE, SMS_FILE, SMTP_REPEATS_FILE, SMS_REPEATS_FILE):
-        try:
-            handle = (Path(directory) / name).open("r+b")
-        except FileNotFoundError:
-            continue
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            lines = handle.read().split(b"\n")
-            torn = lines.pop()  # b"" after the last newline (or a line still being written)
-            kept = [line for line in lines if line.strip() and not _before(line, before)]
-            removed[name] = len([line for line in lines if line.strip()]) - len(kept)
-            if removed[name]:
-                handle.seek(0)
-                handle.write(b"".join(line + b"\n" for line in kept) + torn)
-                handle.truncate()
-    return removed
+    per file. Rewritten in place under the file's lock (`_rewrite`); repeatable."""
+    names = (SMTP_FILE, SMS_FILE, SMTP_REPEATS_FILE, SMS_REPEATS_FILE)
+    return {
+        name: removed for name in names
+        if (removed := _rewrite(Path(directory) / name, lambda line: _before(line, before)))
+        is not None
+    }  # fmt: skip
 
 
 def forget_matching(path: Path, field: str, value: str) -> int:
     """Remove the records of `path` whose `field` is `value` (a provider deleting a message
     it kept, at the sender's request): how many went. Rewritten in place under the file's
-    lock, as `purge_before` does; repeatable."""
+    lock (`_rewrite`); repeatable."""
+    return _rewrite(path, lambda line: _matches(line, field, value)) or 0
+
+
+def _rewrite(path: Path, drop: Callable[[bytes], bool]) -> int | None:
+    """Remove the records `drop` says to from `path`: how many went (None: no such file).
+
+    Rewritten in place under the file's lock, so a sink appending meanwhile (in this
+    process or another) waits and loses nothing; a line still being written (no newline
+    yet) is kept as it is."""
     try:
         handle = path.open("r+b")
     except FileNotFoundError:
-        return 0
+        return None
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         lines = handle.read().split(b"\n")
-        torn = lines.pop()
-        kept = [line for line in lines if line.strip() and not _matches(line, field, value)]
+        torn = lines.pop()  # b"" after the last newline (or a line still being written)
+        kept = [line for line in lines if line.strip() and not drop(line)]
         removed = len([line for line in lines if line.strip()]) - len(kept)
         if removed:
             handle.seek(0)

@@ -33,7 +33,8 @@ from producers.gateway.partners import add_partner_key
 from tatawwu.manifest import PLATFORM
 from tatawwu.partner_sample import sample_world
 from tatawwu.partners import grant_direct_access, revoke_direct_access
-from tests.support.processes import end_group, group_left, stop_leftover_platforms
+from tests.support.processes import end_group, stop_leftover_platforms
+from tests.support.router import group_left
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 WAIT_S = 150.0

@@ -113,29 +113,6 @@ def end_group(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
-async def group_left(settings: Settings, group: str, wait_s: float = 45.0) -> None:
-    """Until consumer group `group` has no member left (a static member, as the router's,
-    sends no LeaveGroup when it stops: the broker keeps it until its session times out).
-    A platform started meanwhile would take the stopped member's place under the same
-    instance id and, as seen in CI, its cached assignment: one made before a partner's
-    ingress topic existed, so that topic waited unrouted."""
-    from infra.kafka import build_admin
-
-    admin = build_admin(settings)
-    await admin.start()
-    try:
-        deadline = asyncio.get_running_loop().time() + wait_s
-        while asyncio.get_running_loop().time() < deadline:
-            [response] = await admin.describe_consumer_groups([group])
-            if all(not members for *_, members in response.groups):
-                return
-            await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
-    msg = f"consumer group {group} still has members after {wait_s:.0f}s"
-    raise AssertionError(msg)
-
-
 def stop_leftover_platforms(grace_s: float = 30.0) -> list[int]:
     """Stop what an earlier test's platform left running (SIGTERM, SIGKILL after
     `grace_s`): two routers (or notifiers) with one static member id fence each other out

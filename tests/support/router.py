@@ -180,3 +180,24 @@ def ingress_stream(
         stream.accepted[org] = {d["id"] for d in documents} - refused
         stream.refused[org] = refused
     return stream
+
+
+async def group_left(settings: Settings, group: str, wait_s: float = 45.0) -> None:
+    """Until consumer group `group` has no member left (a static member, as the router's,
+    sends no LeaveGroup when it stops: the broker keeps it until its session times out).
+    A platform started meanwhile would take the stopped member's place under the same
+    instance id and, as seen in CI, its cached assignment: one made before a partner's
+    ingress topic existed, so that topic waited unrouted."""
+    admin = build_admin(settings)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while asyncio.get_running_loop().time() < deadline:
+            [response] = await admin.describe_consumer_groups([group])
+            if all(not members for *_, members in response.groups):
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+    msg = f"consumer group {group} still has members after {wait_s:.0f}s"
+    raise AssertionError(msg)
