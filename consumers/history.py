@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from infra.migrations import Migrations
 from schemas.envelope import Event
@@ -59,10 +60,13 @@ async def record_and_load(
         records.append(
             (event.id, aggregate, aggregate_id, event.time, event.type, data, event.source)
         )
-    await conn.executemany(
+    # One statement for the batch (one JSON document): one execution per event cost ~30 µs
+    # of the database each, and the registrations of a national year are half a million.
+    await conn.execute(
         "insert into history (event_id, aggregate, aggregate_id, event_time, event_type, data,"
-        " source) values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
-        records,
+        " source) select r->>0, r->>1, r->>2, (r->>3)::timestamptz, r->>4, r->5, r->>6"
+        " from jsonb_array_elements($1::text::jsonb) as r on conflict do nothing",
+        orjson.dumps(records).decode(),
     )
     touched = sorted({(r[1], r[2]) for r in records})
     rows = await conn.fetch(
@@ -124,8 +128,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        import orjson
-
         return orjson.dumps(value).decode()
     return str(value)
 

@@ -27,16 +27,19 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 ZONE = ZoneInfo("Asia/Qatar")  # the calendar of the projection's days
 WINDOW_DAYS = 365
 YEAR_SIZE = 366  # Fenwick nodes per year: day of year 1..366
 CENT = Decimal("0.01")
+ONE_DAY = dt.timedelta(days=1)
 UNKNOWN = "unknown"
 BANDS = ((18, "10-17"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"))
 
 ActiveKey = tuple[int, int, str, str, str, str]  # year, node, municipality, gender, band, group
+MarkKey = tuple[int, dt.date, str, str, str, str]  # year, day, municipality, gender, band, group
 MonthKey = tuple[dt.date, str]  # first day of the UTC month, municipality
 HoursKey = tuple[dt.date, str]  # Qatar day, municipality
 
@@ -47,6 +50,7 @@ def end_of(day: dt.date) -> dt.datetime:
     return (start - dt.timedelta(microseconds=1)).astimezone(dt.UTC)
 
 
+@lru_cache(maxsize=4096)
 def age_band(birth_year: int | None, year: int) -> str:
     """The age band in `year` (the SQL function `age_band` of the as-of year)."""
     if birth_year is None:
@@ -59,13 +63,14 @@ def _day_of_year(day: dt.date) -> int:
     return day.toordinal() - dt.date(day.year, 1, 1).toordinal() + 1
 
 
-def update_nodes(day: dt.date) -> list[int]:
+@lru_cache(maxsize=4096)
+def update_nodes(day: dt.date) -> tuple[int, ...]:
     """The Fenwick nodes a point on `day` adds to (within its year)."""
     i, nodes = _day_of_year(day), []
     while i <= YEAR_SIZE:
         nodes.append(i)
         i += i & -i
-    return nodes
+    return tuple(nodes)
 
 
 def prefix_nodes(day: dt.date) -> list[int]:
@@ -127,32 +132,47 @@ class Delta:
         self._hours(state, sign)
 
     def change(self, old: VolunteerDays | None, new: VolunteerDays) -> None:
-        """Replace what `old` contributed by what `new` does, skipping what is the same."""
+        """Replace what `old` contributed by what `new` does: only the difference is
+        expanded (a new activity day usually moves one range end: two marks, not all)."""
         if old is None:
             self.add(new, 1)
             return
-        cell, moved = old.cell != new.cell, old.cell.municipality != new.cell.municipality
-        if cell or old.days.keys() != new.days.keys():
-            self._active(old, -1)
-            self._active(new, 1)
-        if moved or old.utc_days.keys() != new.utc_days.keys():
+        if old.cell != new.cell or old.days.keys() != new.days.keys():
+            marks = range_marks(new)
+            marks.subtract(range_marks(old))
+            self._marks(marks)
+        if old.cell.municipality != new.cell.municipality:
             self._months(old, -1)
             self._months(new, 1)
-        if moved or old.days != new.days:
             self._hours(old, -1)
             self._hours(new, 1)
+            return
+        municipality = new.cell.municipality
+        if old.utc_days.keys() != new.utc_days.keys():
+            was, now = month_indexes(old.utc_days), month_indexes(new.utc_days)
+            for month in was - now:
+                self.months[(_month(month), municipality)] -= 1
+            for month in now - was:
+                self.months[(_month(month), municipality)] += 1
+        if old.days != new.days:
+            zero = (0, Decimal(0))
+            for day in old.days.keys() | new.days.keys():
+                change = new.days.get(day, zero)[1] - old.days.get(day, zero)[1]
+                if change:
+                    self.hours[(day, municipality)] += change
+                    self.totals[municipality] += change
 
     def _active(self, state: VolunteerDays, sign: int) -> None:
-        cell = state.cell
-        for year, start, end in covered_ranges(state.days):
-            band = age_band(cell.birth_year, year)
-            base = (cell.municipality, cell.gender, band, cell.nationality_group)
-            for node in update_nodes(start):
-                self.active[(year, node, *base)] += sign
-            after = end + dt.timedelta(days=1)
-            if after.year == year:  # a range ending on 31 December needs no end mark
-                for node in update_nodes(after):
-                    self.active[(year, node, *base)] -= sign
+        marks = range_marks(state)
+        self._marks(marks if sign == 1 else Counter({k: -n for k, n in marks.items()}))
+
+    def _marks(self, marks: Counter[MarkKey]) -> None:
+        """Each mark's count, added at the Fenwick nodes of its day."""
+        active = self.active
+        for (year, day, *base), n in marks.items():
+            if n:
+                for node in update_nodes(day):
+                    active[(year, node, *base)] += n
 
     def _months(self, state: VolunteerDays, sign: int) -> None:
         for month in covered_months(state.utc_days):
@@ -175,37 +195,70 @@ class Delta:
         )
 
 
+def range_marks(state: VolunteerDays) -> Counter[MarkKey]:
+    """Each covered range of `state` as marks in its cell: +1 on its first day, -1 on the
+    day after its last (none when that falls in the next year: each year is its own tree)."""
+    cell, marks = state.cell, Counter[MarkKey]()
+    for year, start, end in covered_ranges(state.days):
+        base = (cell.municipality, cell.gender, age_band(cell.birth_year, year),
+                cell.nationality_group)  # fmt: skip
+        marks[(year, start, *base)] += 1
+        after = end + ONE_DAY
+        if after.year == year:
+            marks[(year, after, *base)] -= 1
+    return marks
+
+
 def covered_ranges(days: dict[dt.date, object]) -> list[tuple[int, dt.date, dt.date]]:
     """(year, first, last) of the days covered by activity on `days`, cut at year ends."""
-    merged: list[list[dt.date]] = []
-    reach = dt.timedelta(days=WINDOW_DAYS - 1)
-    for day in sorted(days):
-        if merged and day <= merged[-1][1] + dt.timedelta(days=1):
-            merged[-1][1] = max(merged[-1][1], day + reach)
+    merged: list[list[int]] = []  # [first, last] as ordinals
+    reach = WINDOW_DAYS - 1
+    for day in sorted(d.toordinal() for d in days):
+        if merged and day <= merged[-1][1] + 1:
+            if day + reach > merged[-1][1]:
+                merged[-1][1] = day + reach
         else:
             merged.append([day, day + reach])
     ranges = []
-    for start, end in merged:
+    for first, last in merged:
+        start, end = dt.date.fromordinal(first), dt.date.fromordinal(last)
         for year in range(start.year, end.year + 1):
-            first = max(start, dt.date(year, 1, 1))
-            last = min(end, dt.date(year, 12, 31))
-            ranges.append((year, first, last))
+            ranges.append((year, max(start, dt.date(year, 1, 1)), min(end, dt.date(year, 12, 31))))
     return ranges
 
 
+@lru_cache(maxsize=8192)
 def _month(index: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
+
+
+@lru_cache(maxsize=8192)
+def _month_span(day: dt.date) -> tuple[int, int]:
+    """The month indexes (year * 12 + month - 1) whose end a UTC day `day` covers."""
+    end = day + dt.timedelta(days=WINDOW_DAYS - 1)
+    last = end.year * 12 + end.month - 1  # the month of u + 364, if it ends by then
+    if (end + ONE_DAY).day != 1:
+        last -= 1
+    return day.year * 12 + day.month - 1, last
+
+
+def month_indexes(utc_days: dict[dt.date, int]) -> set[int]:
+    """`covered_months` as month indexes, from the merged spans of the days."""
+    months: set[int] = set()
+    low = high = None
+    for first, last in sorted({_month_span(day) for day in utc_days}):
+        if high is not None and first <= high + 1:
+            high = max(high, last)
+            continue
+        if low is not None:
+            months.update(range(low, high + 1))  # type: ignore[operator]
+        low, high = first, last
+    if low is not None:
+        months.update(range(low, high + 1))  # type: ignore[operator]
+    return months
 
 
 def covered_months(utc_days: dict[dt.date, int]) -> set[dt.date]:
     """The UTC months (first days) at whose end a volunteer with these UTC days is active:
     month M is covered by day u when u <= last day of M <= u + 364."""
-    months: set[int] = set()
-    reach = dt.timedelta(days=WINDOW_DAYS - 1)
-    for day in utc_days:
-        end = day + reach
-        last = end.year * 12 + end.month - 1  # the month of u + 364, if it ends by then
-        if (end + dt.timedelta(days=1)).day != 1:
-            last -= 1
-        months.update(range(day.year * 12 + day.month - 1, last + 1))
-    return {_month(m) for m in months}
+    return {_month(m) for m in month_indexes(utc_days)}

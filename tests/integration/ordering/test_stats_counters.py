@@ -44,7 +44,7 @@ from tests.support.streams import build_stream
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
 
 COUNTERS = re.compile(
-    r"_(counters|opportunity_counters|counters_once)\.sql$"
+    r"_(counters|opportunity_counters|counters_once|counters_changes_only)\.sql$"
 )  # the migrations under test
 PROJECTORS: dict[str, Projector] = {
     "campaigns": campaigns.PROJECTOR,

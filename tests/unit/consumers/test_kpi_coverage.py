@@ -92,3 +92,55 @@ def test_age_band_is_the_sql_function_of_the_as_of_year(
     birth_year: int | None, year: int, band: str
 ) -> None:
     assert age_band(birth_year, year) == band
+
+
+def random_state(rng: random.Random) -> VolunteerDays:
+    cell = Cell(rng.choice(["doha", "al-rayyan"]), rng.choice(["female", "male"]),
+                rng.choice(["qatari", "other"]), rng.choice([None, 1960, 1990, 2008]))  # fmt: skip
+    state = VolunteerDays(cell)
+    for day in random_days(rng):
+        hours = rng.choice([None, Decimal("1.50"), Decimal("4.00")])
+        state.add(day, day + ONE * rng.choice([-1, 0, 0, 1]), hours, 1)
+    return state
+
+
+def edited(rng: random.Random, old: VolunteerDays) -> VolunteerDays:
+    """`old` after what one batch may do: a pair in or out, hours corrected, a new profile."""
+    new = VolunteerDays(old.cell, dict(old.days), dict(old.utc_days))
+    for _ in range(rng.randint(1, 3)):
+        edit = rng.randrange(4)
+        if edit == 0 or not new.days:
+            day = rng.choice([*new.days, dt.date(2024, 6, 1)]) + ONE * rng.randrange(-40, 400)
+            new.add(day, day, rng.choice([None, Decimal("2.00")]), 1)
+        elif edit == 1:
+            new.days.pop(rng.choice(sorted(new.days)))
+            if new.utc_days:
+                new.utc_days.pop(rng.choice(sorted(new.utc_days)))
+        elif edit == 2:
+            day = rng.choice(sorted(new.days))
+            new.days[day] = (new.days[day][0], new.days[day][1] + Decimal("0.50"))
+        else:
+            new.cell = random_state(rng).cell
+    return new
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_a_change_writes_exactly_the_old_contribution_out_and_the_new_one_in(seed: int) -> None:
+    """`change` expands only the difference; it must equal taking `old` out and `new` in."""
+    rng = random.Random(seed)
+    old = random_state(rng)
+    new = edited(rng, old)
+    reference, changed = Delta(), Delta()
+    reference.add(old, -1)
+    reference.add(new, 1)
+    changed.change(old, new)
+    assert changed.nonzero() == reference.nonzero()
+    first = Delta()
+    first.change(None, new)
+    assert first.nonzero() == Delta(*_added(new)).nonzero()
+
+
+def _added(state: VolunteerDays) -> tuple[object, ...]:
+    delta = Delta()
+    delta.add(state, 1)
+    return delta.active, delta.months, delta.hours, delta.totals
