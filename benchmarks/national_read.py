@@ -118,29 +118,31 @@ async def kpi_latency(
     return out
 
 
-async def first_render(base: str) -> tuple[float, float]:
-    """(d): ms from navigation to the first drawn refresh, in a new browser and then again.
+async def first_render(base: str) -> tuple[float, float, float]:
+    """(d): ms from navigation to the first drawn refresh, in a new browser, then again, then
+    for a day half a year back (`?as_of=`, as the day picker links it: other queries' ranges).
 
     On a running API: its Kafka client for freshness started by one earlier request, and
     every shared answer of that request expired (`api_memo_s`) before the page opens."""
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         await http.get("/v1/projections")
     await asyncio.sleep(1.5)
+    past = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=183)
     times = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            for _ in range(2):
+            for path in ("/", "/", f"/?as_of={past.isoformat()}"):
                 context = await browser.new_context()
                 page = await context.new_page()
                 began = time.perf_counter()
-                await page.goto(f"{base}/")
+                await page.goto(f"{base}{path}")
                 await page.wait_for_selector("body[data-refreshes]", timeout=60_000)
                 times.append((time.perf_counter() - began) * 1000)
                 await context.close()
         finally:
             await browser.close()
-    return times[0], times[1]
+    return times[0], times[1], times[2]
 
 
 def truth_of(truth_file: Path) -> str:
@@ -152,7 +154,7 @@ def truth_of(truth_file: Path) -> str:
 
 async def read_side(
     settings: Settings, schemas: dict[str, str], args: argparse.Namespace, truth_file: Path
-) -> tuple[str, dict[str, tuple[float, float, float, int]], float, float]:
+) -> tuple[str, dict[str, tuple[float, float, float, int]], tuple[float, float, float]]:
     """(c) and (d) over projected schemas: the KPI against the truth, its latency, the render."""
     port = args.port or settings.api_port
     server = await serve(settings, schemas, port)
@@ -164,16 +166,17 @@ async def read_side(
         say(f"KPI today: {shown:,} active; the simulator's truth (to the end of yesterday, UTC): "
             f"{truth}")  # fmt: skip
         kpi = await kpi_latency(port, args)
-        cold, warm = await first_render(base)
-        say(f"dashboard first render: {cold:,.0f} ms (then {warm:,.0f} ms)")
+        render = await first_render(base)
+        say(f"dashboard first render: {render[0]:,.0f} ms (then {render[1]:,.0f} ms; "
+            f"a past day {render[2]:,.0f} ms)")  # fmt: skip
     finally:
         server.terminate()
         server.wait(30)
-    return f"{shown:,} / {truth}", kpi, cold, warm
+    return f"{shown:,} / {truth}", kpi, render
 
 
 def add_read_rows(table: Table, args: argparse.Namespace, read: tuple) -> None:  # type: ignore[type-arg]
-    versus, kpi, cold, warm = read
+    versus, kpi, (cold, warm, past) = read
     table.add_row("KPI", "national active today / the simulator's truth", versus, "", "")
     health = kpi["GET /health (ceiling)"][0]
     for label, (rate, p50, p99_ms, errors) in kpi.items():
@@ -188,6 +191,6 @@ def add_read_rows(table: Table, args: argparse.Namespace, read: tuple) -> None: 
             f"p99 <= {TARGET_P99_MS:.0f}, >= {health / 2:,.0f} req/s" if kpi_case else "",
             verdict(ok) if kpi_case else "",
         )  # fmt: skip
-    table.add_row("dashboard", "first render in Chromium (new browser) / again (ms)",
-                  f"{cold:,.0f} / {warm:,.0f}", f"<= {TARGET_RENDER_MS:,.0f}",
-                  verdict(cold <= TARGET_RENDER_MS))  # fmt: skip
+    table.add_row("dashboard", "first render in Chromium (new browser) / again / a past day (ms)",
+                  f"{cold:,.0f} / {warm:,.0f} / {past:,.0f}", f"<= {TARGET_RENDER_MS:,.0f}",
+                  verdict(max(cold, past) <= TARGET_RENDER_MS))  # fmt: skip

@@ -223,12 +223,16 @@ async def hourly_check_ins(
     conn: asyncpg.Connection, sources: Sources, since: dt.datetime, until: dt.datetime
 ) -> dict[dt.datetime, int]:
     """Check-ins in [since, until) per hour (bins aligned on UTC hours, as Qatar's are)."""
-    # The coalesce predicate lets PostgreSQL use the participation schema's activity index.
+    # The coalesce bounds let PostgreSQL use the participation schema's activity index, and
+    # both are needed: with only the lower one it estimates a long range and scans the whole
+    # table (550 ms at 6.2 million participations, 13 ms with both). They select nothing more:
+    # where checked_in_at is set, the coalesce is checked_in_at.
     rows = await conn.fetch(
         f"""select date_bin('1 hour', checked_in_at, timestamptz '2000-01-01') as bin,
                    count(*) as n
             from {sources.q("participation")}.participations
             where coalesce(checked_in_at, first_verified_at) >= $1
+              and coalesce(checked_in_at, first_verified_at) < $2
               and (checked_in_at is not null or hours is not null)
               and checked_in_at >= $1 and checked_in_at < $2
             group by 1""",

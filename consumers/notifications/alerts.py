@@ -202,15 +202,16 @@ async def _alert(
 # The fresh opportunities a volunteer now matches, whose publication found their alerts
 # consent on (in event time), and which they were not alerted of: the late alerts.
 LATE_SQL = """
-select c.volunteer_id, o.opportunity_id, o.municipality, a.alerted_at,
-    extract(year from o.starts_at at time zone $4)::int - coalesce(o.min_age, 0) as born_by
+select c.volunteer_id, o.opportunity_id, o.municipality, a.alerted_at, b.born_by
 from alerted_opportunities a
 join opportunities o using (opportunity_id)
+cross join lateral (select extract(year from o.starts_at at time zone $4)::int
+                           - coalesce(o.min_age, 0) as born_by) b
 join contacts c on c.municipality = o.municipality and c.alerts_on @> a.alerted_at
 where a.alerted_at >= $3 and o.status = 'published' and o.starts_at > $2
   and c.volunteer_id = any($1::text[]) and c.status = 'registered'
   and (c.consent ->> 'alerts') = 'true'
-  and c.birth_year <= extract(year from o.starts_at at time zone $4)::int - coalesce(o.min_age, 0)
+  and c.birth_year <= b.born_by
   and not exists (select 1 from alert_days d
       where d.volunteer_id = c.volunteer_id and o.opportunity_id = any(d.opportunity_ids))
 order by c.volunteer_id, a.alerted_at, o.opportunity_id

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from infra.db import connect
 from tests.integration.api.conftest import TOKEN, ApiFactory
 from tests.integration.api.world import ProjectedWorld
 from tests.support.problems import assert_problem
@@ -103,21 +104,35 @@ async def test_recent_activity_counts_check_ins_per_hour_of_the_day(
     make_api: ApiFactory, world: ProjectedWorld
 ) -> None:
     """A past day: its 24 hours in Qatar (21:00 UTC the day before to 21:00 UTC); with k = 1
-    nothing is withheld and the buckets add up to the day's check-ins (the simulation's
-    last ten days, so that some have check-ins)."""
+    nothing is withheld, and each bucket is the count of participations whose check-in falls
+    in its hour, counted here straight from the table (the simulation's last ten days, so
+    that some have check-ins)."""
     end = dt.date.fromisoformat(world.as_of)
+    table = f'"{world.schemas["participation"]}".participations'
     totals = []
-    async with make_api(api_min_cell=1) as api:
-        for back in range(1, 11):
-            day = str(end - dt.timedelta(days=back))
-            body = (await api.get("/v1/activity/recent", params={"as_of": day})).json()
-            assert len(body["buckets"]) == 24
-            assert body["bucket_minutes"] == 60
-            assert body["buckets"][0]["start"].endswith("T21:00:00Z")
-            assert body["buckets"][-1]["start"].endswith("T20:00:00Z")
-            assert body["check_ins"] == sum(b["check_ins"] for b in body["buckets"])
-            assert not body["suppressed"]
-            totals.append(body["check_ins"])
+    conn = await connect(world.settings)
+    try:
+        async with make_api(api_min_cell=1) as api:
+            for back in range(1, 11):
+                day = str(end - dt.timedelta(days=back))
+                body = (await api.get("/v1/activity/recent", params={"as_of": day})).json()
+                assert len(body["buckets"]) == 24
+                assert body["bucket_minutes"] == 60
+                assert body["buckets"][0]["start"].endswith("T21:00:00Z")
+                assert body["buckets"][-1]["start"].endswith("T20:00:00Z")
+                for bucket in body["buckets"]:
+                    start = dt.datetime.fromisoformat(bucket["start"])
+                    direct = await conn.fetchval(
+                        f"select count(*) from {table}"
+                        " where checked_in_at >= $1 and checked_in_at < $1 + interval '1 hour'",
+                        start,
+                    )
+                    assert bucket["check_ins"] == direct, (day, bucket)
+                assert body["check_ins"] == sum(b["check_ins"] for b in body["buckets"])
+                assert not body["suppressed"]
+                totals.append(body["check_ins"])
+    finally:
+        await conn.close()
     assert sum(totals) > 0
 
 
