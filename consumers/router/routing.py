@@ -17,7 +17,13 @@ settles the failed transaction and the group's committed offsets are read again,
 records come again and those a lost-answer commit did forward are dropped. Records at
 offsets below what this process committed are dropped before judging: a rebalance (a new
 partner's topic matched by the pattern) resets positions to the group's committed
-offsets, which may have been read before the batch in flight committed.
+offsets, which may have been read before the batch in flight committed. That memory holds
+only while the partition is this process's and its log the same: a partition taken away is
+forgotten (`assigned`; the transaction in flight ends first, `revoking`), and so is one
+whose log ends before the remembered offset (a deleted topic made again: `unrouted`), so
+a new log's records, from offset 0, are never taken for routed ones. Kafka's own limit
+stays: a topic deleted and made again within one metadata refresh, whose new log has
+grown past the consumer's position before its next fetch, is read from that position.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 import asyncpg
@@ -107,9 +113,37 @@ class Router:
         return None
 
     def unrouted(self, records: Sequence[Record]) -> list[Record]:
-        """The records at or past what this process committed."""
+        """The records at or past what this process committed.
+
+        Unless the partition's log now ends before that offset: a log never shrinks, so it
+        is another log (the topic deleted and made again under the same name), whose
+        records nobody routed yet; what was committed of the old one is forgotten.
+        """
         committed = self.committed  # TopicPartition keys: a (topic, partition) tuple finds them
+        below = {
+            (r.topic, r.partition)
+            for r in records
+            if r.offset < committed.get((r.topic, r.partition), 0)
+        }
+        for where in below:
+            high = self.consumer.highwater(TopicPartition(*where)) if self.consumer else None
+            if high is not None and high < committed[where]:
+                log.warning("ingress_log_replaced", topic=where[0], partition=where[1],
+                            committed=committed.pop(where), end=high)  # fmt: skip
         return [r for r in records if r.offset >= committed.get((r.topic, r.partition), 0)]
+
+    async def revoking(self) -> None:
+        """Before partitions are taken away: let the transaction in flight end, so what it
+        committed is in the group's offsets that the next owner (or this process) reads."""
+        if self.inflight is not None:
+            await asyncio.wait([self.inflight], timeout=DRAIN_TIMEOUT_S)
+
+    def assigned(self, partitions: Collection[TopicPartition]) -> None:
+        """Forget what this process committed on partitions it no longer holds: another
+        router's commits move them meanwhile, and a deleted topic's name may come back as
+        a new log from offset 0 (the group's offsets then start again, ours would not)."""
+        for tp in [tp for tp in self.committed if tp not in partitions]:
+            del self.committed[tp]
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Route one fetched batch: decoded while the previous one commits, then judged and

@@ -20,7 +20,10 @@ What FastStream (0.7.8, read from its source) does here, and what it cannot:
   aiokafka producer's (`infra.kafka.build_producer(transactional_id=...)`).
 - `isolation_level=read_committed` on the ingress topics (a partner's aborted
   transaction is never forwarded); static membership (`group_instance_id`), so a
-  restarted router takes its partitions back at once.
+  restarted router takes its partitions back at once; a rebalance `listener=`
+  (`Rebalancing`, handed by FastStream to aiokafka's `subscribe`) so the router ends its
+  transaction in flight before partitions change hands and forgets the offsets of those
+  it no longer holds.
 
 Order at start: the transactional producer first (its `init_transactions` fences a killed
 predecessor and settles its open transaction), then the subscriber, whose consumer then
@@ -36,6 +39,7 @@ import signal
 from typing import Any
 
 import structlog
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -75,6 +79,19 @@ async def raw_parser(records: tuple[Record, ...]) -> StreamMessage[Any]:
     return StreamMessage(raw_message=records, body=b"")
 
 
+class Rebalancing(ConsumerRebalanceListener):  # type: ignore[misc]
+    """The router told of its partitions changing hands (`Router.revoking`, `assigned`)."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.router.revoking()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.router.assigned(assigned)
+
+
 async def raw_decoder(message: StreamMessage[Any]) -> None:
     """Nothing to decode: the handler reads the raw records."""
     return
@@ -110,6 +127,7 @@ def build_router_broker(
         isolation_level="read_committed",
         parser=raw_parser,
         decoder=raw_decoder,
+        listener=Rebalancing(router) if router is not None else None,
         title=f"{INGRESS_PREFIX}{{org}}:{NAME}",
         description=DESCRIPTION,
     )
