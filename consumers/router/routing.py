@@ -120,16 +120,23 @@ class Router:
         records nobody routed yet; what was committed of the old one is forgotten.
         """
         committed = self.committed  # TopicPartition keys: a (topic, partition) tuple finds them
+        kept = [r for r in records if r.offset >= committed.get((r.topic, r.partition), 0)]
+        if len(kept) == len(records):
+            return kept
         below = {
             (r.topic, r.partition)
             for r in records
             if r.offset < committed.get((r.topic, r.partition), 0)
         }
+        replaced = False
         for where in below:
             high = self.consumer.highwater(TopicPartition(*where)) if self.consumer else None
             if high is not None and high < committed[where]:
                 log.warning("ingress_log_replaced", topic=where[0], partition=where[1],
                             committed=committed.pop(where), end=high)  # fmt: skip
+                replaced = True
+        if not replaced:
+            return kept
         return [r for r in records if r.offset >= committed.get((r.topic, r.partition), 0)]
 
     async def revoking(self) -> None:
