@@ -23,6 +23,7 @@ from tests.support.projectors import create_prefixed_topics, delete_topics
 from tests.support.router import (
     committed_offsets,
     create_ingress,
+    forwarded_topics,
     ingress_stream,
     produce,
     read_all,
@@ -35,7 +36,6 @@ ORGS = 4
 PER_ORG = 5_000  # 20,000 records in all
 CHUNK = 500
 KILLS = 4
-CANONICAL = ("tatawwu.campaigns", "tatawwu.volunteers", "tatawwu.signups")
 
 
 def start_router(prefix: str, log: Path) -> subprocess.Popen[bytes]:
@@ -110,7 +110,7 @@ async def test_sigkilled_router_forwards_every_event_exactly_once(
         await started(proc, log, offset)  # (the last kill may have left nothing to do)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 30) == 0
-        forwarded = await read_all(stack, [prefix + t for t in CANONICAL])
+        forwarded = await read_all(stack, forwarded_topics(prefix))
         letters, unreadable = await open_letters(
             stack, await read_dead_letters(stack, prefix + DEADLETTER.name)
         )  # payloads sealed

@@ -25,6 +25,13 @@ from schemas.topics import ingress_spec, ingress_topic
 from tests.support import events
 
 Raw = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # key, value, headers
+# The canonical topics the example partner events (`partner_event`) are forwarded to.
+FORWARDED = ("tatawwu.campaigns", "tatawwu.volunteers", "tatawwu.signups")
+
+
+def forwarded_topics(prefix: str) -> list[str]:
+    """`FORWARDED` under a test's topic prefix."""
+    return [prefix + t for t in FORWARDED]
 
 
 async def create_ingress(

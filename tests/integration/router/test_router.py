@@ -26,6 +26,7 @@ from tests.support.projectors import run_until_caught_up
 from tests.support.router import (
     as_raw,
     create_ingress,
+    forwarded_topics,
     partner_event,
     produce,
     read_all,
@@ -36,7 +37,6 @@ from tests.support.router import (
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 TRACE = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-CANONICAL = ("tatawwu.campaigns", "tatawwu.volunteers", "tatawwu.signups")
 
 
 def honest(org: str, unique: str) -> list[dict]:
@@ -60,7 +60,7 @@ async def test_accepted_events_land_once_as_the_gateway_writes_them(
     await produce(stack, topic, [as_raw(d, [("traceparent", TRACE)]) for d in documents])
     async with running_router(stack, prefix):
         await wait_routed(stack, prefix, [topic], 30)
-    forwarded = await read_all(stack, [prefix + t for t in CANONICAL])
+    forwarded = await read_all(stack, forwarded_topics(prefix))
     assert Counter(orjson.loads(r.value)["id"] for r in forwarded) == Counter(
         d["id"] for d in documents
     )
@@ -180,7 +180,7 @@ async def test_a_read_committed_consumer_never_sees_an_aborted_transaction(
         hook = router.transactor.before_commit_hook
     assert failures == [1]
     assert hook is not None
-    topics = [prefix + t for t in CANONICAL]
+    topics = forwarded_topics(prefix)
     committed = [orjson.loads(r.value)["id"] for r in await read_all(stack, topics)]
     assert Counter(committed) == Counter(d["id"] for d in documents)
     everything = await read_all(stack, topics, committed=False)
@@ -205,7 +205,7 @@ async def test_a_new_partners_topic_is_routed_within_seconds(
         await wait_routed(stack, prefix, [late_topic], 15)
         waited = asyncio.get_running_loop().time() - began
     assert waited < 10
-    forwarded = await read_all(stack, [prefix + t for t in CANONICAL])
+    forwarded = await read_all(stack, forwarded_topics(prefix))
     assert len(forwarded) == 5
 
 
@@ -233,7 +233,7 @@ async def test_a_partners_aborted_transaction_is_not_forwarded_and_its_lag_reach
         await producer.stop()
     async with running_router(stack, prefix):
         await wait_routed(stack, prefix, [topic], 30)  # the end: past the last marker
-    forwarded = await read_all(stack, [prefix + t for t in CANONICAL])
+    forwarded = await read_all(stack, forwarded_topics(prefix))
     assert sorted(orjson.loads(r.value)["id"] for r in forwarded) == sorted(
         d["id"] for d in (launch, published, signed_up)
     )

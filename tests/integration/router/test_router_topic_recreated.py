@@ -11,11 +11,12 @@ import pytest
 from aiokafka.errors import TopicAlreadyExistsError
 
 from consumers.router.service import METADATA_MAX_AGE_MS
-from infra.kafka import build_admin
 from infra.settings import Settings
+from tests.support.projectors import delete_topics
 from tests.support.router import (
     as_raw,
     create_ingress,
+    forwarded_topics,
     partner_event,
     produce,
     read_all,
@@ -24,17 +25,6 @@ from tests.support.router import (
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-
-CANONICAL = ("tatawwu.campaigns", "tatawwu.volunteers", "tatawwu.signups")
-
-
-async def _delete(settings: Settings, topic: str) -> None:
-    admin = build_admin(settings)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    finally:
-        await admin.close()
 
 
 async def _recreate(settings: Settings, prefix: str, org: str) -> None:
@@ -60,14 +50,14 @@ async def _made_again(stack: Settings, prefix: str, unique: str, before: int, af
     async with running_router(stack, prefix):
         await produce(stack, topic, [as_raw(d) for d in first])
         await wait_routed(stack, prefix, [topic], 30)
-        await _delete(stack, topic)
+        await delete_topics(stack, topic)  # the topic's name: a prefix of itself alone
         await asyncio.sleep(METADATA_MAX_AGE_MS / 1000 * 2)
         await _recreate(stack, prefix, org)
         await produce(stack, topic, [as_raw(d) for d in later])
         expected = sorted(d["id"] for d in first + later)
         deadline = asyncio.get_running_loop().time() + 30
         while True:
-            forwarded = await read_all(stack, [prefix + t for t in CANONICAL])
+            forwarded = await read_all(stack, forwarded_topics(prefix))
             ids = sorted(orjson.loads(r.value)["id"] for r in forwarded)
             if len(ids) >= len(expected) or asyncio.get_running_loop().time() > deadline:
                 break
